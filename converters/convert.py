@@ -1,0 +1,227 @@
+"""The driver: one NWB file -> one Zarr store, written aside and moved into place.
+
+Every registered stream builds its group lazily from the open HDF5 file; groups are written one at
+a time with the synchronous dask scheduler, so at most a few chunks are in memory whatever the file
+size. The store is assembled in a temporary folder and only then published: renamed into place on
+a local filesystem, or uploaded with its root ``zarr.json`` (the consolidated metadata that makes it
+openable) last on object storage. A failure leaves no store a reader could open.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import os
+import shutil
+import tempfile
+import uuid
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import dask
+import fsspec
+import numpy as np
+import xarray as xr
+import zarr
+from zarr.codecs import BloscCodec
+
+from vbzarr import __version__
+from vbzarr.errors import InvalidNWBError
+from vbzarr.schema import SCHEMA_VERSION
+from vbzarr.urls import filesystem, is_local, join
+
+from . import metadata
+from .nwb import NWBReader
+from .registry import STREAMS, Chunking
+
+#: Lossless codecs: zstd with byte shuffle for multi-byte numbers, bit shuffle for 1-byte ones.
+def _compressors(dtype: np.dtype) -> list | None:
+    if dtype.kind in "OUST":
+        return None
+    shuffle = "bitshuffle" if dtype.itemsize == 1 else "shuffle"
+    return [BloscCodec(cname="zstd", clevel=5, shuffle=shuffle)]
+
+
+@dataclass
+class StoreSummary:
+    """What the manifest records of one store."""
+
+    kind: str
+    id: int
+    url: str
+    groups: dict[str, dict[str, int]] = field(default_factory=dict)
+    missing: list[str] = field(default_factory=list)
+    source: dict[str, Any] = field(default_factory=dict)
+
+
+def _encoding(ds: xr.Dataset, chunking: Chunking) -> dict[str, dict]:
+    enc = {}
+    for name, var in ds.variables.items():
+        if var.chunks is not None:
+            chunks = tuple(c[0] for c in var.chunks)
+        else:
+            chunks = tuple(min(n, chunking.rows) if i == 0 else n for i, n in enumerate(var.shape))
+        e: dict[str, Any] = {"chunks": chunks or None}
+        compressors = _compressors(var.dtype)
+        if compressors is not None:
+            e["compressors"] = compressors
+        enc[str(name)] = e
+    return enc
+
+
+@contextlib.contextmanager
+def _open_source(src: str | os.PathLike) -> Iterator[tuple[NWBReader, dict[str, Any]]]:
+    """Open a local or fsspec NWB file; yields the reader and its provenance record."""
+    src = str(src)
+    fs, path = filesystem(src)
+    try:
+        info = fs.info(path)
+    except FileNotFoundError:
+        raise InvalidNWBError(src, None, "expected an NWB file; there is no file at this path") from None
+    provenance = {"source": src, "size": int(info["size"]), "sha256": _sha256(fs, path)}
+    if is_local(src):
+        reader = NWBReader(path, name=src)
+        try:
+            yield reader, provenance
+        finally:
+            reader.close()
+    else:
+        with fs.open(path, "rb", block_size=8 * 2**20, cache_type="readahead") as handle:
+            reader = NWBReader(handle, name=src)
+            try:
+                yield reader, provenance
+            finally:
+                reader.close()
+
+
+def _sha256(fs: fsspec.AbstractFileSystem, path: str) -> str:
+    digest = hashlib.sha256()
+    with fs.open(path, "rb") as f:
+        while block := f.read(8 * 2**20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def build_groups(nwb: NWBReader, chunking: Chunking) -> tuple[dict[str, xr.Dataset], list[str]]:
+    """Every stream of the file as ``{group path: lazy Dataset}``, and the streams it lacks."""
+    groups, missing = {}, []
+    for name, build in STREAMS.items():
+        result = build(nwb, chunking)
+        if result is None:
+            missing.append(name)
+        elif isinstance(result, dict):
+            groups.update({f"{name}/{k}": v for k, v in result.items()})
+        else:
+            groups[name] = result
+    return groups, missing
+
+
+def convert_nwb(
+    src: str | os.PathLike,
+    dst: str | os.PathLike,
+    *,
+    chunking: Chunking | None = None,
+    progress: bool = False,
+    storage_options: dict | None = None,
+) -> StoreSummary:
+    """Convert one Allen Visual Behavior NWB file into a Zarr store (an ``xarray.DataTree``).
+
+    Parameters
+    ----------
+    src
+        The NWB file: a local path or an fsspec URL.
+    dst
+        Where the store goes (local path or fsspec URL, e.g. ``s3://bucket/x.zarr``). An existing
+        store there is replaced only once the new one is complete.
+    chunking
+        Chunk lengths (default :class:`Chunking`).
+    progress
+        Show a progress bar over the groups.
+
+    Returns
+    -------
+    StoreSummary
+        Kind, id, group shapes, missing streams and provenance, as the manifest records them.
+
+    Raises
+    ------
+    InvalidNWBError
+        The file is not HDF5, is truncated, is not a Visual Behavior NWB file, or lacks a field a
+        stream needs; the message names the file and the field. Nothing is written at ``dst``.
+
+    Examples
+    --------
+    >>> convert_nwb("behavior_ophys_experiment_951980471.nwb", "951980471.zarr")  # doctest: +SKIP
+    """
+    chunking = chunking or Chunking()
+    dst = str(dst)
+    with _open_source(src) as (nwb, provenance):
+        kind, store_id = metadata.kind_and_id(nwb)
+        groups, missing = build_groups(nwb, chunking)
+        attrs = metadata.root_attrs(nwb, kind)
+        provenance |= {"converter_version": __version__,
+                       "converted_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
+        attrs |= {"vbzarr_schema_version": SCHEMA_VERSION, "kind": kind,
+                  "missing_streams": missing, "provenance": provenance}
+        with tempfile.TemporaryDirectory(prefix="vbzarr-", dir=_scratch_dir(dst)) as tmp:
+            staged = os.path.join(tmp, "store.zarr")
+            _write_local(staged, groups, attrs, chunking, progress, label=Path(str(src)).name)
+            _publish(staged, dst, storage_options)
+    return StoreSummary(
+        kind=kind, id=store_id, url=dst,
+        groups={g: {str(d): int(n) for d, n in ds.sizes.items()} for g, ds in groups.items()},
+        missing=missing, source=provenance,
+    )
+
+
+def _scratch_dir(dst: str) -> str | None:
+    """Stage next to a local destination (same filesystem: the final rename is atomic)."""
+    if is_local(dst):
+        parent = Path(dst).expanduser().resolve().parent
+        parent.mkdir(parents=True, exist_ok=True)
+        return str(parent)
+    return None
+
+
+def _write_local(path: str, groups: dict[str, xr.Dataset], attrs: dict, chunking: Chunking,
+                 progress: bool, label: str) -> None:
+    from tqdm.auto import tqdm
+
+    zarr.open_group(path, mode="w", zarr_format=3, attributes=attrs)
+    bar = tqdm(groups.items(), desc=label, unit="group", disable=not progress, leave=False)
+    # h5py reads must not run concurrently, and one chunk at a time bounds memory.
+    with dask.config.set(scheduler="synchronous"):
+        for name, ds in bar:
+            bar.set_postfix_str(name)
+            ds.to_zarr(path, group=name, mode="w", zarr_format=3, consolidated=False,
+                       encoding=_encoding(ds, chunking))
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Consolidated metadata", category=UserWarning)
+        zarr.consolidate_metadata(path, zarr_format=3)
+
+
+def _publish(staged: str, dst: str, storage_options: dict | None) -> None:
+    """Move a finished store into place without ever exposing a partial one."""
+    if is_local(dst):
+        target = Path(dst).expanduser().resolve()
+        old = target.with_name(f".{target.name}.old-{uuid.uuid4().hex[:8]}")
+        if target.exists():
+            os.replace(target, old)
+        os.replace(staged, target)
+        shutil.rmtree(old, ignore_errors=True)
+        return
+    fs, root = filesystem(dst, storage_options)
+    # The root zarr.json carries the consolidated metadata: without it nothing opens. Remove the
+    # old one first, upload everything else, and the new root last.
+    root_meta = join(root, "zarr.json")
+    if fs.exists(root_meta):
+        fs.rm(root_meta)
+    if fs.exists(root):
+        fs.rm(root, recursive=True)
+    files = [p for p in Path(staged).rglob("*") if p.is_file() and p != Path(staged, "zarr.json")]
+    fs.put([str(p) for p in files], [join(root, p.relative_to(staged).as_posix()) for p in files])
+    fs.put_file(os.path.join(staged, "zarr.json"), root_meta)

@@ -1,0 +1,30 @@
+"""Running wheel: filtered ``speed``, unfiltered ``raw_speed`` and the encoder signals."""
+
+from __future__ import annotations
+
+import xarray as xr
+
+from .nwb import NWBReader
+from .registry import Chunking, stream
+from .timeseries import series_group
+
+
+@stream("running")
+def running(nwb: NWBReader, chunking: Chunking) -> xr.Dataset | None:
+    """AllenSDK ``running_speed`` (``speed``), ``raw_running_speed`` (``raw_speed``) and
+    ``running_acquisition`` (``dx``, ``v_sig``, ``v_in``) over ``time`` (their timestamps)."""
+    if "processing/running/speed" not in nwb:
+        return None
+    paths = {
+        "speed": "processing/running/speed",
+        "raw_speed": "processing/running/speed_unfiltered",
+        "dx": "processing/running/dx",
+        "v_sig": "acquisition/v_sig",
+        "v_in": "acquisition/v_in",
+    }
+    present = {k: p for k, p in paths.items() if p in nwb}
+    ds = series_group(nwb, present, dim="time", chunk=chunking.rows, needed_for="running speed")
+    ds["speed"].attrs["units"] = "cm/s"
+    if "raw_speed" in ds:
+        ds["raw_speed"].attrs["units"] = "cm/s"
+    return ds

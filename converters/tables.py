@@ -1,0 +1,62 @@
+"""Tables (pandas) to Datasets (xarray) with dtypes the zarr v3 writer accepts, ragged columns flat."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from vbzarr.schema import RAGGED_INDEX_SUFFIX, ragged_dim
+
+MISSING_TEXT = ""
+"""How a missing value of a text column is stored (zarr strings cannot hold NaN/None)."""
+
+
+def column_values(series: pd.Series) -> tuple[np.ndarray, dict]:
+    """A column as a numpy array zarr can store, plus attrs that say how to read it back.
+
+    pandas 3 gives text columns ``StringDtype``, which xarray's zarr writer rejects, and object
+    columns may mix text with NaN: both become plain ``str`` object arrays, missing values stored
+    as ``""`` and flagged in the attrs so the reader restores NaN.
+    """
+    if isinstance(series.dtype, pd.StringDtype) or series.dtype == object:
+        missing = series.isna().to_numpy()
+        values = np.array(
+            [MISSING_TEXT if m else str(v) for v, m in zip(series.to_numpy(), missing, strict=True)],
+            dtype=object,
+        )
+        return values, ({"missing_text": MISSING_TEXT} if missing.any() else {})
+    if isinstance(series.dtype, pd.BooleanDtype | pd.api.extensions.ExtensionDtype):
+        # Nullable extension dtypes (Int64, boolean) -> float with NaN, the AllenSDK convention.
+        if series.isna().any():
+            return series.astype("float64").to_numpy(), {}
+        return series.to_numpy(dtype=series.dtype.numpy_dtype), {}
+    return series.to_numpy(), {}
+
+
+def frame_to_dataset(
+    frame: pd.DataFrame,
+    ragged: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
+) -> xr.Dataset:
+    """A table as a Dataset over its index (the index name is the dim).
+
+    ``ragged`` maps a column name to ``(flat values, end offsets)`` (NWB VectorIndex semantics):
+    stored without padding as ``<col>`` over ``<col>_value`` and ``<col>_index`` over the rows.
+    """
+    dim = frame.index.name
+    if dim is None:
+        raise ValueError("Expected a named index (it becomes the dim). Got an unnamed index.")
+    index_values, _ = column_values(frame.index.to_series())
+    data_vars = {}
+    for col in frame.columns:
+        values, attrs = column_values(frame[col])
+        data_vars[col] = xr.Variable((dim,), values, attrs=attrs)
+    for col, (flat, ends) in (ragged or {}).items():
+        flat_dim = ragged_dim(col)
+        data_vars[col] = xr.Variable((flat_dim,), flat, attrs={"ragged_index": col + RAGGED_INDEX_SUFFIX,
+                                                             "row_dim": dim})
+        data_vars[col + RAGGED_INDEX_SUFFIX] = xr.Variable(
+            (dim,), np.asarray(ends, dtype=np.int64),
+            attrs={"description": f"end offset of each row's values in {col} (NWB VectorIndex)"},
+        )
+    return xr.Dataset(data_vars, coords={dim: index_values})

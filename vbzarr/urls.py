@@ -1,0 +1,32 @@
+"""Local paths and fsspec URLs, handled the same way everywhere."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import fsspec
+from fsspec.core import url_to_fs
+
+
+def is_local(url: str | os.PathLike) -> bool:
+    """True for a plain path or a ``file://`` URL."""
+    url = str(url)
+    return "://" not in url or url.startswith("file://")
+
+
+def filesystem(url: str | os.PathLike, storage_options: dict[str, Any] | None = None
+               ) -> tuple[fsspec.AbstractFileSystem, str]:
+    """The fsspec filesystem of ``url`` and the path within it.
+
+    ``s3://`` needs s3fs (``pip install vbzarr[s3]``); fsspec raises an ImportError saying so.
+    """
+    url = str(url)
+    if is_local(url):
+        url = os.path.abspath(os.path.expanduser(url.removeprefix("file://")))
+    return url_to_fs(url, **(storage_options or {}))
+
+
+def join(base: str, *parts: str) -> str:
+    """``base/part/...`` for paths and URLs alike."""
+    return "/".join([base.rstrip("/"), *(p.strip("/") for p in parts)])
