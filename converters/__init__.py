@@ -12,8 +12,10 @@ from . import (  # noqa: F401
     cells,
     running,
     licks_rewards,
-    stimulus,
+    eye_tracking,
+    presentations,
     trials,
+    stimulus,
 )
 from .convert import StoreSummary, convert_nwb
 from .registry import STREAMS, Chunking

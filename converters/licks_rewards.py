@@ -21,12 +21,16 @@ def licks(nwb: NWBReader, chunking: Chunking) -> xr.Dataset | None:
 
 @stream("rewards")
 def rewards(nwb: NWBReader, chunking: Chunking) -> xr.Dataset | None:
-    """AllenSDK ``rewards``: ``timestamps``, ``volume`` (mL) and ``autorewarded``."""
-    if "processing/rewards/volume" not in nwb:
+    """AllenSDK ``rewards``: ``volume`` (mL), ``timestamps`` and ``auto_rewarded``.
+
+    AllenSDK names the NWB series ``autorewarded`` ``auto_rewarded`` and takes the timestamps from
+    it.
+    """
+    if "processing/rewards/autorewarded" not in nwb:
         return None
     ds = series_group(
         nwb,
-        {"volume": "processing/rewards/volume", "autorewarded": "processing/rewards/autorewarded"},
+        {"auto_rewarded": "processing/rewards/autorewarded", "volume": "processing/rewards/volume"},
         dim="reward", chunk=chunking.rows, needed_for="rewards", time_as_dim=False,
     )
     ds["volume"].attrs["units"] = "mL"

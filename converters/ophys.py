@@ -8,7 +8,7 @@ import xarray as xr
 
 from vbzarr.errors import InvalidNWBError
 
-from .cells import CELL_TABLE, cell_specimen_table, roi_rows
+from .cells import cell_specimen_table, n_table_rows, roi_rows
 from .nwb import NWBReader
 from .registry import Chunking, stream
 from .timeseries import series_group, timestamps
@@ -29,14 +29,15 @@ PER_CELL = {
     "RMSE": f"{OPHYS}/corrected_fluorescence/RMSE/data",
     "r": f"{OPHYS}/corrected_fluorescence/r/data",
 }
-#: AllenSDK's ``filtered_events``: events convolved with a causal half-normal kernel
-#: (scale 2 frames, 20 frames long, normalised to sum 1).
-FILTER_SCALE = 2.0
+#: AllenSDK's ``filtered_events``: events convolved with a causal half-normal kernel of scale
+#: 2/31 s x the frame rate (2 frames at 31 Hz), 20 frames long, normalised to sum 1.
+FILTER_SCALE_SECONDS = 2 / 31
 FILTER_STEPS = 20
+IMAGING_PLANE = "general/optophysiology/imaging_plane_1"
 
 
-def half_normal_kernel(scale: float = FILTER_SCALE, n: int = FILTER_STEPS) -> np.ndarray:
-    """Half-normal pdf at 0..n-1 frames, normalised to sum 1."""
+def half_normal_kernel(scale: float, n: int = FILTER_STEPS) -> np.ndarray:
+    """Half-normal pdf at 0..n-1 frames (``scale`` in frames), normalised to sum 1."""
     x = np.arange(n, dtype=np.float64)
     k = np.exp(-0.5 * (x / scale) ** 2)
     return k / k.sum()
@@ -44,80 +45,93 @@ def half_normal_kernel(scale: float = FILTER_SCALE, n: int = FILTER_STEPS) -> np
 
 def filter_events(events: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     """Causal filter along the last axis: out[t] = sum_k kernel[k] * events[t - k]."""
-    out = np.zeros_like(events, dtype=np.float64)
+    out = np.zeros(events.shape, dtype=np.float64)
     n = events.shape[-1]
-    for k, w in enumerate(kernel):
+    for k, w in enumerate(kernel[:n]):
         out[..., k:] += w * events[..., : n - k]
     return out
 
 
-def _filtered(events: da.Array) -> da.Array:
-    """Lazy causal filter over time (last axis); each chunk sees the previous ones' tail."""
-    kernel = half_normal_kernel()
-    depth = {0: 0, 1: len(kernel) - 1}
+def _filtered(events: da.Array, kernel: np.ndarray) -> da.Array:
+    """Lazy causal filter over time (last axis): each chunk also reads the previous one's tail."""
+    return events.map_overlap(lambda block: filter_events(block, kernel),
+                              depth={0: 0, 1: len(kernel) - 1}, boundary=0.0,
+                              dtype=np.float64, trim=True)
 
-    def block(x: np.ndarray) -> np.ndarray:
-        return filter_events(x, kernel)
 
-    return events.map_overlap(block, depth=depth, boundary=0.0, dtype=np.float64, trim=True)
+def _in_cell_order(raw: da.Array, rows: np.ndarray, cell_rows: np.ndarray) -> da.Array:
+    """(time, roi) columns of ``raw`` (ROIs = NWB table ``rows``) in the cells' order, as
+    (cell, time); a cell the series lacks is NaN (AllenSDK joins traces onto the cell table)."""
+    position = {r: i for i, r in enumerate(rows)}
+    missing = len(rows)
+    take = np.array([position.get(r, missing) for r in cell_rows], dtype=np.int64)
+    if (take == missing).any():
+        raw = da.concatenate([raw.astype(np.float64),
+                              da.full((raw.shape[0], 1), np.nan, chunks=(raw.chunks[0], 1))], axis=1)
+    if not np.array_equal(take, np.arange(raw.shape[1])):
+        raw = raw[:, take]
+    return raw.T
 
 
 @stream("ophys")
 def ophys(nwb: NWBReader, chunking: Chunking) -> xr.Dataset | None:
-    """Every cell trace on ``(cell_specimen_id, time)`` with ``time`` = ophys timestamps (s)."""
+    """Every cell trace on ``(cell_specimen_id, time)``, ``time`` = ophys timestamps (s).
+
+    Cells are the valid ROIs of the cell specimen table, in its order, with its columns as
+    coordinates; ``lambda``/``noise_std`` (event detection) and ``RMSE``/``r`` (corrected
+    fluorescence) are per-cell coordinates too.
+    """
     if TRACES["dff"] not in nwb:
         return None
     cells = cell_specimen_table(nwb)
-    order = roi_rows(nwb, TRACES["dff"], len(cells), "dff")
+    n_rows = n_table_rows(nwb)
     ts = timestamps(nwb, TRACES["dff"], "ophys timestamps")
-    n_t, n_c = len(ts), len(order)
+    rate = float(nwb.scalar(f"{IMAGING_PLANE}/imaging_rate", "ophys_frame_rate")) \
+        if f"{IMAGING_PLANE}/imaging_rate" in nwb else 1 / float(np.median(np.diff(ts)))
     data_vars, coords = {}, {}
     for var, series in TRACES.items():
         if series not in nwb:
             continue
-        rows = roi_rows(nwb, series, len(cells), var)
-        if sorted(rows) != sorted(order):
-            raise InvalidNWBError(nwb.path, f"{series}/rois",
-                                  f"expected the same cells as {TRACES['dff']}/rois")
-        # Read whole time blocks (rows of the HDF5 (time, roi) layout are contiguous), then put
-        # columns in the dff cell order and transpose to cell x time.
-        raw = nwb.lazy(f"{series}/data", (chunking.time, max(n_c, 1)), var)
-        if raw.shape != (n_t, n_c):
+        rows = roi_rows(nwb, series, n_rows, var)
+        raw = nwb.lazy(f"{series}/data", (chunking.time, max(len(rows), 1)), var)
+        if raw.ndim != 2 or raw.shape[1] != len(rows):
             raise InvalidNWBError(nwb.path, f"{series}/data",
-                                  f"expected shape (time={n_t}, roi={n_c}) like dff, found {raw.shape}")
-        position = {r: i for i, r in enumerate(rows)}
-        perm = np.array([position[r] for r in order], dtype=np.int64)
-        if not np.array_equal(perm, np.arange(n_c)):
-            raw = raw[:, perm]
+                                  f"expected (time, roi={len(rows)}) values, found shape {raw.shape}")
+        if raw.shape[0] != len(ts):
+            # AllenSDK truncates extra ophys timestamps to the dff length; anything else is broken.
+            raise InvalidNWBError(nwb.path, f"{series}/data",
+                                  f"expected {len(ts)} frames like the dff timestamps, found {raw.shape[0]}")
+        traces = _in_cell_order(raw, rows, cells.row.to_numpy())
         data_vars[var] = xr.Variable(("cell_specimen_id", "time"),
-                                     raw.T.rechunk((chunking.cells, chunking.time)))
+                                     traces.rechunk((chunking.cells, chunking.time)))
         if var == "events":
+            scale = FILTER_SCALE_SECONDS * rate
             data_vars["filtered_events"] = xr.Variable(
-                ("cell_specimen_id", "time"), _filtered(data_vars["events"].data),
-                attrs={"description": "events filtered with a causal half-normal kernel "
-                       f"(scale {FILTER_SCALE} frames, {FILTER_STEPS} frames long)"})
-            coords.update(_per_cell(nwb, ["lambda", "noise_std"], rows, order))
+                ("cell_specimen_id", "time"),
+                _filtered(data_vars["events"].data, half_normal_kernel(scale)),
+                attrs={"description": "events filtered with a causal half-normal kernel of scale "
+                       f"{scale:.4g} frames, {FILTER_STEPS} frames long (AllenSDK defaults)"})
+            coords.update(_per_cell(nwb, ["lambda", "noise_std"], rows, cells.row.to_numpy()))
         if var == "corrected_fluorescence":
-            coords.update(_per_cell(nwb, ["RMSE", "r"], rows, order))
-    table = cells.iloc[order]
-    for col in table.columns:
-        if col != "cell_specimen_id":
-            coords[col] = ("cell_specimen_id", table[col].to_numpy())
-    coords["cell_specimen_id"] = table.cell_specimen_id.to_numpy()
+            coords.update(_per_cell(nwb, ["RMSE", "r"], rows, cells.row.to_numpy()))
+    for col in cells.columns:
+        if col not in ("cell_specimen_id", "row"):
+            coords[col] = ("cell_specimen_id", cells[col].to_numpy())
+    coords["cell_specimen_id"] = cells.cell_specimen_id.to_numpy()
     coords["time"] = ("time", ts, {"units": "seconds"})
-    return xr.Dataset(data_vars, coords=coords)
+    return xr.Dataset(data_vars, coords=coords, attrs={"ophys_frame_rate": rate})
 
 
-def _per_cell(nwb: NWBReader, names: list[str], rows: np.ndarray, order: np.ndarray) -> dict:
-    """Per-ROI values in the dff cell order."""
+def _per_cell(nwb: NWBReader, names: list[str], rows: np.ndarray, cell_rows: np.ndarray) -> dict:
+    """Per-ROI values in the cells' order (NaN for a cell the series lacks)."""
     out = {}
     position = {r: i for i, r in enumerate(rows)}
     for name in names:
         path = PER_CELL[name]
         if path in nwb:
-            values = nwb.read(path, name)
-            nwb.check_length(path, values, len(rows), "one per ROI")
-            out[name] = ("cell_specimen_id", values[[position[r] for r in order]])
+            values = np.append(nwb.read(path, name).astype(np.float64), np.nan)
+            nwb.check_length(path, values[:-1], len(rows), "one per ROI")
+            out[name] = ("cell_specimen_id", values[[position.get(r, -1) for r in cell_rows]])
     return out
 
 
@@ -131,4 +145,3 @@ def motion_correction(nwb: NWBReader, chunking: Chunking) -> xr.Dataset | None:
                         needed_for="motion correction")
 
 
-__all__ = ["CELL_TABLE", "filter_events", "half_normal_kernel"]

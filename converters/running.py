@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dask.array as da
 import xarray as xr
 
 from .nwb import NWBReader
@@ -24,7 +25,15 @@ def running(nwb: NWBReader, chunking: Chunking) -> xr.Dataset | None:
     }
     present = {k: p for k, p in paths.items() if p in nwb}
     ds = series_group(nwb, present, dim="time", chunk=chunking.rows, needed_for="running speed")
-    ds["speed"].attrs["units"] = "cm/s"
-    if "raw_speed" in ds:
-        ds["raw_speed"].attrs["units"] = "cm/s"
+    for var in ("speed", "raw_speed"):
+        if var in ds:
+            ds[var].attrs["units"] = "cm/s"
+            # AllenSDK flips a wheel recorded backwards: mean speed below -1 cm/s.
+            if _nanmean(ds[var]) < -1:
+                ds[var] = -ds[var]
+                ds[var].attrs.update(units="cm/s", polarity_flipped=True)
     return ds
+
+
+def _nanmean(var: xr.DataArray) -> float:
+    return float(da.nanmean(var.data).compute())

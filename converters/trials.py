@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import xarray as xr
 
 from .nwb import NWBReader
+from .presentations import INT_NULL
 from .registry import Chunking, stream
 from .tables import frame_to_dataset
 
@@ -22,4 +24,12 @@ def trials(nwb: NWBReader, chunking: Chunking) -> xr.Dataset | None:
         return None
     frame, ragged = nwb.table(TRIALS, "trials")
     frame.index.name = "trials_id"
+    frame = frame.drop(columns=["lick_events"], errors="ignore")
+    ragged.pop("lick_events", None)
+    if "change_frame" in frame and frame["change_frame"].dtype.kind == "f":
+        frame["change_frame"] = frame["change_frame"].fillna(INT_NULL).astype(np.int64)
+    if "lick_times" in ragged:  # passive sessions store a [b''] placeholder with empty rows
+        flat, ends = ragged["lick_times"]
+        if flat.dtype == object:
+            ragged["lick_times"] = (np.zeros(0, np.float64), ends)
     return frame_to_dataset(frame, ragged)
