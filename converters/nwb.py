@@ -46,6 +46,20 @@ def _attr(value: Any) -> Any:
     return value
 
 
+class _Checked:
+    """An h5py dataset whose read errors (e.g. a truncated file) name the file and the field."""
+
+    def __init__(self, ds: h5py.Dataset, file: str, path: str) -> None:
+        self.ds, self.file, self.path = ds, file, path
+        self.shape, self.dtype, self.ndim = ds.shape, ds.dtype, ds.ndim
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        try:
+            return self.ds[key]
+        except (OSError, RuntimeError) as err:
+            raise InvalidNWBError(self.file, self.path, f"could not read the values ({err})") from err
+
+
 class NWBReader:
     """An open Allen-layout NWB file.
 
@@ -63,9 +77,9 @@ class NWBReader:
         except FileNotFoundError:
             raise
         except OSError as err:
-            raise InvalidNWBError(
-                self.path, None, f"expected an HDF5 (NWB) file; h5py could not open it ({err})"
-            ) from err
+            problem = "the file is truncated" if "truncated file" in str(err) else \
+                "expected an HDF5 (NWB) file; h5py could not open it"
+            raise InvalidNWBError(self.path, None, f"{problem} ({err})") from err
         if self.file.attrs.get("neurodata_type") != "NWBFile":
             found = self.file.attrs.get("neurodata_type")
             self.close()
@@ -142,7 +156,8 @@ class NWBReader:
         if not isinstance(ds, h5py.Dataset):
             raise InvalidNWBError(self.path, path, f"expected a dataset (for {needed_for}), found a group")
         chunks = tuple(min(c, max(n, 1)) for c, n in zip(chunks, ds.shape, strict=True))
-        return da.from_array(ds, chunks=chunks, lock=H5_LOCK, asarray=True, name=f"{self.path}:{path}")
+        return da.from_array(_Checked(ds, self.path, path), chunks=chunks, lock=H5_LOCK,
+                             asarray=True, name=f"{self.path}:{path}", meta=np.empty((0,) * ds.ndim, ds.dtype))
 
     def check_length(self, path: str, values: np.ndarray | da.Array, n: int, what: str) -> None:
         if len(values) != n:

@@ -1,5 +1,40 @@
-"""vbzarr: the Allen Visual Behavior datasets as analysis-ready Xarray/Zarr."""
+"""vbzarr: the Allen Visual Behavior datasets as analysis-ready Xarray/Zarr.
+
+Open a converted project or a single store lazily, select across sessions, and align signals and
+spikes to stimulus presentations or trials.
+"""
 
 from __future__ import annotations
 
 __version__ = "0.1.0"
+
+from .errors import (
+    AlignmentError,
+    ConversionError,
+    InvalidNWBError,
+    ManifestError,
+    MissingFieldError,
+    ProjectNotFoundError,
+    SchemaVersionError,
+    StoreNotFoundError,
+    VbzarrError,
+)
+from .schema import SCHEMA_VERSION
+from .store import open_store, ragged, to_dataframe
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "AlignmentError",
+    "ConversionError",
+    "InvalidNWBError",
+    "ManifestError",
+    "MissingFieldError",
+    "ProjectNotFoundError",
+    "SchemaVersionError",
+    "StoreNotFoundError",
+    "VbzarrError",
+    "__version__",
+    "open_store",
+    "ragged",
+    "to_dataframe",
+]

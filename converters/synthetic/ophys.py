@@ -293,12 +293,14 @@ def write_ophys_experiment(path: str | Path, info: OphysExperimentInfo, size: co
     schedule = content.simulate_schedule(rng, size, image_set=info.image_set, passive=info.passive)
     nwb = _nwbfile(info, str(info.ophys_experiment_id),
                    ["2-photon", "calcium imaging", "visual cortex", "behavior", "task"])
-    device = nwb.create_device(
-        name=info.equipment_name,
-        description="Allen Brain Observatory - Mesoscope 2P Rig" if info.is_multiscope
-        else "Allen Brain Observatory - Scientifica 2P Rig",
-        manufacturer="Thorlabs" if info.is_multiscope else "Scientifica",
-    )
+    with warnings.catch_warnings():  # the released files set Device.manufacturer (deprecated in pynwb 4)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        device = nwb.create_device(
+            name=info.equipment_name,
+            description="Allen Brain Observatory - Mesoscope 2P Rig" if info.is_multiscope
+            else "Allen Brain Observatory - Scientifica 2P Rig",
+            manufacturer="Thorlabs" if info.is_multiscope else "Scientifica",
+        )
     nwb.add_lab_meta_data(cls(NS_BEH, "OphysBehaviorMetadata")(
         name="metadata",
         behavior_session_id=info.behavior_session_id,

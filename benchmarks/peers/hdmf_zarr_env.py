@@ -1,0 +1,227 @@
+"""Run hdmf-zarr's ``NWBZarrIO.export`` (today's NWB -> Zarr tool) in its own venv.
+
+Why a separate environment: hdmf-zarr 0.13 pins ``zarr<3`` while this project
+uses zarr 3, and hdmf-zarr 0.14 needs Python >= 3.12.  So the peer runs on
+hdmf-zarr 0.13.0 / zarr 2.18 in a venv built from the same Python 3.11, and is
+driven through a child process.
+
+hdmf-zarr 0.13 also breaks with numcodecs >= 0.15 unless
+``NUMCODECS_ALLOW_UNSAFE_PICKLE_DECODE=1`` is set (it writes object-dtype
+compound columns, e.g. ``TimeSeriesReferenceVectorData``, with the Pickle codec
+and re-reads their metadata during the write); the child gets that variable.
+
+Usage::
+
+    from benchmarks.peers.hdmf_zarr_env import ensure_venv, export_nwb_to_zarr
+    py = ensure_venv()                       # ./.venv-hdmf-zarr, created once
+    r = export_nwb_to_zarr("x.nwb", "/tmp/x.zarr", py)
+    r["seconds"], r["peak_rss_mb"], r["bytes"]
+
+or from the repository root::
+
+    python -m benchmarks.peers.hdmf_zarr_env X.nwb /tmp/X.zarr [--venv DIR]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Optional, Union
+
+PathLike = Union[str, os.PathLike]
+
+# The full set the resolver picked for ``pip install hdmf-zarr==0.13.0`` on
+# CPython 3.11 (verified: exports the synthetic and the AllenSDK-written
+# behavior_ophys_experiment files, and the result reads back with NWBZarrIO).
+# Pinned in full so the peer does not drift when PyPI moves.
+PINS: tuple = (
+    "hdmf-zarr==0.13.0",
+    "hdmf==6.2.0",
+    "pynwb==4.2.0",
+    "zarr==2.18.7",
+    "numcodecs==0.15.2",
+    "numpy==2.4.6",
+    "h5py==3.16.0",
+    "pandas==3.1.1",
+    "threadpoolctl==3.8.0",
+    "asciitree==1.0.0",
+    "fasteners==0.20",
+    "attrs==26.1.0",
+    "Deprecated==1.3.1",
+    "jsonschema==4.26.0",
+    "jsonschema-specifications==2025.9.1",
+    "referencing==0.37.0",
+    "rpds-py==2026.9.1",
+    "platformdirs==4.14.7",
+    "python-dateutil==4.0.0",
+    "ruamel.yaml==0.19.1",
+    "typing_extensions==4.16.0",
+    "tzdata==2026.6",
+    "wrapt==2.5.2",
+)
+
+CHILD_SCRIPT = Path(__file__).with_name("_hdmf_zarr_export_child.py")
+_MARKER = "hdmf-zarr-pins.txt"  # written into the venv once the install succeeded
+
+
+class HdmfZarrExportError(RuntimeError):
+    """The hdmf-zarr child process failed; the message carries its stderr."""
+
+
+def _venv_python(path: Path) -> Path:
+    return path / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+def _pins_text() -> str:
+    return "\n".join(PINS) + "\n"
+
+
+def ensure_venv(
+    path: Path = Path(".venv-hdmf-zarr"),
+    base_python: Optional[PathLike] = None,
+    quiet: bool = True,
+) -> Path:
+    """Create (if missing) the hdmf-zarr venv at ``path``; return its python.
+
+    Idempotent: a venv whose marker file lists exactly :data:`PINS` is reused
+    as is; otherwise the pins are (re)installed into it.  ``base_python``
+    defaults to the interpreter running this code (must be >= 3.10; 3.11 here).
+    """
+    path = Path(path).absolute()
+    py = _venv_python(path)
+    marker = path / _MARKER
+    if py.exists() and marker.exists() and marker.read_text() == _pins_text():
+        return py
+
+    if not py.exists():
+        base = str(base_python or sys.executable)
+        _run([base, "-m", "venv", str(path)], "create the venv")
+    cmd = [str(py), "-m", "pip", "install", "--disable-pip-version-check"]
+    if quiet:
+        cmd.append("-q")
+    _run(cmd + list(PINS), "pip-install the hdmf-zarr pins")
+    # Import check (with the numcodecs switch the export needs anyway).
+    env = dict(os.environ, NUMCODECS_ALLOW_UNSAFE_PICKLE_DECODE="1")
+    _run(
+        [str(py), "-c", "import hdmf_zarr.nwb, pynwb, zarr; assert zarr.__version__.startswith('2.')"],
+        "import hdmf_zarr in the venv",
+        env=env,
+    )
+    marker.write_text(_pins_text())
+    return py
+
+
+def _run(cmd: list, what: str, env: Optional[dict] = None, timeout: Optional[float] = None):
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
+    if proc.returncode != 0:
+        raise HdmfZarrExportError(
+            f"failed to {what} (exit {proc.returncode}): {' '.join(map(str, cmd))}\n"
+            f"--- stderr ---\n{_tail(proc.stderr)}\n--- stdout ---\n{_tail(proc.stdout)}"
+        )
+    return proc
+
+
+def _tail(text: str, n: int = 8000) -> str:
+    text = text or ""
+    return text if len(text) <= n else "...[truncated]...\n" + text[-n:]
+
+
+def dir_size(path: PathLike) -> tuple:
+    """(total bytes of regular files, number of files) under ``path``."""
+    total = n = 0
+    for root, _dirs, files in os.walk(path):
+        for f in files:
+            st = os.lstat(os.path.join(root, f))
+            total += st.st_size
+            n += 1
+    return total, n
+
+
+def _is_zarr_dir(p: Path) -> bool:
+    return (p / ".zgroup").exists() or (p / "zarr.json").exists()
+
+
+def export_nwb_to_zarr(
+    nwb_path: PathLike,
+    zarr_path: PathLike,
+    python: PathLike,
+    overwrite: bool = True,
+    timeout: Optional[float] = None,
+) -> dict:
+    """Export ``nwb_path`` to a Zarr store at ``zarr_path`` with hdmf-zarr.
+
+    Runs ``NWBHDF5IO(nwb, 'r', load_namespaces=True)`` +
+    ``NWBZarrIO(zarr, mode='w').export(src_io=..., write_args={'link_data': False})``
+    in a child process using ``python`` (from :func:`ensure_venv`).
+
+    Returns ``{"seconds", "peak_rss_mb", "bytes"}`` plus extras:
+    ``n_files``, ``open_seconds`` (opening the NWB file, included in
+    ``seconds``), ``import_seconds`` (not included), ``rss_before_export_mb``
+    (the child's RSS after imports), ``warnings`` (unique messages with counts)
+    and ``versions``.  ``seconds`` is wall time measured inside the child from
+    opening the source to closing the Zarr store; ``peak_rss_mb`` is the
+    child's ``ru_maxrss`` (includes the interpreter and imports).
+
+    Raises :class:`HdmfZarrExportError` with the child's stderr if it fails.
+    """
+    nwb_path = Path(nwb_path).absolute()
+    zarr_path = Path(zarr_path).absolute()
+    if not nwb_path.is_file():
+        raise FileNotFoundError(nwb_path)
+    if zarr_path.exists():
+        if not overwrite:
+            raise FileExistsError(f"{zarr_path} exists (pass overwrite=True)")
+        if zarr_path.is_dir() and (_is_zarr_dir(zarr_path) or not any(zarr_path.iterdir())):
+            shutil.rmtree(zarr_path)
+        else:
+            raise FileExistsError(f"{zarr_path} exists and does not look like a Zarr store; not removing it")
+    zarr_path.parent.mkdir(parents=True, exist_ok=True)
+
+    env = dict(os.environ, NUMCODECS_ALLOW_UNSAFE_PICKLE_DECODE="1")
+    # Do not leak the main environment's packages into the child.
+    env.pop("PYTHONPATH", None)
+    env.pop("PYTHONHOME", None)
+    with tempfile.TemporaryDirectory(prefix="hdmf-zarr-export-") as tmp:
+        result_file = Path(tmp) / "result.json"
+        cmd = [str(python), str(CHILD_SCRIPT), str(nwb_path), str(zarr_path), str(result_file)]
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout, cwd=tmp)
+        except subprocess.TimeoutExpired as e:
+            raise HdmfZarrExportError(
+                f"hdmf-zarr export of {nwb_path} timed out after {timeout}s\n"
+                f"--- stderr ---\n{_tail(e.stderr if isinstance(e.stderr, str) else (e.stderr or b'').decode(errors='replace'))}"
+            ) from None
+        if proc.returncode != 0 or not result_file.exists():
+            raise HdmfZarrExportError(
+                f"hdmf-zarr export of {nwb_path} -> {zarr_path} failed (exit {proc.returncode}); "
+                f"partial output may remain at {zarr_path}\n"
+                f"--- child stderr ---\n{_tail(proc.stderr)}\n--- child stdout ---\n{_tail(proc.stdout)}"
+            )
+        result = json.loads(result_file.read_text())
+    result["bytes"], result["n_files"] = dir_size(zarr_path)
+    result["stderr"] = _tail(proc.stderr, 4000)
+    return result
+
+
+def main(argv: Optional[list] = None) -> int:
+    import argparse
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("nwb")
+    ap.add_argument("zarr")
+    ap.add_argument("--venv", default=".venv-hdmf-zarr")
+    args = ap.parse_args(argv)
+    py = ensure_venv(Path(args.venv))
+    r = export_nwb_to_zarr(args.nwb, args.zarr, py)
+    r.pop("stderr", None)
+    print(json.dumps(r, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
