@@ -17,7 +17,7 @@ import shutil
 import tempfile
 import uuid
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,7 @@ from vbzarr.schema import SCHEMA_VERSION
 from vbzarr.urls import filesystem, is_local, join
 
 from . import metadata
+from .lfp import lfp_group
 from .nwb import NWBReader
 from .registry import STREAMS, Chunking
 
@@ -127,6 +128,7 @@ def convert_nwb(
     chunking: Chunking | None = None,
     progress: bool = False,
     storage_options: dict | None = None,
+    lfp: Sequence[str | os.PathLike] | None = None,
 ) -> StoreSummary:
     """Convert one Allen Visual Behavior NWB file into a Zarr store (an ``xarray.DataTree``).
 
@@ -141,6 +143,11 @@ def convert_nwb(
         Chunk lengths (default :class:`Chunking`).
     progress
         Show a progress bar over the groups.
+    storage_options
+        fsspec options for ``dst``.
+    lfp
+        The per-probe ``probe_<name>_lfp.nwb`` files of an ecephys session: each becomes the
+        group ``lfp/<probe_id>``.
 
     Returns
     -------
@@ -159,9 +166,17 @@ def convert_nwb(
     """
     chunking = chunking or Chunking()
     dst = str(dst)
-    with _open_source(src) as (nwb, provenance):
+    with contextlib.ExitStack() as stack:
+        nwb, provenance = stack.enter_context(_open_source(src))
         kind, store_id = metadata.kind_and_id(nwb)
         groups, missing = build_groups(nwb, chunking)
+        for path in lfp or ():
+            lfp_nwb, lfp_provenance = stack.enter_context(_open_source(path))
+            probe_id, ds = lfp_group(lfp_nwb, chunking)
+            groups[f"lfp/{probe_id}"] = ds
+            provenance.setdefault("lfp_sources", []).append(lfp_provenance)
+        if kind == "ecephys_session" and not lfp:
+            missing.append("lfp")
         attrs = metadata.root_attrs(nwb, kind)
         provenance |= {"converter_version": __version__,
                        "converted_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}

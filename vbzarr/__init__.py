@@ -20,6 +20,7 @@ from .errors import (
     VbzarrError,
 )
 from .schema import SCHEMA_VERSION
+from .project import Project, open_project
 from .store import open_store, ragged, to_dataframe
 
 __all__ = [
@@ -32,8 +33,10 @@ __all__ = [
     "ProjectNotFoundError",
     "SchemaVersionError",
     "StoreNotFoundError",
+    "Project",
     "VbzarrError",
     "__version__",
+    "open_project",
     "open_store",
     "ragged",
     "to_dataframe",

@@ -63,11 +63,12 @@ def open_store(
     if not fs.exists(join(path, "zarr.json")):
         raise StoreNotFoundError(f"{url}: expected a Zarr store (zarr.json); there is none")
     tree = xr.open_datatree(
-        fs.get_mapper(path) if "://" in url else path,
+        url if "://" in url else path,
         engine="zarr",
         chunks={} if chunks is None else chunks,
         consolidated=True,
         zarr_format=3,
+        storage_options=storage_options if "://" in url else None,
     )
     check_schema(tree.attrs, url)
     return tree

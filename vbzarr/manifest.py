@@ -1,0 +1,186 @@
+"""The project manifest: the AllenSDK project tables plus the index of stores, in one Zarr group.
+
+``<project>/manifest.zarr`` is a Zarr v3 group whose root ``zarr.json`` holds consolidated metadata
+and the project attributes. Each table is one single-chunk array of zstd-compressed bytes: the
+table serialised by pandas (``to_json(orient="table")``, which keeps the index, the dtypes - nullable
+integers, UTC datetimes - and list columns). Opening a project therefore reads one object, and each
+table one more, whatever the number of sessions; a per-column layout would cost one GET per column.
+
+The project tables follow the AllenSDK's reading conventions (``BehaviorProjectCloudApi`` for VBO,
+``VisualBehaviorNeuropixelsProjectCloudApi`` for VBN): same file names, indexes, column order,
+list parsing, date parsing and nullable integer columns.
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import zarr
+from zarr.codecs import ZstdCodec
+from zarr.storage import FsspecStore, LocalStore
+
+from .errors import ManifestError, ProjectNotFoundError
+from .schema import MANIFEST
+from .store import check_schema
+from .urls import filesystem, is_local, join
+
+#: dataset -> {table name: (CSV file in project_metadata/, index)}
+TABLES = {
+    "visual-behavior-ophys": {
+        "behavior_session_table": ("behavior_session_table.csv", "behavior_session_id"),
+        "ophys_session_table": ("ophys_session_table.csv", "ophys_session_id"),
+        "ophys_experiment_table": ("ophys_experiment_table.csv", "ophys_experiment_id"),
+        "ophys_cells_table": ("ophys_cells_table.csv", "cell_roi_id"),
+    },
+    "visual-behavior-neuropixels": {
+        "ecephys_session_table": ("ecephys_sessions.csv", "ecephys_session_id"),
+        "behavior_session_table": ("behavior_sessions.csv", "behavior_session_id"),
+        "unit_table": ("units.csv", "unit_id"),
+        "probe_table": ("probes.csv", "ecephys_probe_id"),
+        "channel_table": ("channels.csv", "ecephys_channel_id"),
+    },
+}
+#: Columns holding list-like strings ("['a', 'b']", "[1, 2]") that are parsed into lists.
+LIST_COLUMNS = ["ophys_experiment_id", "ophys_container_id", "driver_line", "structure_acronyms"]
+#: AllenSDK casts these to nullable Int64 when present.
+VBO_INT64 = ["session_number", "age_in_days", "prior_exposures_to_image_set",
+             "prior_exposures_to_session_type", "prior_exposures_to_omissions", "ophys_session_id",
+             "imaging_plane_group_count", "imaging_plane_group", "targeted_areas",
+             "num_depths_per_area", "num_targeted_structures", "cell_specimen_id"]
+VBN_INT64 = ["prior_exposures_to_image_set", "ecephys_session_id", "unit_count", "probe_count",
+             "channel_count"]
+VBO_ORDER = ["behavior_session_id", "ophys_session_id", "ophys_container_id", "mouse_id", "indicator",
+             "full_genotype", "driver_line", "cre_line", "reporter_line", "sex", "age_in_days",
+             "imaging_depth", "targeted_structure", "targeted_imaging_depth",
+             "imaging_plane_group_count", "imaging_plane_group", "project_code", "session_type",
+             "session_number", "image_set", "behavior_type", "passive", "experience_level",
+             "prior_exposures_to_session_type", "prior_exposures_to_image_set",
+             "prior_exposures_to_omissions", "date_of_acquisition", "equipment_name",
+             "num_depths_per_area", "ophys_experiment_id", "num_targeted_structures",
+             "published_at", "isi_experiment_id"]
+STORES = "stores"
+
+
+def dataset_of(names: list[str]) -> str:
+    """Which dataset a ``project_metadata/`` folder belongs to, from its CSV file names."""
+    for dataset, tables in TABLES.items():
+        if all(csv in names for csv, _ in tables.values()):
+            return dataset
+    expected = "; ".join(", ".join(csv for csv, _ in t.values()) for t in TABLES.values())
+    raise ProjectNotFoundError(
+        f"expected the project_metadata CSVs of a Visual Behavior release ({expected}); "
+        f"found {sorted(names)}"
+    )
+
+
+def _parse_list(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith("["):
+        return ast.literal_eval(value)
+    return value
+
+
+def read_table(csv: bytes | str, name: str, index: str, dataset: str) -> pd.DataFrame:
+    """One project CSV as the AllenSDK returns it (index, dtypes, lists, dates, column order)."""
+    vbo = dataset == "visual-behavior-ophys"
+    frame = pd.read_csv(io.BytesIO(csv) if isinstance(csv, bytes) else csv,
+                        dtype={"mouse_id": str} if vbo else None)
+    for col in LIST_COLUMNS:
+        if col in frame and not pd.api.types.is_numeric_dtype(frame[col]):
+            frame[col] = frame[col].astype(object).map(_parse_list)
+    if vbo and "date_of_acquisition" in frame:
+        frame["date_of_acquisition"] = pd.to_datetime(
+            frame["date_of_acquisition"], format="ISO8601", utc=True).astype("datetime64[ns, UTC]")
+    nullable = VBO_INT64 if vbo else (
+        VBN_INT64 if name in ("ecephys_session_table", "behavior_session_table") else [])
+    for col in nullable:
+        if col in frame:
+            frame[col] = frame[col].astype("Int64")
+    if vbo and name != "ophys_cells_table":
+        first = [c for c in VBO_ORDER if c in frame]
+        frame = frame[first + [c for c in frame.columns if c not in first]]
+    if index not in frame:
+        raise ManifestError(f"{name}: expected an index column {index!r}; found {list(frame.columns)}")
+    return frame.set_index(index)
+
+
+def encode_table(frame: pd.DataFrame) -> np.ndarray:
+    """A table as the bytes stored in the manifest (pandas JSON 'table' orient, UTF-8)."""
+    frame = frame.copy()
+    for col in frame.columns:  # pandas 3 str dtype -> object, so JSON keeps missing values
+        if isinstance(frame[col].dtype, pd.StringDtype):
+            frame[col] = frame[col].astype(object)
+    text = frame.to_json(orient="table", date_unit="ns", index=True)
+    return np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+
+
+def decode_table(data: np.ndarray) -> pd.DataFrame:
+    """The inverse of :func:`encode_table`."""
+    frame = pd.read_json(io.StringIO(bytes(data).decode("utf-8")), orient="table")
+    # pandas gives a RangeIndex when ids happen to be contiguous; keep a plain index of the ids.
+    frame.index = pd.Index(frame.index.to_numpy(), name=frame.index.name,
+                           dtype=frame.index.dtype if not isinstance(frame.index, pd.RangeIndex)
+                           else np.int64)
+    return frame
+
+
+def _zarr_store(url: str, storage_options: dict | None, mode: str):
+    if is_local(url):
+        return LocalStore(filesystem(url)[1], read_only=mode == "r")
+    return FsspecStore.from_url(url, storage_options=storage_options, read_only=mode == "r")
+
+
+def write_manifest(url: str, tables: dict[str, pd.DataFrame], stores: pd.DataFrame,
+                   attrs: dict[str, Any], storage_options: dict | None = None) -> None:
+    """Write ``<url>/manifest.zarr``: the tables, the store index, consolidated metadata."""
+    store = _zarr_store(join(url, MANIFEST), storage_options, "w")
+    root = zarr.open_group(store, mode="w", zarr_format=3, attributes=attrs)
+    for name, frame in {**tables, STORES: stores}.items():
+        data = encode_table(frame)
+        arr = root.create_array(name, shape=data.shape, chunks=(max(len(data), 1),), dtype=np.uint8,
+                                compressors=[ZstdCodec(level=9)],
+                                attributes={"format": "pandas-json-table", "rows": len(frame),
+                                            "index": frame.index.name})
+        arr[:] = data
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Consolidated metadata", category=UserWarning)
+        zarr.consolidate_metadata(store, zarr_format=3)
+
+
+@dataclass
+class Manifest:
+    """An opened manifest: attributes now, tables on first use (one read each)."""
+
+    url: str
+    group: zarr.Group
+    attrs: dict[str, Any]
+
+    @property
+    def table_names(self) -> list[str]:
+        return list(self.attrs["tables"])
+
+    def table(self, name: str) -> pd.DataFrame:
+        if name not in self.group:
+            raise ManifestError(f"{self.url}: no table {name!r}; the manifest has {self.table_names}")
+        arr = self.group[name]
+        return decode_table(arr[:])
+
+
+def open_manifest(url: str, storage_options: dict | None = None) -> Manifest:
+    """Open ``<url>/manifest.zarr`` (one read: its consolidated root ``zarr.json``)."""
+    store = _zarr_store(join(url, MANIFEST), storage_options, "r")
+    try:
+        group = zarr.open_group(store, mode="r", zarr_format=3, use_consolidated=True)
+    except (FileNotFoundError, KeyError, zarr.errors.GroupNotFoundError) as err:
+        raise ProjectNotFoundError(
+            f"{url}: expected a vbzarr project ({MANIFEST}); there is none. Convert one with "
+            "`vbzarr convert SRC DST`."
+        ) from err
+    attrs = dict(group.attrs)
+    check_schema(attrs, url)
+    return Manifest(url=url, group=group, attrs=attrs)
