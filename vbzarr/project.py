@@ -84,6 +84,22 @@ class Project:
                 f"{self.url}: the manifest lists {path}, but the store is missing ({err}). "
                 "Re-run `vbzarr convert` to repair the project.") from err
 
+    def group(self, kind: str, store_id: int, group: str) -> xr.Dataset:
+        """One group of one store as a lazy Dataset (cheaper than the whole tree: on object
+        storage it reads the group's metadata and index coordinates only)."""
+        path = f"{STORE_FOLDERS[kind + '_id']}/{int(store_id)}.zarr"
+        if path not in self._store_paths:
+            raise StoreNotFoundError(
+                f"{self.url}: no {kind} {store_id} in the manifest ({len(self._store_paths)} stores)")
+        url = join(self.url, path)
+        try:
+            return xr.open_zarr(url, group=group, consolidated=True, zarr_format=3, chunks={},
+                                storage_options=self.storage_options if "://" in url else None)
+        except FileNotFoundError as err:
+            raise ManifestError(
+                f"{self.url}: expected group {group!r} in {path} (listed by the manifest); it is "
+                f"missing ({err}). Re-run `vbzarr convert` to repair the project.") from err
+
     @functools.cached_property
     def _store_paths(self) -> set[str]:
         return set(self.stores.index)
@@ -148,7 +164,7 @@ class Project:
             raise ManifestError(f"{self.url}: expected at least one ophys experiment id")
         parts = []
         for eid in ids:
-            ophys = self.ophys_experiment(eid)["ophys"].to_dataset()
+            ophys = self.group("ophys_experiment", eid, "ophys")
             if variable not in ophys:
                 raise ManifestError(f"{self.url}: experiment {eid} has no {variable!r}; it has "
                                     f"{sorted(ophys.data_vars)}")
@@ -179,13 +195,14 @@ class Project:
         ids = self._experiment_ids(ids)
         frames = []
         for eid in ids:
-            frame = to_dataframe(self.ophys_experiment(eid)[table])
+            frame = to_dataframe(self.group("ophys_experiment", eid, table))
             frame.insert(0, "ophys_experiment_id", eid)
             frames.append(frame.reset_index())
         out = pd.concat(frames, ignore_index=True)
-        sessions = self.ophys_experiment_table.reindex(ids)[
-            [c for c in SESSION_COORDS if c in self.ophys_experiment_table]]
-        out = out.join(sessions, on="ophys_experiment_id", rsuffix="_session")
+        experiments = self.ophys_experiment_table
+        sessions = experiments.reindex(ids)[
+            [c for c in SESSION_COORDS if c in experiments and c not in out]]
+        out = out.join(sessions, on="ophys_experiment_id")
         out.index.name = "event"
         return out
 

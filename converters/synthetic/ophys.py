@@ -19,6 +19,7 @@ from hdmf.backends.hdf5 import H5DataIO
 from hdmf.build.warnings import MissingRequiredBuildWarning
 from pynwb import NWBHDF5IO, NWBFile, TimeSeries
 from pynwb.base import Images
+from pynwb.device import Device
 from pynwb.epoch import TimeIntervals
 from pynwb.image import GrayscaleImage, IndexSeries
 from pynwb.ophys import DfOverF, Fluorescence, ImageSegmentation, OpticalChannel, RoiResponseSeries
@@ -28,6 +29,8 @@ from .extensions import cls
 
 NS_BEH = "ndx-aibs-behavior-ophys"
 INSTITUTION = "Allen Institute for Brain Science"
+# Scientifica 2P rigs, and (as the release describes them) the Neuropixels rigs NP.*.
+SCIENTIFICA = {"description": "Allen Brain Observatory - Scientifica 2P Rig", "manufacturer": "Scientifica"}
 
 
 @dataclass
@@ -46,6 +49,8 @@ class Subject:
 
     @property
     def full_genotype(self) -> str:
+        if not self.driver_line:  # wild type (VBN has wt/wt mice, reporter_line "None")
+            return "wt/wt"
         return ";".join(f"{g}/wt" for g in [*self.driver_line, self.reporter_line])
 
 
@@ -63,6 +68,7 @@ class BehaviorSessionInfo:
     image_set: str = "A"
     passive: bool = False
     seed: int = 0
+    release: str = "vbo"  # "vbn": the Visual Behavior Neuropixels variant of the layout
 
 
 @dataclass
@@ -89,7 +95,13 @@ def _series(name, data, timestamps, unit, description="no description", **kw) ->
                       description=description, **kw)
 
 
-def _nwbfile(info: BehaviorSessionInfo, identifier: str, keywords: list[str]) -> NWBFile:
+_DESCRIPTION = "Synthetic Visual Behavior session written by vbzarr's factory."
+
+
+def _nwbfile(info: BehaviorSessionInfo, identifier: str, keywords: list[str] | None,
+             experiment_description: str | None = _DESCRIPTION, **kwargs) -> NWBFile:
+    """The file with its subject; ``kwargs`` go to ``NWBFile`` (VBN files have no
+    ``experiment_description``, LFP files no keywords and their own ``session_description``)."""
     subj = info.subject
     subject = cls(NS_BEH, "BehaviorSubject")(
         age=f"P{info.age_in_days}D",
@@ -98,19 +110,29 @@ def _nwbfile(info: BehaviorSessionInfo, identifier: str, keywords: list[str]) ->
         sex=subj.sex,
         species="Mus musculus",
         subject_id=str(subj.mouse_id),
-        driver_line=list(subj.driver_line),
+        driver_line=list(subj.driver_line) or None,
         reporter_line=subj.reporter_line,
     )
-    return NWBFile(
-        session_description=info.session_type,
-        identifier=identifier,
-        session_start_time=info.date_of_acquisition,
-        file_create_date=info.date_of_acquisition,
-        institution=INSTITUTION,
-        keywords=keywords,
-        experiment_description="Synthetic Visual Behavior session written by vbzarr's factory.",
-        subject=subject,
-    )
+    return NWBFile(**{
+        "session_description": info.session_type,
+        "identifier": identifier,
+        "session_start_time": info.date_of_acquisition,
+        "file_create_date": info.date_of_acquisition,
+        "institution": INSTITUTION,
+        "keywords": keywords,
+        "experiment_description": experiment_description,
+        "subject": subject,
+        **kwargs,
+    })
+
+
+def _create_device(nwb: NWBFile, device_cls: type = Device, **kwargs) -> Device:
+    """Add a device; the released files set ``manufacturer``, deprecated in pynwb 4."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        device = device_cls(**kwargs)
+    nwb.add_device(device)
+    return device
 
 
 def _task_parameters(info: BehaviorSessionInfo, schedule: content.Schedule):
@@ -125,30 +147,33 @@ def _task_parameters(info: BehaviorSessionInfo, schedule: content.Schedule):
         n_stimulus_frames=len(schedule.stimulus_timestamps),
         stimulus="images",
         session_type=info.session_type,
-        reward_volume=0.007,
+        reward_volume=schedule.reward_volume,
         response_window_sec=["0.15", "0.75"],
         stimulus_duration_sec=0.25,
     )
 
 
 def _add_behavior(nwb: NWBFile, schedule: content.Schedule, rng: np.random.Generator,
-                  size: content.Size) -> None:
-    """Everything a behavior session and an ophys experiment share."""
+                  size: content.Size | content.EcephysSize, index_series: bool = True) -> None:
+    """Everything behavior, ophys and ecephys sessions share. ``index_series``: the image
+    presentations as an IndexSeries under ``stimulus/presentation`` (not in VBN ecephys files)."""
     ts = schedule.stimulus_timestamps
     stim_mod = nwb.create_processing_module("stimulus", "Stimulus Times processing")
     stim_ts = _series("timestamps", ts, ts, "s")
     stim_mod.add(stim_ts)
 
     run = content.running(rng, ts)
+    # The encoder is sampled on the sync clock: stimulus times lag it by the display delay.
+    sync = ts - schedule.display_delay if schedule.display_delay else ts
     running_mod = nwb.create_processing_module("running", "Running speed processing module")
-    speed = _series("speed", run["speed"], ts, "cm/s", "the smoothed running speed")
+    speed = _series("speed", run["speed"], sync, "cm/s", "the smoothed running speed")
     running_mod.add(speed)
-    running_mod.add(_series("speed_unfiltered", run["speed_unfiltered"], ts, "cm/s",
+    running_mod.add(_series("speed_unfiltered", run["speed_unfiltered"], sync, "cm/s",
                             "the unfiltered running speed"))
-    running_mod.add(_series("dx", run["dx"], ts, "cm",
+    running_mod.add(_series("dx", run["dx"], sync, "cm",
                             "Running wheel angular change, computed during data collection"))
-    nwb.add_acquisition(_series("v_sig", run["v_sig"], ts, "V", "Voltage signal from the running wheel encoder"))
-    nwb.add_acquisition(_series("v_in", run["v_in"], ts, "V",
+    nwb.add_acquisition(_series("v_sig", run["v_sig"], sync, "V", "Voltage signal from the running wheel encoder"))
+    nwb.add_acquisition(_series("v_in", run["v_in"], sync, "V",
                                 "The theoretical maximum voltage that the running wheel encoder will reach"))
 
     lick_mod = nwb.create_processing_module("licking", "Licking behavior processing module")
@@ -178,20 +203,21 @@ def _add_behavior(nwb: NWBFile, schedule: content.Schedule, rng: np.random.Gener
         timestamps=np.arange(n_img, dtype=np.float64),
     )
     nwb.add_stimulus_template(template)
-    task = schedule.blocks[f"{schedule.stimulus_name}_presentations"]
-    shown = task[task.image_index < content.OMITTED_INDEX]
-    # The released files link IndexSeries.indexed_timeseries, which pynwb 4 only accepts while
-    # constructing an object read from a file.
-    index_series = IndexSeries.__new__(IndexSeries, in_construct_mode=True)
-    index_series.__init__(
-        name=schedule.image_set,
-        data=shown.image_index.to_numpy(np.uint64),
-        timestamps=shown.start_time.to_numpy(),
-        indexed_timeseries=template,
-        unit="N/A",
-    )
-    index_series._in_construct_mode = False
-    nwb.add_stimulus(index_series)
+    if index_series:
+        task = schedule.blocks[f"{schedule.stimulus_name}_presentations"]
+        shown = task[task.image_index < content.OMITTED_INDEX]
+        # The released files link IndexSeries.indexed_timeseries, which pynwb 4 only accepts while
+        # constructing an object read from a file.
+        presented = IndexSeries.__new__(IndexSeries, in_construct_mode=True)
+        presented.__init__(
+            name=schedule.image_set,
+            data=shown.image_index.to_numpy(np.uint64),
+            timestamps=shown.start_time.to_numpy(),
+            indexed_timeseries=template,
+            unit="N/A",
+        )
+        presented._in_construct_mode = False
+        nwb.add_stimulus(presented)
 
     for name, block in schedule.blocks.items():
         _add_presentations(nwb, name, block, stim_ts)
@@ -267,12 +293,17 @@ def _roi_masks(cells: pd.DataFrame, fov: int) -> np.ndarray:
 def write_behavior_session(path: str | Path, info: BehaviorSessionInfo, size: content.Size) -> Path:
     """Write a behavior-only (training/habituation) session NWB file, as the AllenSDK lays it out."""
     rng = np.random.default_rng(info.seed)
+    vbn = info.release == "vbn"
     schedule = content.simulate_schedule(
         rng, size, image_set=info.image_set, passive=info.passive,
-        with_gray_and_movie=False, float_flags=False,
+        with_gray_and_movie=False, float_flags=False, release=info.release,
     )
-    nwb = _nwbfile(info, str(info.behavior_session_id), ["visual", "behavior", "task"])
-    nwb.create_device(name=info.equipment_name, description="Allen Brain Observatory - behavior box")
+    nwb = _nwbfile(info, str(info.behavior_session_id), ["visual", "behavior", "task"],
+                   experiment_description=None if vbn else _DESCRIPTION)
+    if vbn:
+        _create_device(nwb, name=info.equipment_name, **SCIENTIFICA)
+    else:
+        nwb.create_device(name=info.equipment_name, description="Allen Brain Observatory - behavior box")
     nwb.add_lab_meta_data(cls(NS_BEH, "BehaviorMetadata")(
         name="metadata",
         behavior_session_id=info.behavior_session_id,
@@ -293,14 +324,11 @@ def write_ophys_experiment(path: str | Path, info: OphysExperimentInfo, size: co
     schedule = content.simulate_schedule(rng, size, image_set=info.image_set, passive=info.passive)
     nwb = _nwbfile(info, str(info.ophys_experiment_id),
                    ["2-photon", "calcium imaging", "visual cortex", "behavior", "task"])
-    with warnings.catch_warnings():  # the released files set Device.manufacturer (deprecated in pynwb 4)
-        warnings.simplefilter("ignore", DeprecationWarning)
-        device = nwb.create_device(
-            name=info.equipment_name,
-            description="Allen Brain Observatory - Mesoscope 2P Rig" if info.is_multiscope
-            else "Allen Brain Observatory - Scientifica 2P Rig",
-            manufacturer="Thorlabs" if info.is_multiscope else "Scientifica",
-        )
+    device = _create_device(
+        nwb, name=info.equipment_name,
+        **({"description": "Allen Brain Observatory - Mesoscope 2P Rig", "manufacturer": "Thorlabs"}
+           if info.is_multiscope else SCIENTIFICA),
+    )
     nwb.add_lab_meta_data(cls(NS_BEH, "OphysBehaviorMetadata")(
         name="metadata",
         behavior_session_id=info.behavior_session_id,

@@ -1,0 +1,208 @@
+"""Projects: tables equal the CSVs (AllenSDK conventions), stores by id, cross-session views,
+incremental re-runs, errors; and the same on a real S3 API (moto's server on 127.0.0.1)."""
+
+from __future__ import annotations
+
+import ast
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+import zarr
+
+import vbzarr
+from converters.project import convert_project
+from tests.conftest import REFERENCE, reference_files
+from vbzarr.errors import ManifestError, ProjectNotFoundError, SchemaVersionError
+from vbzarr.manifest import TABLES, read_table
+
+
+@pytest.fixture(scope="module")
+def project_url(tmp_path_factory, vbo_project):
+    dst = tmp_path_factory.mktemp("proj") / "vbo"
+    report = convert_project(str(vbo_project.root), str(dst))
+    assert not report.failed
+    return str(dst)
+
+
+def test_tables_equal_source_csvs(project_url, vbo_project):
+    project = vbzarr.open_project(project_url)
+    assert project.dataset == "visual-behavior-ophys"
+    meta = vbo_project.root / "project_metadata"
+    for name, (csv, index) in TABLES["visual-behavior-ophys"].items():
+        table = getattr(project, name)
+        raw = pd.read_csv(meta / csv, dtype={"mouse_id": str})
+        assert table.index.name == index
+        np.testing.assert_array_equal(table.index.to_numpy(dtype=np.int64), raw[index].to_numpy())
+        assert set(table.columns) == set(raw.columns) - {index}
+        for col in table.columns:
+            values = raw[col]
+            if values.map(lambda v: isinstance(v, str) and v.startswith("[")).any():
+                expected = [ast.literal_eval(v) if isinstance(v, str) else None for v in values]
+                assert [v if isinstance(v, list) else None for v in table[col]] == expected
+            elif col == "date_of_acquisition":
+                assert (table[col].to_numpy() == pd.to_datetime(values, utc=True).to_numpy()).all()
+            else:
+                np.testing.assert_array_equal(
+                    table[col].astype(object).where(table[col].notna(), None).to_numpy(),
+                    values.astype(object).where(values.notna(), None).to_numpy(), err_msg=col)
+    # AllenSDK dtypes: nullable ints, UTC datetimes, str mouse ids, lists.
+    exp = project.ophys_experiment_table
+    assert str(exp["date_of_acquisition"].dtype) == "datetime64[ns, UTC]"
+    assert isinstance(exp["session_number"].dtype, pd.Int64Dtype)
+    assert isinstance(exp["driver_line"].iloc[0], list)
+    assert isinstance(exp["mouse_id"].iloc[0], str)
+
+
+@pytest.mark.skipif(not reference_files(), reason="../shared/reference-nwb is absent")
+@pytest.mark.parametrize("dataset", list(TABLES))
+def test_reference_csvs_roundtrip_through_manifest(tmp_path, dataset):
+    folder = {"visual-behavior-ophys": "visual-behavior-ophys",
+              "visual-behavior-neuropixels": "visual-behavior-neuropixels-0.5.0"}[dataset]
+    meta = REFERENCE / folder / "project_metadata"
+    tables = {name: read_table(str(meta / csv), name, index, dataset)
+              for name, (csv, index) in TABLES[dataset].items()}
+    from vbzarr.manifest import write_manifest
+
+    stores = pd.DataFrame({"kind": []}, index=pd.Index([], name="store"))
+    write_manifest(str(tmp_path), tables, stores,
+                   {"vbzarr_schema_version": 1, "dataset": dataset, "tables": list(tables)})
+    project = vbzarr.open_project(tmp_path)
+    for name, expected in tables.items():
+        pd.testing.assert_frame_equal(project.table(name), expected, check_index_type=False)
+    if dataset == "visual-behavior-neuropixels":
+        assert isinstance(project.ecephys_session_table["structure_acronyms"].iloc[0], list)
+
+
+def test_stores_by_id_equal_single_store_reads(project_url, vbo_project):
+    project = vbzarr.open_project(project_url)
+    eid = int(vbo_project.ophys_experiment_table.index[0])
+    tree = project.ophys_experiment(eid)
+    direct = vbzarr.open_store(f"{project_url}/ophys_experiments/{eid}.zarr")
+    np.testing.assert_array_equal(tree["ophys"]["dff"].values, direct["ophys"]["dff"].values)
+    bid = int(vbo_project.behavior_session_table.query("ophys_session_id.isna()").index[0])
+    assert project.behavior_session(bid).attrs["kind"] == "behavior_session"
+    with pytest.raises(vbzarr.StoreNotFoundError, match="no ophys_experiment 1 in the manifest"):
+        project.ophys_experiment(1)
+
+
+def test_cross_session_view_matches_cells(project_url, vbo_project):
+    project = vbzarr.open_project(project_url)
+    table = project.ophys_experiment_table
+    container = table.ophys_container_id.iloc[0]
+    sel = table[table.ophys_container_id == container]
+    dff = project.dff(sel)
+    assert dff.dims == ("ophys_experiment_id", "cell_specimen_id", "frame")
+    assert dff.chunks is not None  # lazy
+    cells = vbo_project.ophys_cells_table
+    for eid in sel.index:
+        store = project.ophys_experiment(eid)["ophys"]
+        own = set(cells[cells.ophys_experiment_id == eid].cell_specimen_id)
+        assert set(store.cell_specimen_id.values) == own
+        for csid in dff.cell_specimen_id.values:
+            row = dff.sel(ophys_experiment_id=eid, cell_specimen_id=csid).values
+            if csid in own:
+                n = store.sizes["time"]
+                np.testing.assert_array_equal(row[:n], store["dff"].sel(cell_specimen_id=csid).values)
+                assert np.isnan(row[n:]).all()
+            else:
+                assert np.isnan(row).all()  # missing from this session: NaN
+    assert (dff.cre_line.values == sel.cre_line.to_numpy()).all()
+    events = project.events_table(sel, "trials")
+    assert set(events.ophys_experiment_id) == set(sel.index)
+    assert "experience_level" in events
+
+
+def test_rerun_converts_only_new_or_changed(tmp_path, vbo_project):
+    src = tmp_path / "src"
+    shutil.copytree(vbo_project.root, src)
+    dst = tmp_path / "dst"
+    first = convert_project(str(src), str(dst))
+    assert len(first.converted) == len(vbo_project.ophys_experiment_table) + 1
+    again = convert_project(str(src), str(dst))
+    assert again.converted == [] and len(again.skipped) == len(first.converted)
+    # Touch one file: only it converts again.
+    eid = vbo_project.ophys_experiment_table.index[0]
+    changed = src / "behavior_ophys_experiments" / f"behavior_ophys_experiment_{eid}.nwb"
+    changed.write_bytes(changed.read_bytes())
+    third = convert_project(str(src), str(dst))
+    assert third.converted == [str(changed)]
+
+
+def test_bad_file_does_not_stop_the_batch(tmp_path, vbo_project):
+    src = tmp_path / "src"
+    shutil.copytree(vbo_project.root, src)
+    bad = next((src / "behavior_ophys_experiments").glob("*.nwb"))
+    bad.write_bytes(bad.read_bytes()[:1000])
+    report = convert_project(str(src), str(tmp_path / "dst"))
+    assert list(report.failed) == [str(bad)]
+    assert "truncated" in report.failed[str(bad)]
+    assert len(report.converted) == len(vbo_project.ophys_experiment_table)  # the others
+    project = vbzarr.open_project(tmp_path / "dst")
+    assert len(project.stores) == len(report.converted)
+
+
+def test_cache_dir_above_release_is_found(tmp_path, vbo_project):
+    cache = tmp_path / "cache"
+    shutil.copytree(vbo_project.root, cache / "visual-behavior-ophys-1.1.0")
+    report = convert_project(str(cache), str(tmp_path / "dst"))
+    assert not report.failed and report.converted
+
+
+def test_errors_for_missing_project_store_and_newer_schema(tmp_path, project_url):
+    with pytest.raises(ProjectNotFoundError, match="expected a vbzarr project"):
+        vbzarr.open_project(tmp_path / "nothing-here")
+    broken = tmp_path / "broken"
+    shutil.copytree(project_url, broken)
+    eid = int(vbzarr.open_project(broken).ophys_experiment_table.index[0])
+    shutil.rmtree(broken / "ophys_experiments" / f"{eid}.zarr")
+    with pytest.raises(ManifestError, match="the store is missing"):
+        vbzarr.open_project(broken).ophys_experiment(eid)
+    newer = tmp_path / "newer"
+    shutil.copytree(project_url, newer)
+    root = zarr.open_group(str(newer / "manifest.zarr"), mode="r+")
+    root.attrs["vbzarr_schema_version"] = vbzarr.SCHEMA_VERSION + 1
+    zarr.consolidate_metadata(str(newer / "manifest.zarr"))
+    with pytest.raises(SchemaVersionError, match="Upgrade vbzarr"):
+        vbzarr.open_project(newer)
+
+
+@pytest.mark.s3
+def test_s3_round_trip_and_get_counts(vbo_project, tmp_path):
+    from vbzarr.testing.s3 import CountingS3Server
+
+    with CountingS3Server() as s3:
+        s3.make_bucket("public", public=True)
+        s3.make_bucket("private")
+        for bucket in ("public", "private"):
+            report = convert_project(str(vbo_project.root), f"s3://{bucket}/vbo",
+                                     storage_options=s3.storage_options())
+            assert not report.failed
+        s3.reset()
+        project = vbzarr.open_project("s3://public/vbo", storage_options=s3.storage_options(anon=True))
+        assert s3.count("GET") == 1  # the manifest's consolidated zarr.json, whatever the size
+        local = vbzarr.open_project(_local_copy(vbo_project, tmp_path))
+        pd.testing.assert_frame_equal(project.ophys_experiment_table, local.ophys_experiment_table)
+        eid = int(project.ophys_experiment_table.index[0])
+        np.testing.assert_array_equal(project.ophys_experiment(eid)["ophys"]["dff"].values,
+                                      local.ophys_experiment(eid)["ophys"]["dff"].values)
+        credentialed = vbzarr.open_project("s3://private/vbo", storage_options=s3.storage_options())
+        assert len(credentialed.stores) == len(project.stores)
+        with pytest.raises(PermissionError):
+            vbzarr.open_project("s3://private/vbo", storage_options=s3.storage_options(anon=True))
+
+
+def _local_copy(vbo_project, tmp_path):
+    dst = tmp_path / "local"
+    convert_project(str(vbo_project.root), str(dst))
+    return dst
+
+
+def test_stores_table_records_provenance(project_url):
+    stores = vbzarr.open_project(project_url).stores
+    assert set(stores.kind) == {"ophys_experiment", "behavior_session"}
+    assert stores.sha256.str.len().eq(64).all()
+    assert all(isinstance(g, dict) and g for g in stores.groups)
+    json.dumps(stores.groups.iloc[0])
