@@ -8,6 +8,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from .align import align
 from .errors import (
     AlignmentError,
     ConversionError,
@@ -20,6 +21,7 @@ from .errors import (
     VbzarrError,
 )
 from .schema import SCHEMA_VERSION
+from .spikes import psth, spike_counts
 from .project import Project, open_project
 from .store import open_store, ragged, to_dataframe
 
@@ -36,8 +38,11 @@ __all__ = [
     "Project",
     "VbzarrError",
     "__version__",
+    "align",
     "open_project",
     "open_store",
+    "psth",
     "ragged",
+    "spike_counts",
     "to_dataframe",
 ]

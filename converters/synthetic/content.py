@@ -571,7 +571,8 @@ def simulate_vbn_schedule(
 
     common = {"flashes_since_change": -99, "trials_id": -99, "active": False}
     trial_rewarded = trials.reward_time.notna().to_numpy()
-    rewarded = (flashes.is_change == 1) & trial_rewarded[np.maximum(flashes.trials_id, 0)]
+    in_trial = flashes.trials_id.to_numpy() >= 0
+    rewarded = (flashes.is_change == 1) & in_trial & trial_rewarded[np.where(in_trial, flashes.trials_id, 0)]
     active = flashes.assign(stimulus_block=0, active=True, stimulus_name=stim_name,
                             rewarded=rewarded.astype(float), stimulus_index=-99)
     shift = int(starts[5] - starts[0])

@@ -1,0 +1,120 @@
+"""Spikes aligned to events: counts per (``unit_id``, event, time bin), and PSTHs.
+
+A unit's spike times are one contiguous, sorted slice of the flat ``spike_times`` (end offsets in
+``spike_times_index``), so a block of units reads one contiguous range of spikes. Counts use
+half-open bins ``[edge_k, edge_k+1)`` relative to each event, found with binary search: exact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import dask
+import dask.array as da
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from .align import event_coords, event_times
+from .errors import AlignmentError
+
+UNITS_PER_BLOCK = 64
+EVENTS_PER_BLOCK = 4096
+
+
+def _counts(spikes: np.ndarray, starts: np.ndarray, ends: np.ndarray, times: np.ndarray,
+            edges: np.ndarray) -> np.ndarray:
+    """(unit, event, bin) counts for units whose spikes are spikes[starts[u]:ends[u]]."""
+    out = np.zeros((len(starts), len(times), len(edges) - 1), dtype=np.int32)
+    bounds = times[:, None] + edges[None, :]
+    ok = np.isfinite(times)
+    for u, (a, b) in enumerate(zip(starts, ends, strict=True)):
+        idx = np.searchsorted(spikes[a:b], bounds[ok], side="left")
+        out[u, ok] = np.diff(idx, axis=1)
+    return out
+
+
+def parse_bin_edges(bin_edges: Sequence[float] | np.ndarray) -> np.ndarray:
+    edges = np.asarray(bin_edges, dtype=np.float64)
+    if edges.ndim != 1 or len(edges) < 2 or not np.all(np.diff(edges) > 0) or not np.isfinite(edges).all():
+        raise AlignmentError(f"Expected increasing, finite bin edges (at least two). Got {bin_edges!r}.")
+    return edges
+
+
+def spike_counts(
+    units: xr.Dataset | xr.DataTree,
+    events: pd.DataFrame | Sequence[float] | np.ndarray,
+    bin_edges: Sequence[float] | np.ndarray,
+) -> xr.DataArray:
+    """Spike counts per (``unit_id``, ``event``, ``time_from_event``), lazily.
+
+    Parameters
+    ----------
+    units
+        A store's ``units`` group (``spike_times`` over ``spike``, ``spike_times_index`` over
+        ``unit_id``), whole or a selection of units.
+    events
+        Rows of ``stimulus_presentations`` / ``trials`` (aligned on ``start_time`` /
+        ``change_time``) or an array of times (s).
+    bin_edges
+        Increasing edges (s) relative to each event; bins are ``[edge_k, edge_k+1)``.
+
+    Returns
+    -------
+    xr.DataArray
+        int32 counts; ``time_from_event`` is each bin's start, with ``bin_end`` beside it; the
+        units' columns are coordinates on ``unit_id``, the events' columns on ``event``. An event
+        with a NaN time counts nothing.
+
+    Examples
+    --------
+    >>> counts = vbzarr.spike_counts(session["units"], flashes, np.arange(-0.1, 0.25, 0.01))  # doctest: +SKIP
+    >>> vbzarr.psth(counts).groupby("structure_acronym").mean("unit_id")  # doctest: +SKIP
+    """
+    if isinstance(units, xr.DataTree):
+        units = units.to_dataset()
+    for name in ("spike_times", "spike_times_index"):
+        if name not in units:
+            raise AlignmentError(f"Expected a units Dataset with {name!r}. Got {list(units.data_vars)}.")
+    edges = parse_bin_edges(bin_edges)
+    times, table = event_times(events)
+    ends = np.asarray(units["spike_times_index"].values, dtype=np.int64)
+    starts = np.asarray(units["spike_starts"].values, dtype=np.int64) if "spike_starts" in units \
+        else np.concatenate([[0], ends[:-1]])
+    flat = units["spike_times"].data
+    if not isinstance(flat, da.Array):
+        flat = da.from_array(np.asarray(flat))
+    rows = []
+    for u in range(0, len(ends), UNITS_PER_BLOCK):
+        a, b = starts[u : u + UNITS_PER_BLOCK], ends[u : u + UNITS_PER_BLOCK]
+        lo, hi = (int(a.min()), int(b.max())) if len(a) else (0, 0)
+        spikes = flat[lo:hi]
+        cols = []
+        for e in range(0, len(times), EVENTS_PER_BLOCK):
+            t = times[e : e + EVENTS_PER_BLOCK]
+            block = dask.delayed(_counts)(spikes, a - lo, b - lo, t, edges)
+            cols.append(da.from_delayed(block, shape=(len(a), len(t), len(edges) - 1), dtype=np.int32))
+        rows.append(da.concatenate(cols, axis=1) if cols else
+                    da.zeros((len(a), 0, len(edges) - 1), dtype=np.int32))
+    data = da.concatenate(rows, axis=0) if rows else da.zeros((0, len(times), len(edges) - 1), np.int32)
+    unit_coords = {k: v for k, v in units.coords.items() if v.dims == ("unit_id",)}
+    for name, var in units.data_vars.items():
+        if var.dims == ("unit_id",) and name not in ("spike_times_index", "spike_amplitudes_index",
+                                                     "spike_starts"):
+            unit_coords[name] = var
+    return xr.DataArray(
+        data, dims=("unit_id", "event", "time_from_event"),
+        coords={**unit_coords, **event_coords(table),
+                "time_from_event": ("time_from_event", edges[:-1], {"units": "seconds"}),
+                "bin_end": ("time_from_event", edges[1:])},
+        name="spike_counts", attrs={"bins": "[start, end) relative to each event"},
+    )
+
+
+def psth(counts: xr.DataArray, dim: str = "event") -> xr.DataArray:
+    """Firing rate (Hz) per bin: counts averaged over ``dim`` and divided by the bin width."""
+    width = counts["bin_end"] - counts["time_from_event"]
+    out = counts.mean(dim) / width
+    out.name = "firing_rate"
+    out.attrs = {"units": "Hz"}
+    return out
