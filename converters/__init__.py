@@ -16,6 +16,7 @@ from . import (  # noqa: F401
     presentations,
     trials,
     stimulus,
+    ecephys,
 )
 from .convert import StoreSummary, convert_nwb
 from .registry import STREAMS, Chunking

@@ -47,6 +47,13 @@ def _compressors(dtype: np.dtype) -> list | None:
     return [BloscCodec(cname="zstd", clevel=5, shuffle=shuffle)]
 
 
+#: Streams a kind of file never has (not reported missing for it).
+_OPHYS_ONLY = {"ophys", "images", "motion_correction"}
+_ECEPHYS_ONLY = {"units", "channels", "probes", "optotagging", "lfp"}
+NOT_IN_KIND = {"ophys_experiment": _ECEPHYS_ONLY, "behavior_session": _OPHYS_ONLY | _ECEPHYS_ONLY,
+               "ecephys_session": _OPHYS_ONLY}
+
+
 @dataclass
 class StoreSummary:
     """What the manifest records of one store."""
@@ -67,6 +74,8 @@ def _encoding(ds: xr.Dataset, chunking: Chunking) -> dict[str, dict]:
         else:
             chunks = tuple(min(n, chunking.rows) if i == 0 else n for i, n in enumerate(var.shape))
         e: dict[str, Any] = {"chunks": chunks or None}
+        # A stream may ask for small chunks inside larger shards (e.g. spikes, see ecephys.py).
+        e.update({k: v for k, v in var.encoding.items() if k in ("chunks", "shards")})
         compressors = _compressors(var.dtype)
         if compressors is not None:
             e["compressors"] = compressors
@@ -177,6 +186,7 @@ def convert_nwb(
             provenance.setdefault("lfp_sources", []).append(lfp_provenance)
         if kind == "ecephys_session" and not lfp:
             missing.append("lfp")
+        missing = [m for m in missing if m not in NOT_IN_KIND[kind]]
         attrs = metadata.root_attrs(nwb, kind)
         provenance |= {"converter_version": __version__,
                        "converted_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}

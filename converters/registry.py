@@ -21,13 +21,16 @@ class Chunking:
     """Chunk lengths of the stored arrays (chosen from benchmarks/bench_ophys_conversion.py).
 
     ``cells`` x ``time`` for cell traces; ``time`` alone for other continuous signals; ``rows``
-    for tables and event-like streams; ``spikes`` for flat spike arrays.
+    for tables and event-like streams; flat spike arrays are stored in shards of ``spikes``
+    holding chunks of ``spike_chunk`` spikes, so that one unit's train or a time window reads
+    little more than it needs.
     """
 
     cells: int = 16
     time: int = 8192
     rows: int = 65536
     spikes: int = 1_048_576
+    spike_chunk: int = 4096
     lfp_time: int = 65536
     lfp_channels: int = 32
 

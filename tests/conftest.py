@@ -52,3 +52,12 @@ def ophys_nwb(vbo_project) -> Path:
 def behavior_nwb(vbo_project) -> Path:
     only = vbo_project.behavior_session_table
     return vbo_project.behavior_session_path(only[only.ophys_session_id.isna()].index[0])
+
+
+@pytest.fixture(scope="session")
+def vbn_project(tmp_path_factory):
+    """A synthetic VBN project: 2 ecephys sessions (with LFP files) and 1 behavior-only session."""
+    from converters.synthetic.vbn_project import make_vbn_project
+
+    return make_vbn_project(tmp_path_factory.mktemp("vbn"), n_sessions=2, behavior_only_sessions=1,
+                            size=SIZE, seed=3)

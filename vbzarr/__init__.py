@@ -21,7 +21,7 @@ from .errors import (
     VbzarrError,
 )
 from .schema import SCHEMA_VERSION
-from .spikes import psth, spike_counts
+from .spikes import psth, spike_counts, spike_train, spikes_in_window
 from .project import Project, open_project
 from .store import open_store, ragged, to_dataframe
 
@@ -44,5 +44,7 @@ __all__ = [
     "psth",
     "ragged",
     "spike_counts",
+    "spike_train",
+    "spikes_in_window",
     "to_dataframe",
 ]

@@ -118,3 +118,44 @@ def psth(counts: xr.DataArray, dim: str = "event") -> xr.DataArray:
     out.name = "firing_rate"
     out.attrs = {"units": "Hz"}
     return out
+
+
+def spike_train(units: xr.Dataset | xr.DataTree, unit_id: int) -> np.ndarray:
+    """One unit's spike times: one contiguous read of its slice of ``spike_times``."""
+    if isinstance(units, xr.DataTree):
+        units = units.to_dataset()
+    position = int(np.flatnonzero(units["unit_id"].values == unit_id)[0]) \
+        if unit_id in units["unit_id"].values else None
+    if position is None:
+        raise AlignmentError(f"Expected a unit_id of this units table. Got {unit_id}.")
+    end = int(units["spike_times_index"][position])
+    start = int(units["spike_times_index"][position - 1]) if position else 0
+    return np.asarray(units["spike_times"][start:end].values)
+
+
+def spikes_in_window(units: xr.Dataset | xr.DataTree, start: float, stop: float) -> xr.Dataset:
+    """Every unit's spikes in ``[start, stop)``, reading only the parts of ``spike_times`` that
+    the time checkpoints say can hold them (not every unit's whole train).
+
+    Returns a Dataset over ``spike`` with ``spike_times`` and the ``unit_id`` of each spike.
+    """
+    if isinstance(units, xr.DataTree):
+        units = units.to_dataset()
+    ids = units["unit_id"].values
+    if "spike_time_checkpoints" in units:
+        times = units["checkpoint_time"].values
+        k0 = int(np.clip(np.searchsorted(times, start, side="right") - 1, 0, len(times) - 1))
+        k1 = int(np.clip(np.searchsorted(times, stop, side="left"), 0, len(times) - 1))
+        bounds = units["spike_time_checkpoints"].isel(checkpoint=[k0, k1]).values
+        if stop > times[-1]:
+            bounds[:, 1] = units["spike_times_index"].values
+    else:
+        ends = units["spike_times_index"].values
+        bounds = np.stack([np.concatenate([[0], ends[:-1]]), ends], axis=1)
+    counts = bounds[:, 1] - bounds[:, 0]
+    index = np.concatenate([np.arange(a, b) for a, b in bounds]) if len(bounds) else np.zeros(0, int)
+    values = np.asarray(units["spike_times"].data[index]) if len(index) else np.zeros(0)
+    owner = np.repeat(ids, counts)
+    keep = (values >= start) & (values < stop)
+    return xr.Dataset({"spike_times": ("spike", values[keep])},
+                      coords={"unit_id": ("spike", owner[keep])})

@@ -90,19 +90,21 @@ def ragged(ds: xr.Dataset, column: str) -> list[np.ndarray]:
     return [values[a:b] for a, b in zip(starts, ends, strict=True)]
 
 
-def to_dataframe(ds: xr.Dataset | xr.DataTree) -> pd.DataFrame:
+def to_dataframe(ds: xr.Dataset | xr.DataTree, *, ragged_columns: bool = True) -> pd.DataFrame:
     """A table group (``trials``, ``stimulus_presentations``, ``units``...) as the AllenSDK DataFrame.
 
-    The index is the group's dim (``trials_id``, ``stimulus_presentations_id``, ``unit_id``);
-    ragged columns come back as one array per row; missing text comes back as NaN.
+    The index is the group's row dim (``trials_id``, ``stimulus_presentations_id``, ``unit_id``);
+    ragged columns (``lick_times``, ``spike_times``...) come back as one array per row unless
+    ``ragged_columns=False``; missing text comes back as NaN; nullable flags as ``boolean``.
     """
     if isinstance(ds, xr.DataTree):
         ds = ds.to_dataset()
     ragged_cols = [k for k, v in ds.data_vars.items() if "ragged_index" in v.attrs]
     index_vars = {ds[k].attrs["ragged_index"] for k in ragged_cols}
-    row_dims = [d for d in ds.dims if all(d != ds[k].dims[0] for k in ragged_cols)]
+    flat_dims = {d for k in ragged_cols for d in ds[k].dims}
+    row_dims = [d for d in ds.dims if d in ds.indexes and d not in flat_dims]
     if len(row_dims) != 1:
-        raise ValueError(f"Expected a table: one row dim besides ragged ones. Got dims {list(ds.dims)}.")
+        raise ValueError(f"Expected a table: one indexed row dim. Got dims {list(ds.dims)}.")
     dim = row_dims[0]
     columns = {}
     for name, var in ds.variables.items():
@@ -113,7 +115,13 @@ def to_dataframe(ds: xr.Dataset | xr.DataTree) -> pd.DataFrame:
             values = values.astype(object)
             if "missing_text" in var.attrs:
                 values[values == var.attrs["missing_text"]] = np.nan
-        columns[str(name)] = values
-    for name in ragged_cols:
-        columns[str(name)] = ragged(ds, str(name))
-    return pd.DataFrame(columns, index=pd.Index(ds[dim].values, name=dim))
+        column = pd.Series(values, index=ds[dim].values)
+        if var.attrs.get("nullable_boolean"):
+            column = column.astype("boolean")
+        columns[str(name)] = column
+    if ragged_columns:
+        for name in ragged_cols:
+            columns[str(name)] = pd.Series(ragged(ds, str(name)), index=ds[dim].values)
+    frame = pd.DataFrame(columns, index=ds[dim].values)
+    frame.index.name = dim
+    return frame

@@ -460,7 +460,7 @@ def calcium_traces(
     }
 
 
-# --- Visual Behavior Neuropixels (VBN) ecephys sessions --------------------------------------------
+# --- Visual Behavior Neuropixels (VBN) ecephys sessions ----------------------------------------
 
 
 @dataclass(frozen=True)
@@ -469,8 +469,8 @@ class EcephysSize:
 
     The stimulus runs the six VBN blocks: active change detection (``task_minutes``), spontaneous,
     ``gabor_repeats`` passes over the 243 gabor positions x orientations (61 s each), spontaneous,
-    ``n_flashes`` full-field flashes (one every 2 s), and the passive replay of the image block; then
-    ``opto_trials`` optotagging pulses. ``lfp_probes`` probes get an LFP file of ``lfp_channels``
+    ``n_flashes`` full-field flashes (one every 2 s), and the passive replay of the image block;
+    then ``opto_trials`` optotagging pulses. ``lfp_probes`` probes get an LFP file of ``lfp_channels``
     channels at ``lfp_rate``; units keep a mean waveform on ``waveform_channels`` channels.
     """
 
@@ -520,7 +520,8 @@ RECORDING_START = 4.5  # first spike / LFP sample, s (the eye camera starts ~2.5
 STIMULUS_START = 25.0  # first stimulus frame, s
 GABOR_FRAMES = 15
 FLASH_250MS_PERIOD = 120  # full-field flashes every 2 s
-_GABOR_GRID = [(o, x, y) for o in (0.0, 45.0, 90.0) for x in range(-40, 41, 10) for y in range(-40, 41, 10)]
+_GABOR_GRID = [(o, x, y) for o in (0.0, 45.0, 90.0)  # orientation, position_x, position_y
+               for x in range(-40, 41, 10) for y in range(-40, 41, 10)]
 
 
 def _vbn_frames(size: EcephysSize) -> tuple[np.ndarray, int, int]:
@@ -543,6 +544,26 @@ def recording_span(size: EcephysSize) -> tuple[float, float]:
     return RECORDING_START, opto_start + 2.5 * size.opto_trials + 5.0
 
 
+# Columns of the VBN presentation tables and trials, in the order the AllenSDK writes them.
+_VBN_COMMON = ["start_time", "stop_time", "stimulus_block", "duration", "start_frame", "end_frame",
+               "flashes_since_change", "trials_id", "active"]
+VBN_COLUMNS = {
+    "images": ["start_time", "stop_time", "stimulus_block", "image_name", "duration", "start_frame",
+               "end_frame", "is_change", "is_image_novel", "omitted", "flashes_since_change",
+               "trials_id", "active", "stimulus_name", "rewarded", "stimulus_index", "is_sham_change"],
+    "spontaneous": [*_VBN_COMMON, "stimulus_name", "stimulus_index", "is_sham_change"],
+    "gabor_20_deg_250ms": [*_VBN_COMMON, "position_y", "stimulus_name", "temporal_frequency",
+                           "stimulus_index", "spatial_frequency", "contrast", "position_x",
+                           "is_sham_change", "orientation"],
+    "flash_250ms": [*_VBN_COMMON, "stimulus_name", "color", "stimulus_index", "contrast",
+                    "is_sham_change"],
+    "trials": ["start_time", "stop_time", "initial_image_name", "change_image_name", "is_change",
+               "change_time_no_display_delay", "go", "catch", "lick_times", "response_time",
+               "reward_time", "reward_volume", "hit", "false_alarm", "miss", "correct_reject",
+               "aborted", "auto_rewarded", "change_frame", "trial_length"],
+}
+
+
 def simulate_vbn_schedule(
     rng: np.random.Generator,
     size: EcephysSize,
@@ -554,10 +575,28 @@ def simulate_vbn_schedule(
     """Stimulus schedule of a VBN ecephys session: the six blocks, trials, licks, rewards.
 
     Blocks (``stimulus_block``): 0 active change detection, 1 spontaneous, 2 gabors, 3 spontaneous,
-    4 full-field flashes, 5 passive replay of block 0 (same images, changes and trial ids). As in the
-    release, the image block's flags are float64, it has ``rewarded`` and ``stimulus_index`` but no
+    4 full-field flashes, 5 passive replay of block 0 (same images, changes and trial ids). As in
+    the release, the image block's flags are float64, it has ``rewarded`` and ``stimulus_index`` but no
     ``image_index``, and trials carry ``change_time_no_display_delay`` (sync time of the change,
     ``display_delay`` before the frame shows) instead of ``change_time`` and ``response_latency``.
+
+    Parameters
+    ----------
+    rng
+        Random generator (frame jitter, flash sequence, trials, gabor order, licks).
+    size
+        Durations of the blocks.
+    image_set
+        ``"G"`` or ``"H"``.
+    novel_images
+        Images of the set the mouse has not seen before (``is_image_novel`` 1).
+    display_delay
+        Monitor lag (s): running and licks are on the sync clock, this much before the frames.
+
+    Returns
+    -------
+    Schedule
+        Blocks keyed by their NWB interval-table name, trials, licks and rewards.
     """
     stim_name, _, names = IMAGE_SETS[image_set]
     starts, n_frames, n_flash = _vbn_frames(size)
@@ -565,59 +604,48 @@ def simulate_vbn_schedule(
     flashes, trials = _task_block(rng, ts, int(starts[0]), n_flash, names, False, True,
                                   novel=novel_images, reward_volume=REWARD_VOLUME["vbn"])
 
-    def timed(df: pd.DataFrame) -> pd.DataFrame:
-        return df.assign(start_time=ts[df.start_frame], stop_time=ts[df.end_frame],
-                         duration=ts[df.end_frame] - ts[df.start_frame])
+    def timing(start_frame, end_frame) -> dict:
+        return {"start_time": ts[start_frame], "stop_time": ts[end_frame],
+                "duration": ts[end_frame] - ts[start_frame], "start_frame": start_frame,
+                "end_frame": end_frame}
 
-    common = {"flashes_since_change": -99, "trials_id": -99, "active": False}
-    trial_rewarded = trials.reward_time.notna().to_numpy()
-    in_trial = flashes.trials_id.to_numpy() >= 0
-    rewarded = (flashes.is_change == 1) & in_trial & trial_rewarded[np.where(in_trial, flashes.trials_id, 0)]
-    active = flashes.assign(stimulus_block=0, active=True, stimulus_name=stim_name,
-                            rewarded=rewarded.astype(float), stimulus_index=-99)
-    shift = int(starts[5] - starts[0])
-    replay = timed(active.assign(start_frame=active.start_frame + shift,
-                                 end_frame=active.end_frame + shift, stimulus_block=5, active=False))
-    images = pd.concat([active, replay], ignore_index=True)[
-        ["start_time", "stop_time", "stimulus_block", "image_name", "duration", "start_frame",
-         "end_frame", "is_change", "is_image_novel", "omitted", "flashes_since_change", "trials_id",
-         "active", "stimulus_name", "rewarded", "stimulus_index", "is_sham_change"]]
-
-    def block(first: int, n: int, period: int, number: int, name: str, index: int, **cols):
-        sf = first + period * np.arange(n)
-        frame = pd.DataFrame({"start_time": 0.0, "stop_time": 0.0, "stimulus_block": number,
-                              "duration": 0.0, "start_frame": sf, "end_frame": sf + min(period, 15),
-                              **common, "stimulus_name": name, "stimulus_index": index,
+    def block(name: str, number, start_frame, end_frame, index: int = -99, **cols):
+        frame = pd.DataFrame({**timing(start_frame, end_frame), "stimulus_block": number,
+                              "flashes_since_change": -99, "trials_id": -99, "active": False,
+                              "stimulus_name": name, "stimulus_index": index,
                               "is_sham_change": False, **cols})
-        return timed(frame)
+        return frame[VBN_COLUMNS[name]]
 
-    spont = timed(pd.DataFrame({
-        "start_time": 0.0, "stop_time": 0.0, "stimulus_block": [1, 3], "duration": 0.0,
-        "start_frame": starts[[1, 3]], "end_frame": starts[[2, 4]], **common,
-        "stimulus_name": "spontaneous", "stimulus_index": -99, "is_sham_change": False}))
+    # A change flash is `rewarded` when its trial was (hit or auto-reward).
+    in_trial = flashes.trials_id.to_numpy() >= 0
+    trial_rewarded = trials.reward_time.notna().to_numpy()[np.where(in_trial, flashes.trials_id, 0)]
+    active = flashes.assign(stimulus_block=0, active=True, stimulus_name=stim_name,
+                            rewarded=((flashes.is_change == 1) & in_trial & trial_rewarded) * 1.0,
+                            stimulus_index=-99)
+    shift = int(starts[5] - starts[0])
+    replay = active.assign(**timing(active.start_frame.to_numpy() + shift,
+                                    active.end_frame.to_numpy() + shift),
+                           stimulus_block=5, active=False)
+    images = pd.concat([active, replay], ignore_index=True)[VBN_COLUMNS["images"]]
+
+    spont = block("spontaneous", [1, 3], starts[[1, 3]], starts[[2, 4]])
     grid = np.array([_GABOR_GRID[i] for _ in range(size.gabor_repeats)
                      for i in rng.permutation(len(_GABOR_GRID))]).reshape(-1, 3)
-    gabor = block(int(starts[2]), len(grid), GABOR_FRAMES, 2, "gabor_20_deg_250ms", 0,
-                  position_y=grid[:, 2], temporal_frequency=4.0, spatial_frequency=0.08,
-                  contrast=0.8, position_x=grid[:, 1], orientation=grid[:, 0])
-    gabor = gabor[[*gabor.columns[:9], "position_y", "stimulus_name", "temporal_frequency",
-                   "stimulus_index", "spatial_frequency", "contrast", "position_x", "is_sham_change",
-                   "orientation"]]
-    flash = block(int(starts[4]), size.n_flashes, FLASH_250MS_PERIOD, 4, "flash_250ms", 1,
+    gabor_frames = starts[2] + GABOR_FRAMES * np.arange(len(grid))
+    gabor = block("gabor_20_deg_250ms", 2, gabor_frames, gabor_frames + FLASH_FRAMES, 0,
+                  orientation=grid[:, 0], position_x=grid[:, 1], position_y=grid[:, 2],
+                  spatial_frequency=0.08, temporal_frequency=4.0, contrast=0.8)
+    flash_frames = starts[4] + FLASH_250MS_PERIOD * np.arange(size.n_flashes)
+    flash = block("flash_250ms", 4, flash_frames, flash_frames + FLASH_FRAMES, 1,
                   color=rng.choice([-1.0, 1.0], size.n_flashes), contrast=0.8)
-    flash = flash[[*flash.columns[:10], "color", "stimulus_index", "contrast", "is_sham_change"]]
 
     trials["change_time_no_display_delay"] = trials.change_time - display_delay
     licks, rewards = _licks_and_rewards(rng, ts, trials)
-    trials = trials[["start_time", "stop_time", "initial_image_name", "change_image_name",
-                     "is_change", "change_time_no_display_delay", "go", "catch", "lick_times",
-                     "response_time", "reward_time", "reward_volume", "hit", "false_alarm", "miss",
-                     "correct_reject", "aborted", "auto_rewarded", "change_frame", "trial_length"]]
     return Schedule(
         stimulus_timestamps=ts,
         blocks={f"{stim_name}_presentations": images, "spontaneous_presentations": spont,
                 "gabor_20_deg_250ms_presentations": gabor, "flash_250ms_presentations": flash},
-        trials=trials,
+        trials=trials[VBN_COLUMNS["trials"]],
         lick_times=licks,
         # Licks and running are sampled on the sync clock, i.e. before the display lag.
         lick_frames=np.searchsorted(ts - display_delay, licks).astype(np.int64),
@@ -689,12 +717,35 @@ def spike_trains(
     ``latency`` after those onsets (about 1.5 extra spikes per flash, at most half of the spikes);
     the rest is a Poisson process with a refractory period. Vectorized over units, in batches of
     about ``batch`` spikes to bound memory.
+
+    Parameters
+    ----------
+    rng
+        Random generator.
+    counts
+        Number of spikes of each unit.
+    t0, t1
+        The recording's start and end (s).
+    onsets
+        Per unit, the onsets (s) its spikes lock to, or None.
+    latency
+        Window of the locked spikes after an onset (s).
+    refractory
+        Minimum interval between two spikes of the Poisson part (s).
+    batch
+        Spikes simulated at once.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``counts.sum()`` float64 times; unit ``i``'s are ``[cumsum(counts)[i-1], cumsum(counts)[i])``.
     """
     counts = np.asarray(counts, np.int64)
     evoked = []
     for on, c in zip(onsets, counts, strict=True):
         k = 0 if on is None or not len(on) else min(int(rng.poisson(1.5 * len(on))), int(c) // 2)
-        evoked.append(on[rng.integers(0, len(on), k)] + rng.uniform(*latency, k) if k else np.empty(0))
+        evoked.append(on[rng.integers(0, len(on), k)] + rng.uniform(*latency, k) if k
+                      else np.empty(0))
     base = counts - np.array([len(e) for e in evoked], np.int64)
     out = np.empty(int(counts.sum()))
     first = np.cumsum(counts) - counts
@@ -702,13 +753,13 @@ def spike_trains(
     while lo < len(counts):
         hi = lo + max(1, int(np.searchsorted(np.cumsum(base[lo:]), batch)))
         times = _sorted_uniform(rng, base[lo:hi], t0, t1, refractory)
-        dest = np.arange(len(times)) + np.repeat(first[lo:hi] - (np.cumsum(base[lo:hi]) - base[lo:hi]),
-                                                 base[lo:hi])
-        out[dest] = times
+        within = np.cumsum(base[lo:hi]) - base[lo:hi]  # each unit's offset within the batch
+        out[np.arange(len(times)) + np.repeat(first[lo:hi] - within, base[lo:hi])] = times
         lo = hi
     for i in np.flatnonzero([len(e) for e in evoked]):
         s, b = first[i], base[i]
-        out[s : s + counts[i]] = np.sort(np.concatenate([out[s : s + b], np.clip(evoked[i], t0, t1)]))
+        merged = np.concatenate([out[s : s + b], np.clip(evoked[i], t0, t1)])
+        out[s : s + counts[i]] = np.sort(merged)
     return out
 
 
@@ -719,7 +770,8 @@ def mean_waveforms(rng: np.random.Generator, amplitude: np.ndarray, peak: np.nda
     t = np.arange(n_samples)[None, None, :]
     trough = rng.uniform(18, 24, (len(amplitude), 1, 1))
     width = rng.uniform(2.0, 4.0, (len(amplitude), 1, 1))
-    shape = -np.exp(-((t - trough) / width) ** 2) + 0.35 * np.exp(-((t - trough - 12) / (3 * width)) ** 2)
+    shape = (-np.exp(-((t - trough) / width) ** 2)
+             + 0.35 * np.exp(-((t - trough - 12) / (3 * width)) ** 2))
     distance = np.abs(np.arange(n_channels)[None, :, None] - peak[:, None, None])
     scale = amplitude[:, None, None] * np.exp(-distance / rng.uniform(2, 6, (len(amplitude), 1, 1)))
     wf = scale * shape + rng.normal(0, 2.0, (len(amplitude), n_channels, n_samples))

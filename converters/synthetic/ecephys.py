@@ -1,10 +1,10 @@
-"""Write Visual Behavior Neuropixels (VBN) NWB files with pynwb: ecephys sessions and probe LFP files.
+"""Write Visual Behavior Neuropixels (VBN) NWB files with pynwb: ecephys sessions, probe LFP files.
 
 The layout - groups, neurodata types, dataset and column names, dtypes, links - is the one the
 AllenSDK's ``BehaviorEcephysSession`` writer produces (see ``../shared/reference-nwb/LAYOUT.md``):
 the behavior streams of ``ophys.py`` (stimulus, running, licks, rewards, eye tracking, templates,
-presentations, trials), plus probes, channels, units, optotagging and, in one file per probe, LFP and
-current source density. The content is simulated by ``content.py``; the probe, channel and unit
+presentations, trials), plus probes, channels, units, optotagging and, in one file per probe, LFP
+and current source density. The content is simulated by ``content.py``; the probe, channel and unit
 tables (ids, positions, areas, quality metrics) by :func:`simulate_probes`, so that a project's
 metadata tables and its NWB files agree.
 """
@@ -113,6 +113,23 @@ def simulate_probes(
     sit on valid channels, with log-uniform firing rates in 0.1-50 Hz (exact: the spike count is
     ``firing_rate`` times the recording duration), ~7% ``noise``, and ~20% (``preferred`` >= 0)
     locked to one image. ``wf_peak`` is the peak channel's row in the unit's mean waveform.
+
+    Parameters
+    ----------
+    rng
+        Random generator (probe letters, areas, positions, metrics).
+    size
+        Number of probes, channels and units per probe, LFP probes; the recording duration.
+    first_probe_id, first_channel_id, first_unit_id
+        Ids are allocated upwards from these (channel and unit ids with gaps, as released).
+    with_lfp
+        Whether the first ``size.lfp_probes`` probes have LFP (``has_lfp_data``).
+
+    Returns
+    -------
+    probes, channels, units : pandas.DataFrame
+        Indexed by ``ecephys_probe_id``, ``ecephys_channel_id`` and ``unit_id``; the columns are
+        the project tables' (CCF coordinates as ``*_ccf_coordinate``) plus the NWB-only ones.
     """
     t0, t1 = content.recording_span(size)
     duration = t1 - t0
@@ -132,7 +149,8 @@ def simulate_probes(
     next_channel, next_unit = first_channel_id, first_unit_id
     for letter, pid in zip(letters, probe_ids, strict=True):
         n = len(numbers)
-        areas = [rng.choice(MIDBRAIN), rng.choice(THALAMUS), "DG", "CA1", VISUAL_AREAS[letter], "root"]
+        areas = np.array([rng.choice(MIDBRAIN), rng.choice(THALAMUS), "DG", "CA1",
+                          VISUAL_AREAS[letter], "root"], dtype=object)
         bounds = np.cumsum(rng.uniform(0.7, 1.3, 5) * [0.2, 0.25, 0.1, 0.1, 0.2])
         tip = np.array([7600.0, 3600.0, 8800.0]) + rng.normal(0, [250, 100, 250])
         direction = np.array([470.0, -3050.0, -1000.0]) + rng.normal(0, [60, 60, 60])
@@ -150,7 +168,7 @@ def simulate_probes(
             "anterior_posterior_ccf_coordinate": ccf[:, 0],
             "dorsal_ventral_ccf_coordinate": ccf[:, 1],
             "left_right_ccf_coordinate": ccf[:, 2],
-            "structure_acronym": np.array(areas, dtype=object)[np.searchsorted(bounds, vertical / PROBE_LENGTH)],
+            "structure_acronym": areas[np.searchsorted(bounds, vertical / PROBE_LENGTH)],
             "valid_data": valid,
         }, index=pd.Index(ids, name="ecephys_channel_id")))
 
@@ -266,7 +284,8 @@ def _add_units(nwb: NWBFile, rng: np.random.Generator, info: EcephysSessionInfo,
     t0, t1 = content.recording_span(size)
     counts = np.rint(units.firing_rate.to_numpy() * (t1 - t0)).astype(np.int64)
     shown = content.image_onsets(schedule)
-    onsets = [None if p < 0 else shown.start_time[shown.image_name == schedule.image_names[p]].to_numpy()
+    onsets = [None if p < 0 else
+              shown.start_time[shown.image_name == schedule.image_names[p]].to_numpy()
               for p in units.preferred]
     times = content.spike_trains(rng, counts, t0, t1, onsets)
     amplitudes = np.repeat(units.amplitude.to_numpy() * 1e-6, counts)
@@ -278,7 +297,8 @@ def _add_units(nwb: NWBFile, rng: np.random.Generator, info: EcephysSessionInfo,
                           data=units[c].to_numpy(object if c == "quality" else None))
                for c in UNIT_METRICS]
     columns += _ragged("spike_times", "times (s) of detected spiking events", times, ends)
-    columns += _ragged("spike_amplitudes", "amplitude (s) of detected spiking events", amplitudes, ends)
+    columns += _ragged("spike_amplitudes", "amplitude (s) of detected spiking events", amplitudes,
+                       ends)
     columns += _ragged("waveform_mean", "mean waveforms on peak channels (over samples)", waveforms,
                        size.waveform_channels * np.arange(1, len(units) + 1))
     nwb.units = Units(name="units", description="", id=units.index.to_numpy(), columns=columns)
@@ -369,7 +389,8 @@ def write_probe_lfp(path: str | Path, info: EcephysSessionInfo, probe: str | int
     Path
         ``path``.
     """
-    pid = probe if probe in info.probes.index else info.probes.index[info.probes["name"] == probe][0]
+    names = info.probes["name"]
+    pid = probe if probe in info.probes.index else names.index[names == probe][0]
     _, schedule = _schedule(info, size)
     rng = np.random.default_rng([info.seed, int(pid)])
     channels = lfp_channels(info.channels[info.channels.ecephys_probe_id == pid], size.lfp_channels)
@@ -392,7 +413,8 @@ def write_probe_lfp(path: str | Path, info: EcephysSessionInfo, probe: str | int
     nwb.add_acquisition(series)  # the release also links it at acquisition/probe_<id>_lfp_data
 
     csd = content.current_source_density(rng)
-    module = nwb.create_processing_module("current_source_density", "Precalculated current source density")
+    module = nwb.create_processing_module("current_source_density",
+                                          "Precalculated current source density")
     module.add(cls(NS_ECEPHYS, "EcephysCSD")(
         name="ecephys_csd",
         time_series=[_series("current_source_density", csd["data"], csd["timestamps"], "V/cm^2")],

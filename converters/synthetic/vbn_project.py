@@ -62,7 +62,8 @@ class VBNProject:
 
     def session_path(self, ecephys_session_id: int) -> Path:
         """``ecephys_session_<id>.nwb`` of an ecephys session."""
-        return _ecephys_folder(self.root, ecephys_session_id) / f"ecephys_session_{ecephys_session_id}.nwb"
+        folder = _ecephys_folder(self.root, ecephys_session_id)
+        return folder / f"ecephys_session_{ecephys_session_id}.nwb"
 
     def lfp_path(self, ecephys_session_id: int, probe_name: str) -> Path:
         """``probe_<name>_lfp.nwb`` of one probe of an ecephys session."""
@@ -141,7 +142,8 @@ def make_vbn_project(
         subject = Subject(mouse_id=529_993 + 1000 * seed + 17 * mouse, sex="MF"[mouse % 2],
                           driver_line=driver, reporter_line=reporter, indicator="")
         start = dt.datetime(2020, 8, 17, 11, 9, 30, 507000, tzinfo=dt.UTC) + dt.timedelta(days=9 * mouse)
-        common = {"subject": subject, "equipment_name": f"NP.{mouse % 3}", "project_code": PROJECT_CODE}
+        common = {"subject": subject, "equipment_name": f"NP.{mouse % 3}",
+                  "project_code": PROJECT_CODE}
         if s == 0:
             for b in range(behavior_only_sessions):
                 info = BehaviorSessionInfo(
@@ -240,15 +242,17 @@ def _write_tables(root: Path, sessions: list[dict], behavior: list[dict], probes
     behavior.loc[only, "file_id"] = n_lfp + len(sessions) + np.arange(only.sum())
     behavior = pd.concat([behavior[only], behavior[~only]])
 
-    unit_count = units.groupby("peak_channel_id").size()
-    channels["unit_count"] = unit_count.reindex(channels.ecephys_channel_id, fill_value=0).to_numpy()
-    probe_acronyms = channels.groupby("ecephys_probe_id").structure_acronym.agg(_acronyms)
+    per_channel = units.groupby("peak_channel_id").size()
+    channels["unit_count"] = per_channel.reindex(channels.ecephys_channel_id, fill_value=0).to_numpy()
+
+    def per_probe(frame: pd.DataFrame, how) -> np.ndarray:
+        return how(frame.groupby("ecephys_probe_id")).reindex(probes.ecephys_probe_id).to_numpy()
+
     probes = probes.assign(
         phase=1.0,
-        unit_count=units.groupby("ecephys_probe_id").size().reindex(probes.ecephys_probe_id).to_numpy(),
-        channel_count=channels.groupby("ecephys_probe_id").size().reindex(probes.ecephys_probe_id)
-        .to_numpy(),
-        structure_acronyms=probe_acronyms.reindex(probes.ecephys_probe_id).to_numpy(),
+        unit_count=per_probe(units, lambda g: g.size()),
+        channel_count=per_probe(channels, lambda g: g.size()),
+        structure_acronyms=per_probe(channels, lambda g: g.structure_acronym.agg(_acronyms)),
     )
     ccf = ["anterior_posterior_ccf_coordinate", "dorsal_ventral_ccf_coordinate",
            "left_right_ccf_coordinate"]
@@ -264,8 +268,8 @@ def _write_tables(root: Path, sessions: list[dict], behavior: list[dict], probes
         "ecephys_sessions": sessions,
         "behavior_sessions": behavior,
         "probes": probes[["ecephys_probe_id", "ecephys_session_id", "name", "sampling_rate",
-                          "lfp_sampling_rate", "phase", "has_lfp_data", "unit_count", "channel_count",
-                          "structure_acronyms", "file_id"]],
+                          "lfp_sampling_rate", "phase", "has_lfp_data", "unit_count",
+                          "channel_count", "structure_acronyms", "file_id"]],
         "channels": channels[["ecephys_channel_id", "ecephys_probe_id", "ecephys_session_id",
                               "probe_channel_number", "probe_vertical_position",
                               "probe_horizontal_position", *ccf, "structure_acronym", "unit_count",

@@ -44,7 +44,6 @@ def test_ophys_traces_equal_nwb(converted):
     f, tree, _ = converted
     if "processing/ophys" not in f:
         assert "ophys" not in tree.children
-        assert "ophys" in tree.attrs["missing_streams"]
         return
     ophys = tree["ophys"]
     table = f["processing/ophys/image_segmentation/cell_specimen_table"]

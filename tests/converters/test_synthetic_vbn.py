@@ -1,5 +1,5 @@
-"""The VBN factory writes projects in the layout of the AllenSDK-written reference files (HDF5 paths,
-dtypes, neurodata types, table columns, metadata tables), with sane content."""
+"""The VBN factory writes projects in the layout of the AllenSDK-written reference files (HDF5
+paths, dtypes, neurodata types, table columns, metadata tables), with sane content."""
 
 from __future__ import annotations
 
@@ -103,7 +103,8 @@ def test_tables_ids_match_nwb(project):
         with h5py.File(project.lfp_path(p.ecephys_session_id, p["name"]), "r") as f:
             lfp_ids = f["general/extracellular_ephys/electrodes/id"][:]
             assert (channels.loc[lfp_ids, "ecephys_probe_id"] == pid).all()
-            assert f[f"acquisition/probe_{pid}_lfp/probe_{pid}_lfp_data/data"].shape[1] == len(lfp_ids)
+            data = f[f"acquisition/probe_{pid}_lfp/probe_{pid}_lfp_data/data"]
+            assert data.shape[1] == len(lfp_ids)
 
 
 @pytest.mark.reference
@@ -151,10 +152,9 @@ def test_units_content(project):
             assert (np.diff(unit) > 0).all() and unit[0] >= t0 and unit[-1] < t1
             np.testing.assert_allclose(len(unit) / (t1 - t0), rate)
             # Stimulus-locked units fire well above their mean rate 30-80 ms after their image.
-            best = max(
-                (np.searchsorted(unit, onsets[m] + 0.08) - np.searchsorted(unit, onsets[m] + 0.03)).sum()
-                / (0.05 * m.sum()) for m in (shown & (names == n) for n in set(names[shown]))
-            )
+            window = [np.searchsorted(unit, onsets + lag) for lag in (0.03, 0.08)]
+            best = max(((window[1] - window[0])[m]).sum() / (0.05 * m.sum())
+                       for m in (shown & (names == n) for n in set(names[shown])))
             locked += best > 3 * rate + 5
     assert locked >= 2
 
@@ -179,11 +179,13 @@ def test_presentations_and_trials(project):
         np.testing.assert_allclose(np.diff(active.start_time), 0.75, atol=0.01)
         assert images.is_change.dtype == np.float64 and "image_index" not in images
         assert "stimulus_block_name" not in images
-        np.testing.assert_allclose(blocks["gabor_20_deg_250ms_presentations"].duration, 0.25, atol=0.01)
+        gabor = blocks["gabor_20_deg_250ms_presentations"]
+        np.testing.assert_allclose(gabor.duration, 0.25, atol=0.01)
         assert set(blocks["flash_250ms_presentations"].color) <= {-1.0, 1.0}
         # Trials: inside the active block, changes on flashes, rewarded flashes are rewarded trials.
         assert "change_time" not in trials and "response_latency" not in trials
-        assert trials.start_time.min() >= spans.start[0] - 0.1 and trials.stop_time.max() <= spans.stop[0] + 1
+        assert trials.start_time.min() >= spans.start[0] - 0.1
+        assert trials.stop_time.max() <= spans.stop[0] + 1
         go = trials[trials.go | trials.auto_rewarded]
         change = go.change_time_no_display_delay + delay
         assert np.isin(change.round(6), active.start_time.round(6)).all()
