@@ -175,6 +175,12 @@ def event_coords(table: pd.DataFrame) -> dict[str, tuple[str, np.ndarray]]:
     return coords
 
 
+def _labels(signal: xr.DataArray, dims: list[str]) -> dict[str, xr.Variable]:
+    """The signal's coordinates along the kept dims, loaded (small; groupby needs them in memory)."""
+    return {k: v.variable.load() for k, v in signal.coords.items()
+            if set(v.dims) <= set(dims) and k not in ("time", "timestamps")}
+
+
 def align(
     signal: xr.DataArray,
     events: pd.DataFrame | Sequence[float] | np.ndarray,
@@ -222,8 +228,7 @@ def align(
         rate = native_rate(t) if rate is None else rate
         offsets = grid((start, stop), rate)
         data, other = _align_one(signal, times, offsets, method)
-        coords = {k: v for k, v in signal.coords.items()
-                  if set(v.dims) <= set(other) and k not in ("time", "timestamps")}
+        coords = _labels(signal, other)
     else:
         if session not in table:
             raise AlignmentError(f"Expected events with a {session!r} column to align a "
@@ -249,8 +254,7 @@ def align(
         order = np.argsort(np.concatenate(positions), kind="stable")
         if not np.array_equal(order, np.arange(len(order))):
             data = da.take(data, order, axis=axis)
-        coords = {k: v for k, v in signal.coords.items()
-                  if set(v.dims) <= set(other) and k not in ("time", "timestamps")}
+        coords = _labels(signal, other)
     out = xr.DataArray(
         data, dims=(*other, "event", "time_from_event"),
         coords={**coords, **event_coords(table),

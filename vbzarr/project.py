@@ -187,24 +187,59 @@ class Project:
 
     def events_table(self, ids: Iterable[int] | pd.DataFrame | None = None,
                      table: str = "stimulus_presentations") -> pd.DataFrame:
-        """``stimulus_presentations`` or ``trials`` of many experiments in one DataFrame.
+        """``stimulus_presentations`` or ``trials`` of many sessions in one DataFrame.
 
-        Rows keep their table index as a column and gain ``ophys_experiment_id`` plus the
-        experiment table's columns, ready for :func:`vbzarr.align` and ``groupby``.
+        Rows keep their table index as a column and gain the session id (``ophys_experiment_id``
+        in VBO, ``ecephys_session_id`` in VBN) plus the session table's columns, ready for
+        :func:`vbzarr.align` / :func:`vbzarr.spike_counts` and ``groupby``.
         """
-        ids = self._experiment_ids(ids)
+        vbn = self.dataset == "visual-behavior-neuropixels"
+        key, kind = ("ecephys_session_id", "ecephys_session") if vbn else \
+            ("ophys_experiment_id", "ophys_experiment")
+        sessions_table = self.ecephys_session_table if vbn else self.ophys_experiment_table
+        if ids is None:
+            ids = sessions_table.index
+        elif isinstance(ids, pd.DataFrame):
+            ids = ids.index
+        ids = [int(i) for i in ids]
         frames = []
-        for eid in ids:
-            frame = to_dataframe(self.group("ophys_experiment", eid, table))
-            frame.insert(0, "ophys_experiment_id", eid)
+        for sid in ids:
+            frame = to_dataframe(self.group(kind, sid, table))
+            frame.insert(0, key, sid)
             frames.append(frame.reset_index())
         out = pd.concat(frames, ignore_index=True)
-        experiments = self.ophys_experiment_table
-        sessions = experiments.reindex(ids)[
-            [c for c in SESSION_COORDS if c in experiments and c not in out]]
-        out = out.join(sessions, on="ophys_experiment_id")
+        columns = SESSION_COORDS if not vbn else ["behavior_session_id", "mouse_id", "genotype",
+                                                   "session_type", "experience_level", "image_set"]
+        extra = sessions_table.reindex(ids)[[c for c in columns if c in sessions_table and c not in out]]
+        out = out.join(extra, on=key)
         out.index.name = "event"
         return out
+
+    def units(self, ids: Iterable[int] | pd.DataFrame | None = None) -> xr.Dataset:
+        """The ``units`` of many Neuropixels sessions in one lazy Dataset.
+
+        Units are concatenated along ``unit_id`` with ``ecephys_session_id`` (and their probe,
+        area and CCF columns) as labels; ``spike_times`` stay flat over ``spike`` with
+        ``spike_times_index`` shifted, so each unit is still one contiguous slice. Only the
+        small per-unit columns are read.
+        """
+        if ids is None:
+            ids = self.ecephys_session_table.index
+        elif isinstance(ids, pd.DataFrame):
+            ids = ids.index
+        per_unit, per_spike, offset = [], [], 0
+        for sid in (int(i) for i in ids):
+            units = self.group("ecephys_session", sid, "units")
+            ends = units["spike_times_index"].values.astype(np.int64)
+            one = units[[v for v in units.data_vars if units[v].dims == ("unit_id",)]]
+            one["spike_times_index"] = ("unit_id", ends + offset, units["spike_times_index"].attrs)
+            per_unit.append(one.assign_coords(ecephys_session_id=("unit_id", np.full(len(ends), sid))))
+            per_spike.append(units[[v for v in units.data_vars if units[v].dims == ("spike",)]])
+            offset += int(ends[-1]) if len(ends) else 0
+        if not per_unit:
+            raise ManifestError(f"{self.url}: expected at least one ecephys session id")
+        return xr.merge([xr.concat(per_unit, dim="unit_id", join="outer"),
+                         xr.concat(per_spike, dim="spike", join="outer")])
 
     def describe(self) -> str:
         """A short text summary: dataset, tables and their sizes, stores by kind."""

@@ -62,7 +62,9 @@ def spike_counts(
     Returns
     -------
     xr.DataArray
-        int32 counts; ``time_from_event`` is each bin's start, with ``bin_end`` beside it; the
+        int32 counts (float32 with NaN for pairs of a unit and another session's event, when
+        ``units`` and ``events`` both carry ``ecephys_session_id``); ``time_from_event`` is each
+        bin's start, with ``bin_end`` beside it; the
         units' columns are coordinates on ``unit_id``, the events' columns on ``event``. An event
         with a NaN time counts nothing.
 
@@ -97,11 +99,18 @@ def spike_counts(
         rows.append(da.concatenate(cols, axis=1) if cols else
                     da.zeros((len(a), 0, len(edges) - 1), dtype=np.int32))
     data = da.concatenate(rows, axis=0) if rows else da.zeros((0, len(times), len(edges) - 1), np.int32)
-    unit_coords = {k: v for k, v in units.coords.items() if v.dims == ("unit_id",)}
+    session = "ecephys_session_id"
+    if session in units.coords and session in table:
+        # Units of many sessions: a unit counts only the events of its own session (NaN elsewhere).
+        same = units[session].values[:, None] == table[session].to_numpy()[None, :]
+        data = da.where(da.from_array(same[:, :, None], chunks=(UNITS_PER_BLOCK, EVENTS_PER_BLOCK, -1)),
+                        data.astype(np.float32), np.float32(np.nan))
+    # Per-unit labels are small: load them, so that groupby (area, probe, quality...) just works.
+    unit_coords = {k: v.variable.load() for k, v in units.coords.items() if v.dims == ("unit_id",)}
     for name, var in units.data_vars.items():
         if var.dims == ("unit_id",) and name not in ("spike_times_index", "spike_amplitudes_index",
                                                      "spike_starts"):
-            unit_coords[name] = var
+            unit_coords[name] = var.variable.load()
     return xr.DataArray(
         data, dims=("unit_id", "event", "time_from_event"),
         coords={**unit_coords, **event_coords(table),
