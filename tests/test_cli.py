@@ -1,0 +1,56 @@
+"""The ``vbzarr`` command: convert one file, a project; info; validate; demo; errors."""
+
+from __future__ import annotations
+
+import shutil
+
+import vbzarr
+from vbzarr.cli import main
+
+
+def test_convert_one_file_then_info_and_validate(tmp_path, ophys_nwb, capsys):
+    dst = tmp_path / "exp.zarr"
+    assert main(["convert", str(ophys_nwb), str(dst), "--quiet"]) == 0
+    assert "ophys_experiment" in capsys.readouterr().out
+    assert vbzarr.open_store(dst).attrs["kind"] == "ophys_experiment"
+    assert main(["info", str(dst)]) == 0
+    assert "ophys" in capsys.readouterr().out
+    assert main(["validate", str(dst)]) == 0
+    assert "OK" in capsys.readouterr().out
+
+
+def test_convert_project_reports_failures_and_exit_code(tmp_path, vbo_project, capsys):
+    src = tmp_path / "src"
+    shutil.copytree(vbo_project.root, src)
+    bad = next((src / "behavior_sessions").glob("*.nwb"))
+    bad.write_bytes(b"not hdf5")
+    assert main(["convert", str(src), str(tmp_path / "dst"), "--quiet"]) == 1
+    out = capsys.readouterr().out
+    assert "1 failed" in out and bad.name in out
+    assert main(["info", str(tmp_path / "dst")]) == 0
+    assert "ophys_experiment_table" in capsys.readouterr().out
+
+
+def test_bad_input_is_an_error_message_not_a_traceback(tmp_path, capsys):
+    bad = tmp_path / "x.nwb"
+    bad.write_text("nope")
+    assert main(["convert", str(bad), str(tmp_path / "x.zarr"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "vbzarr: error:" in err and str(bad) in err
+
+
+def test_demo_runs_end_to_end(tmp_path, capsys):
+    assert main(["demo", str(tmp_path / "demo"), "--size", "tiny"]) == 0
+    out = capsys.readouterr().out
+    assert "mean dF/F 0-750 ms after a change" in out
+
+
+def test_validate_finds_a_changed_value(tmp_path, ophys_nwb, capsys):
+    import zarr
+
+    dst = tmp_path / "exp.zarr"
+    main(["convert", str(ophys_nwb), str(dst), "--quiet"])
+    arr = zarr.open_array(str(dst / "ophys" / "dff"), mode="r+")
+    arr[0, 5] = arr[0, 5] + 1.0
+    assert main(["validate", str(dst)]) == 1
+    assert "ophys/dff: differs" in capsys.readouterr().out
