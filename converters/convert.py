@@ -39,6 +39,7 @@ from .lfp import lfp_group
 from .nwb import NWBReader
 from .registry import STREAMS, Chunking
 
+
 #: Lossless codecs: zstd with byte shuffle for multi-byte numbers, bit shuffle for 1-byte ones.
 def _compressors(dtype: np.dtype) -> list | None:
     if dtype.kind in "OUST":

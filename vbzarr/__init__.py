@@ -20,9 +20,9 @@ from .errors import (
     StoreNotFoundError,
     VbzarrError,
 )
+from .project import Project, open_project
 from .schema import SCHEMA_VERSION
 from .spikes import psth, spike_counts, spike_train, spikes_in_window
-from .project import Project, open_project
 from .store import open_store, ragged, to_dataframe
 
 __all__ = [

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+
 import dask.array as da
 import numpy as np
 import pandas as pd
@@ -9,8 +11,6 @@ import pytest
 import xarray as xr
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-import importlib
 
 import vbzarr
 from vbzarr.errors import AlignmentError
