@@ -25,7 +25,8 @@ def normalise(name: str) -> str:
 
 
 def layout(path: str | Path) -> dict[str, tuple]:
-    """``{normalised path: (kind, dtype kind, neurodata_type)}`` of every group, dataset and link."""
+    """``{normalised path: description}`` of every group (neurodata type, column set), dataset
+    (dtype, rank, neurodata type) and soft link of an NWB file."""
     out: dict[str, tuple] = {}
     with h5py.File(path, "r") as f:
 
@@ -34,19 +35,21 @@ def layout(path: str | Path) -> dict[str, tuple]:
                 name = prefix + key
                 if name.startswith("specifications"):
                     continue
-                link = group.get(key, getlink=True)
-                if isinstance(link, h5py.SoftLink):
+                if isinstance(group.get(key, getlink=True), h5py.SoftLink):
                     out[normalise(name)] = ("link",)
                     continue
                 obj = group[key]
                 ndt = obj.attrs.get("neurodata_type")
                 if isinstance(obj, h5py.Group):
-                    out[normalise(name) + "/"] = ("group", ndt)
+                    cols = obj.attrs.get("colnames")
+                    out[normalise(name) + "/"] = ("group", ndt, None if cols is None else
+                                                  frozenset(str(c) for c in cols))
                     walk(obj, name + "/")
                 else:
-                    # Index widths (uint8/16/32) follow the table size, not the layout.
-                    kind = obj.dtype.kind if not name.endswith("_index") else "index"
-                    out[normalise(name)] = ("dataset", kind, obj.ndim, ndt)
+                    # The width of a ragged column's index follows its length, not the layout.
+                    ragged = name.endswith("_index") and obj.dtype.kind == "u"
+                    out[normalise(name)] = ("dataset", "uint" if ragged else str(obj.dtype),
+                                            obj.ndim, ndt)
 
         walk(f, "")
     return out

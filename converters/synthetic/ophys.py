@@ -290,6 +290,19 @@ def _roi_masks(cells: pd.DataFrame, fov: int) -> np.ndarray:
     return masks
 
 
+def _behavior_metadata(info: BehaviorSessionInfo, rng: np.random.Generator) -> dict:
+    """The BehaviorMetadata attributes every session file has."""
+    return {
+        "name": "metadata",
+        "behavior_session_id": info.behavior_session_id,
+        "behavior_session_uuid": str(uuid.UUID(int=rng.integers(2**63).item())),
+        "equipment_name": info.equipment_name,
+        "project_code": info.project_code,
+        "session_type": info.session_type,
+        "stimulus_frame_rate": content.STIMULUS_FRAME_RATE,
+    }
+
+
 def write_behavior_session(path: str | Path, info: BehaviorSessionInfo, size: content.Size) -> Path:
     """Write a behavior-only (training/habituation) session NWB file, as the AllenSDK lays it out."""
     rng = np.random.default_rng(info.seed)
@@ -304,15 +317,7 @@ def write_behavior_session(path: str | Path, info: BehaviorSessionInfo, size: co
         _create_device(nwb, name=info.equipment_name, **SCIENTIFICA)
     else:
         nwb.create_device(name=info.equipment_name, description="Allen Brain Observatory - behavior box")
-    nwb.add_lab_meta_data(cls(NS_BEH, "BehaviorMetadata")(
-        name="metadata",
-        behavior_session_id=info.behavior_session_id,
-        behavior_session_uuid=str(uuid.UUID(int=rng.integers(2**63).item())),
-        equipment_name=info.equipment_name,
-        project_code=info.project_code,
-        session_type=info.session_type,
-        stimulus_frame_rate=content.STIMULUS_FRAME_RATE,
-    ))
+    nwb.add_lab_meta_data(cls(NS_BEH, "BehaviorMetadata")(**_behavior_metadata(info, rng)))
     nwb.add_lab_meta_data(_task_parameters(info, schedule))
     _add_behavior(nwb, schedule, rng, size)
     return _write(nwb, path)
@@ -330,13 +335,7 @@ def write_ophys_experiment(path: str | Path, info: OphysExperimentInfo, size: co
            if info.is_multiscope else SCIENTIFICA),
     )
     nwb.add_lab_meta_data(cls(NS_BEH, "OphysBehaviorMetadata")(
-        name="metadata",
-        behavior_session_id=info.behavior_session_id,
-        behavior_session_uuid=str(uuid.UUID(int=rng.integers(2**63).item())),
-        equipment_name=info.equipment_name,
-        project_code=info.project_code,
-        session_type=info.session_type,
-        stimulus_frame_rate=content.STIMULUS_FRAME_RATE,
+        **_behavior_metadata(info, rng),
         field_of_view_height=size.fov,
         field_of_view_width=size.fov,
         imaging_depth=info.imaging_depth,

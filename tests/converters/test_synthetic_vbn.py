@@ -13,9 +13,9 @@ from pynwb import NWBHDF5IO
 
 from converters.synthetic import content
 from converters.synthetic.vbn_project import TABLES, make_vbn_project
-from tests.layout import normalise
+from tests.conftest import REFERENCE
+from tests.layout import differences
 
-REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference-nwb"
 VBN = REFERENCE / "visual-behavior-neuropixels-0.5.0"
 KINDS = {  # kind of file -> glob, in the reference release and in ours
     "ecephys": "behavior_ecephys_sessions/*/ecephys_session_*.nwb",
@@ -33,37 +33,6 @@ def project(tmp_path_factory):
                             size=SIZE, with_lfp=True, seed=1)
 
 
-def tree(path: Path) -> dict[str, tuple]:
-    """``{normalised path: description}`` of every group (neurodata type, column set), dataset
-    (dtype, rank, neurodata type) and soft link of an NWB file."""
-    out: dict[str, tuple] = {}
-    with h5py.File(path, "r") as f:
-
-        def walk(group: h5py.Group, prefix: str) -> None:
-            for key in group:
-                name = prefix + key
-                if name.startswith("specifications"):
-                    continue
-                if isinstance(group.get(key, getlink=True), h5py.SoftLink):
-                    out[normalise(name)] = ("link",)
-                    continue
-                obj = group[key]
-                ndt = obj.attrs.get("neurodata_type")
-                if isinstance(obj, h5py.Group):
-                    cols = obj.attrs.get("colnames")
-                    out[normalise(name) + "/"] = ("group", ndt, None if cols is None else
-                                                  frozenset(str(c) for c in cols))
-                    walk(obj, name + "/")
-                else:
-                    # The width of a ragged column's index follows its length, not the layout.
-                    ragged = name.endswith("_index") and obj.dtype.kind == "u"
-                    out[normalise(name)] = ("dataset", "uint" if ragged else str(obj.dtype),
-                                            obj.ndim, ndt)
-
-        walk(f, "")
-    return out
-
-
 def ours(project, kind: str) -> Path:
     return sorted(project.root.glob(KINDS[kind]))[0]
 
@@ -74,7 +43,7 @@ def test_project_files_and_tables(project):
     assert set(sessions.experience_level) == {"Familiar", "Novel"}
     for sid in sessions.index:
         assert project.session_path(sid).exists()
-    for pid, p in probes.iterrows():
+    for _, p in probes.iterrows():
         lfp = project.lfp_path(p.ecephys_session_id, p["name"])
         assert lfp.exists() == bool(p.has_lfp_data) == (p.file_id >= 0)
     assert probes.loc[probes.file_id >= 0, "file_id"].is_unique
@@ -111,14 +80,10 @@ def test_tables_ids_match_nwb(project):
 @pytest.mark.skipif(not VBN.is_dir(), reason="../shared/reference-nwb is absent")
 @pytest.mark.parametrize("kind", list(KINDS))
 def test_layout_matches_reference(project, kind):
-    mine = tree(ours(project, kind))
     references = sorted(VBN.glob(KINDS[kind]))
     assert references
     for reference in references:
-        theirs = tree(reference)
-        diff = [f"{k}: reference {theirs.get(k)} vs factory {mine.get(k)}"
-                for k in sorted(set(theirs) | set(mine)) if theirs.get(k) != mine.get(k)]
-        assert diff == [], reference.name
+        assert differences(reference, ours(project, kind)) == [], reference.name
 
 
 @pytest.mark.reference
