@@ -1,4 +1,4 @@
-"""Shared helpers of the benchmark scripts: machine description, timing, sizes, cached inputs.
+"""Shared helpers of the benchmark scripts: machine description, child processes, sizes, page cache.
 
 Not a benchmark itself. Scratch data goes under ``/tmp/bench`` (``VBZARR_BENCH_DIR``), never into
 the repository; results go to ``benchmarks/results/<name>.json|md``.
@@ -10,8 +10,10 @@ import json
 import os
 import platform
 import shlex
+import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -58,60 +60,99 @@ def machine() -> dict:
 
 
 def command() -> str:
-    """The exact command line this script was run with (from the repository root)."""
-    script = os.path.relpath(os.path.abspath(sys.argv[0]), os.getcwd())
+    """The exact command line this script was run with (relative to the repository root)."""
+    script = os.path.relpath(os.path.abspath(sys.argv[0]), REPO)
     return " ".join(["python", shlex.quote(script), *map(shlex.quote, sys.argv[1:])])
+
+
+def files_under(path: str | os.PathLike) -> list[Path]:
+    path = Path(path)
+    if path.is_file():
+        return [path]
+    return [Path(r, f) for r, _, fs in os.walk(path) for f in fs]
 
 
 def du_bytes(path: str | os.PathLike) -> tuple[int, int]:
     """(apparent bytes, number of files) of everything under ``path`` (a file or a folder)."""
-    path = Path(path)
-    if path.is_file():
-        return path.stat().st_size, 1
-    total = n = 0
-    for root, _dirs, files in os.walk(path):
-        for f in files:
-            total += os.lstat(os.path.join(root, f)).st_size
-            n += 1
-    return total, n
+    files = files_under(path)
+    return sum(os.lstat(f).st_size for f in files), len(files)
 
 
-def drop_page_cache(path: str | os.PathLike) -> bool:
-    """Ask the kernel to forget the cached pages of ``path`` (posix_fadvise DONTNEED; no root).
+def drop_page_cache(path: str | os.PathLike) -> None:
+    """Make the kernel forget the cached pages of ``path`` (posix_fadvise DONTNEED; no root needed).
 
-    Returns False where that is not possible. Only clean pages are dropped, so call it after the
-    files were written and synced.
+    Only clean pages are dropped: files are synced first.
     """
-    path = Path(path)
-    files = [path] if path.is_file() else [Path(r, f) for r, _, fs in os.walk(path) for f in fs]
+    for f in files_under(path):
+        fd = os.open(f, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        finally:
+            os.close(fd)
+
+
+def warm_page_cache(path: str | os.PathLike) -> None:
+    """Read every file under ``path`` once, so that it is in the page cache."""
+    for f in files_under(path):
+        with open(f, "rb") as fh:
+            while fh.read(16 * 2**20):
+                pass
+
+
+def cached_fraction(path: str | os.PathLike) -> float | None:
+    """Fraction of ``path``'s bytes in the page cache (util-linux ``fincore``), None if unknown."""
+    files = [str(f) for f in files_under(path)]
     try:
-        for f in files:
-            fd = os.open(f, os.O_RDONLY)
-            try:
-                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-            finally:
-                os.close(fd)
-    except (AttributeError, OSError):
-        return False
-    return True
+        out = subprocess.run(["fincore", "--bytes", "--noheadings", "--raw", "-o", "RES,SIZE",
+                              *files], capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    res = size = 0
+    for line in out.split("\n"):
+        if line.strip():
+            r, s = line.split()
+            res, size = res + int(r), size + int(s)
+    return res / size if size else None
 
 
-def run_child(code: str, *args: str, timeout: float | None = None) -> dict:
-    """Run ``python -c code args`` from the repo root; the child prints one JSON line last."""
-    proc = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
-                          cwd=REPO, timeout=timeout)
+def run_child(argv: list[str], timeout: float | None = None, env: dict | None = None) -> dict:
+    """Run ``argv`` from the repository root; return the JSON object its stdout ends with, plus
+    ``child_wall_s`` and, from ``wait4``, that one child's ``child_maxrss_mb`` / ``child_cpu_s``."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(argv, stdout=out, stderr=err, cwd=REPO, env=env)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read().decode(errors="replace"), err.read().decode(errors="replace")
     if proc.returncode != 0:
-        raise RuntimeError(f"child failed (exit {proc.returncode}):\n{proc.stderr[-6000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+        raise RuntimeError(f"child {argv[:4]} failed (exit {proc.returncode}):\n{stderr[-6000:]}")
+    lines = [ln for ln in stdout.strip().splitlines() if ln.startswith("{")]
+    if not lines:
+        raise RuntimeError(f"child {argv[:4]} printed no JSON:\n{stdout[-2000:]}\n{stderr[-4000:]}")
+    result = json.loads(lines[-1])
+    result.update(child_wall_s=wall, child_maxrss_mb=usage.ru_maxrss / 1024,
+                  child_cpu_s=usage.ru_utime + usage.ru_stime)
+    return result
 
 
-class Timer:
-    def __enter__(self) -> Timer:
-        self.t0 = time.perf_counter()
-        return self
+def self_child(script: str, kind: str, params: dict) -> list[str]:
+    """argv that runs ``script --child kind JSON`` with this interpreter."""
+    return [sys.executable, "-W", "ignore", str(script), "--child", kind, json.dumps(params)]
 
-    def __exit__(self, *exc: object) -> None:
-        self.seconds = time.perf_counter() - self.t0
+
+def rss_mb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def stats(values: list[float]) -> dict:
+    return {"median": statistics.median(values), "mean": statistics.fmean(values),
+            "min": min(values), "max": max(values), "n": len(values)}
 
 
 def write_results(name: str, payload: dict, markdown: str) -> tuple[Path, Path]:
@@ -122,35 +163,40 @@ def write_results(name: str, payload: dict, markdown: str) -> tuple[Path, Path]:
     return j, m
 
 
-def machine_markdown(info: dict, cmd: str) -> str:
+def machine_markdown(info: dict, cmd: str, seconds: float | None = None) -> str:
     v = info["versions"]
-    return (f"Machine: {info['nproc']} CPUs ({info['cpu']}), {info['ram']} RAM, {info['platform']}; "
+    text = (f"Machine: {info['nproc']} CPUs ({info['cpu']}), {info['ram']} RAM, {info['platform']}; "
             f"Python {v['python']}, zarr {v['zarr']}, xarray {v['xarray']}, h5py {v['h5py']} "
             f"(HDF5 {v['hdf5']}), numcodecs {v['numcodecs']}, numpy {v['numpy']}, "
-            f"pandas {v['pandas']}" + (f", dask {v['dask']}" if "dask" in v else "") + ".\n\n"
-            f"Command (from the repository root): `{cmd}`\n")
+            f"pandas {v['pandas']}" + (f", dask {v['dask']}" if "dask" in v else "")
+            + (f", pynwb {v['pynwb']}" if "pynwb" in v else "") + ".\n\n"
+            f"Command (from the repository root): `{cmd}`")
+    if seconds is not None:
+        text += f" (ran in {seconds / 60:.1f} min)"
+    return text + "\n"
 
 
-def table(header: list[str], rows: list[list]) -> str:
+def md_table(header: list[str], rows: list[list]) -> str:
     out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     out += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
     return "\n".join(out) + "\n"
 
 
-def realistic_experiment(size: str = "realistic", seed: int = 7) -> Path:
-    """One synthetic ophys experiment NWB file of the given size preset, generated once and cached
-    under ``SCRATCH/factory-<size>-<seed>``."""
+def realistic_experiment(size: str = "realistic", seed: int = 7) -> tuple[Path, float | None]:
+    """One synthetic ophys experiment NWB file of a size preset, generated once and cached under
+    ``SCRATCH/factory-<size>-<seed>``; returns (path, seconds it took to generate or None if cached)."""
     from converters.synthetic.project import make_vbo_project
 
     root = SCRATCH / f"factory-{size}-{seed}"
     done = root / "DONE"
     if done.exists():
-        return Path(done.read_text().strip())
+        return Path(done.read_text().strip()), None
     import shutil
 
     shutil.rmtree(root, ignore_errors=True)
+    t0 = time.perf_counter()
     project = make_vbo_project(root, n_containers=1, sessions_per_container=1,
                                behavior_only_sessions=0, size=size, seed=seed)
     path = project.experiment_path(int(project.ophys_experiment_table.index[0]))
     done.write_text(str(path))
-    return path
+    return path, time.perf_counter() - t0

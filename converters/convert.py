@@ -10,6 +10,7 @@ openable) last on object storage. A failure leaves no store a reader could open.
 from __future__ import annotations
 
 import contextlib
+from concurrent.futures import ThreadPoolExecutor
 import datetime as dt
 import hashlib
 import os
@@ -40,12 +41,14 @@ from .nwb import NWBReader
 from .registry import STREAMS, Chunking
 
 
-#: Lossless codecs: zstd with byte shuffle for multi-byte numbers, bit shuffle for 1-byte ones.
 def _compressors(dtype: np.dtype) -> list | None:
+    """Lossless codecs: zstd level 3 (twice the encode speed of level 5 for ~1% more bytes, see
+    benchmarks/results/bench_ophys_conversion.md), byte shuffle for multi-byte numbers, bit
+    shuffle for 1-byte ones; none for text."""
     if dtype.kind in "OUST":
         return None
     shuffle = "bitshuffle" if dtype.itemsize == 1 else "shuffle"
-    return [BloscCodec(cname="zstd", clevel=5, shuffle=shuffle)]
+    return [BloscCodec(cname="zstd", clevel=3, shuffle=shuffle)]
 
 
 #: Streams a kind of file never has (not reported missing for it).
@@ -53,6 +56,10 @@ _OPHYS_ONLY = {"ophys", "images", "motion_correction"}
 _ECEPHYS_ONLY = {"units", "channels", "probes", "optotagging", "lfp"}
 NOT_IN_KIND = {"ophys_experiment": _ECEPHYS_ONLY, "behavior_session": _OPHYS_ONLY | _ECEPHYS_ONLY,
                "ecephys_session": _OPHYS_ONLY}
+
+
+#: Threads compressing and writing chunks while one reads HDF5 (the machine has 2 cores).
+WRITE_THREADS = 2
 
 
 @dataclass
@@ -93,20 +100,21 @@ def _open_source(src: str | os.PathLike) -> Iterator[tuple[NWBReader, dict[str, 
         info = fs.info(path)
     except FileNotFoundError:
         raise InvalidNWBError(src, None, "expected an NWB file; there is no file at this path") from None
-    provenance = {"source": src, "size": int(info["size"]), "sha256": _sha256(fs, path)}
-    if is_local(src):
-        reader = NWBReader(path, name=src)
+    provenance: dict[str, Any] = {"source": src, "size": int(info["size"])}
+    # The checksum reads the file once more: do it on a thread while the conversion runs
+    # (hashlib releases the GIL), and record it at the end.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        digest = pool.submit(_sha256, fs, path)
+        if is_local(src):
+            reader = NWBReader(path, name=src)
+        else:
+            handle = fs.open(path, "rb", block_size=8 * 2**20, cache_type="readahead")
+            reader = NWBReader(handle, name=src)
         try:
             yield reader, provenance
         finally:
             reader.close()
-    else:
-        with fs.open(path, "rb", block_size=8 * 2**20, cache_type="readahead") as handle:
-            reader = NWBReader(handle, name=src)
-            try:
-                yield reader, provenance
-            finally:
-                reader.close()
+            provenance["sha256"] = digest.result()
 
 
 def _sha256(fs: fsspec.AbstractFileSystem, path: str) -> str:
@@ -176,27 +184,29 @@ def convert_nwb(
     """
     chunking = chunking or Chunking()
     dst = str(dst)
-    with contextlib.ExitStack() as stack:
-        nwb, provenance = stack.enter_context(_open_source(src))
-        kind, store_id = metadata.kind_and_id(nwb)
-        groups, missing = build_groups(nwb, chunking)
-        for path in lfp or ():
-            lfp_nwb, lfp_provenance = stack.enter_context(_open_source(path))
-            probe_id, ds = lfp_group(lfp_nwb, chunking)
-            groups[f"lfp/{probe_id}"] = ds
-            provenance.setdefault("lfp_sources", []).append(lfp_provenance)
-        if kind == "ecephys_session" and not lfp:
-            missing.append("lfp")
-        missing = [m for m in missing if m not in NOT_IN_KIND[kind]]
-        attrs = metadata.root_attrs(nwb, kind)
+    with tempfile.TemporaryDirectory(prefix="vbzarr-", dir=_scratch_dir(dst)) as tmp:
+        staged = os.path.join(tmp, "store.zarr")
+        with contextlib.ExitStack() as stack:
+            nwb, provenance = stack.enter_context(_open_source(src))
+            kind, store_id = metadata.kind_and_id(nwb)
+            groups, missing = build_groups(nwb, chunking)
+            for path in lfp or ():
+                lfp_nwb, lfp_provenance = stack.enter_context(_open_source(path))
+                probe_id, ds = lfp_group(lfp_nwb, chunking)
+                groups[f"lfp/{probe_id}"] = ds
+                provenance.setdefault("lfp_sources", []).append(lfp_provenance)
+            if kind == "ecephys_session" and not lfp:
+                missing.append("lfp")
+            missing = [m for m in missing if m not in NOT_IN_KIND[kind]]
+            attrs = metadata.root_attrs(nwb, kind)
+            _write_groups(staged, groups, chunking, progress, label=Path(str(src)).name)
+        # Sources closed: their checksums (computed alongside) are in the provenance now.
         provenance |= {"converter_version": __version__,
                        "converted_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
         attrs |= {"vbzarr_schema_version": SCHEMA_VERSION, "kind": kind,
                   "missing_streams": missing, "provenance": provenance}
-        with tempfile.TemporaryDirectory(prefix="vbzarr-", dir=_scratch_dir(dst)) as tmp:
-            staged = os.path.join(tmp, "store.zarr")
-            _write_local(staged, groups, attrs, chunking, progress, label=Path(str(src)).name)
-            _publish(staged, dst, storage_options)
+        _finish(staged, attrs)
+        _publish(staged, dst, storage_options)
     return StoreSummary(
         kind=kind, id=store_id, url=dst,
         groups={g: {str(d): int(n) for d, n in ds.sizes.items()} for g, ds in groups.items()},
@@ -213,18 +223,24 @@ def _scratch_dir(dst: str) -> str | None:
     return None
 
 
-def _write_local(path: str, groups: dict[str, xr.Dataset], attrs: dict, chunking: Chunking,
-                 progress: bool, label: str) -> None:
+def _write_groups(path: str, groups: dict[str, xr.Dataset], chunking: Chunking, progress: bool,
+                  label: str) -> None:
     from tqdm.auto import tqdm
 
-    zarr.open_group(path, mode="w", zarr_format=3, attributes=attrs)
+    zarr.open_group(path, mode="w", zarr_format=3)
     bar = tqdm(groups.items(), desc=label, unit="group", disable=not progress, leave=False)
-    # h5py reads must not run concurrently, and one chunk at a time bounds memory.
-    with dask.config.set(scheduler="synchronous"):
+    # HDF5 reads are serialised by the lock in NWBReader.lazy; compression and writes run on
+    # ``WRITE_THREADS`` threads, so at most a few chunks per thread are in memory.
+    with dask.config.set(scheduler="threads", num_workers=WRITE_THREADS):
         for name, ds in bar:
             bar.set_postfix_str(name)
             ds.to_zarr(path, group=name, mode="w", zarr_format=3, consolidated=False,
                        encoding=_encoding(ds, chunking))
+
+
+def _finish(path: str, attrs: dict[str, Any]) -> None:
+    """Root attributes, then the consolidated metadata that makes the store openable."""
+    zarr.open_group(path, mode="r+", zarr_format=3).attrs.update(attrs)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Consolidated metadata", category=UserWarning)
         zarr.consolidate_metadata(path, zarr_format=3)

@@ -443,7 +443,9 @@ def calcium_traces(
     kernel = np.exp(-np.arange(int(2 * rate)) / (0.4 * rate))
     calcium = np.apply_along_axis(lambda e: np.convolve(e, kernel)[:n_t], 0, events)
     noise_std = rng.uniform(0.03, 0.08, n_c)
-    dff = calcium + rng.normal(0, 1, (n_t, n_c)) * noise_std
+    # The pipeline computes dF/F in float32: the released (and AllenSDK-written reference) dff
+    # values are float32-exact, stored as float64. The other traces are full float64.
+    dff = (calcium + rng.normal(0, 1, (n_t, n_c)) * noise_std).astype(np.float32).astype(np.float64)
     f0 = rng.uniform(200, 800, n_c)
     corrected = f0 * (1 + dff)
     neuropil = f0 * 0.6 + np.convolve(rng.normal(0, 5, n_t), np.ones(50) / 50, mode="same")[:, None]

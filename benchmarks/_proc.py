@@ -1,0 +1,192 @@
+"""Child processes, peak RSS and quiet-machine helpers shared by bench_ecephys_conversion.py and
+bench_alignment.py. Not a benchmark itself.
+
+A benchmark script re-invokes itself as ``python <script> --child NAME JSON`` for every measured
+piece, so each figure comes from a fresh interpreter (cold: nothing opened or cached in Python).
+The parent reaps the child with ``os.wait4``, whose rusage is that child's alone (the same
+accounting as ``RUSAGE_CHILDREN``, but not mixed with earlier children), and reports its
+``ru_maxrss`` as the peak RSS.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import resource
+import shlex
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "benchmarks" / "results"
+OTHER_BENCHMARKS = "bench_ophys_conversion|bench_manifest"
+# (self-contained on purpose: benchmarks/_common.py is being changed by another benchmark)
+
+
+def versions() -> dict:
+    """nproc, RAM, CPU model, platform and the versions that matter for the figures."""
+    cpu = ram = "unknown"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemTotal"):
+            ram = f"{int(line.split()[1]) / 2**20:.1f} GiB"
+    vers = {"python": platform.python_version()}
+    for mod in ("zarr", "xarray", "h5py", "pynwb", "hdmf", "pynapple", "numpy", "pandas", "dask",
+                "distributed", "numcodecs"):
+        try:
+            vers[mod] = __import__(mod).__version__
+        except ImportError:
+            pass
+    import h5py
+
+    vers["hdf5"] = h5py.version.hdf5_version
+    return {"nproc": os.cpu_count(), "ram": ram, "cpu": cpu, "platform": platform.platform(),
+            "versions": vers}
+
+
+def command() -> str:
+    """The exact command line this script was run with (from the repository root)."""
+    script = os.path.relpath(os.path.abspath(sys.argv[0]), REPO)
+    return " ".join(["python", shlex.quote(script), *map(shlex.quote, sys.argv[1:])])
+
+
+def files_under(path: str | os.PathLike) -> list[Path]:
+    path = Path(path)
+    return [path] if path.is_file() else [Path(r, f) for r, _, fs in os.walk(path) for f in fs]
+
+
+def du_bytes(path: str | os.PathLike) -> tuple[int, int]:
+    """(apparent bytes, number of files) under ``path``."""
+    files = files_under(path)
+    return sum(os.lstat(f).st_size for f in files), len(files)
+
+
+def drop_page_cache(path: str | os.PathLike) -> None:
+    """posix_fadvise(DONTNEED) on every file under ``path`` (clean pages leave the page cache)."""
+    for f in files_under(path):
+        fd = os.open(f, os.O_RDONLY)
+        try:
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        finally:
+            os.close(fd)
+
+
+def warm_page_cache(path: str | os.PathLike) -> None:
+    for f in files_under(path):
+        with open(f, "rb") as fh:
+            while fh.read(16 * 2**20):
+                pass
+
+
+def write_results(name: str, payload: dict, markdown: str) -> tuple[Path, Path]:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    j, m = RESULTS / f"{name}.json", RESULTS / f"{name}.md"
+    j.write_text(json.dumps(payload, indent=2, default=str) + "\n")
+    m.write_text(markdown)
+    return j, m
+
+
+def table(header: list[str], rows: list[list]) -> str:
+    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    out += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return "\n".join(out) + "\n"
+
+
+def machine_line(info: dict, cmd: str) -> str:
+    v = info["versions"]
+    keys = ["python", "zarr", "xarray", "h5py", "hdf5", "pynwb", "hdmf", "pynapple", "numpy",
+            "pandas", "dask", "numcodecs"]
+    return (f"Machine: nproc={info['nproc']}, {info['ram']} RAM, CPU {info['cpu']}, "
+            f"{info['platform']}.\n\nVersions: " + ", ".join(f"{k} {v[k]}" for k in keys if k in v)
+            + f".\n\nCommand (from the repository root): `{cmd}`\n")
+
+
+def wait_quiet(max_minutes: float = 40.0, poll: float = 30.0, log=print) -> float:
+    """Wait until no other benchmark process runs (pgrep -f); returns the seconds waited."""
+    t0 = time.time()
+    while True:
+        proc = subprocess.run(["pgrep", "-f", OTHER_BENCHMARKS], capture_output=True, text=True)
+        pids = [int(p) for p in proc.stdout.split() if int(p) != os.getpid()]
+        if not pids:
+            return time.time() - t0
+        if time.time() - t0 > max_minutes * 60:
+            log(f"WARNING: other benchmarks still running after {max_minutes} min ({pids}); "
+                "going on anyway")
+            return time.time() - t0
+        log(f"waiting for other benchmark processes {pids} ...")
+        time.sleep(poll)
+
+
+def run_child(script: str | Path, name: str, payload: dict, timeout: float | None = None,
+              env: dict | None = None) -> dict:
+    """Run ``python script --child name json(payload)`` from the repo root; return the JSON object
+    it prints last, plus ``rusage_maxrss_mb`` / ``user_s`` / ``sys_s`` / ``wall_s`` of that child."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen([sys.executable, str(script), "--child", name, json.dumps(payload)],
+                                stdout=out, stderr=err, cwd=REPO, text=True,
+                                env={**os.environ, **(env or {})})
+        deadline = None if timeout is None else t0 + timeout
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if deadline is not None and time.perf_counter() > deadline:
+                proc.kill()
+                os.wait4(proc.pid, 0)
+                raise TimeoutError(f"child {name} timed out after {timeout}s")
+            time.sleep(0.05)
+        wall = time.perf_counter() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    if proc.returncode != 0:
+        raise RuntimeError(f"child {name} failed (exit {proc.returncode}):\n{stderr[-8000:]}")
+    lines = [ln for ln in stdout.strip().splitlines() if ln.startswith("{")]
+    result = json.loads(lines[-1])
+    result.update(rusage_maxrss_mb=usage.ru_maxrss / 1024, user_s=usage.ru_utime,
+                  sys_s=usage.ru_stime, wall_s=wall)
+    return result
+
+
+def child_main(children: dict) -> None:
+    """Entry point of ``--child NAME JSON``: run ``children[NAME](payload)``, print its dict."""
+    name, payload = sys.argv[2], json.loads(sys.argv[3])
+    out = children[name](payload)
+    out["self_maxrss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps(out, default=float))
+
+
+def median(xs: list[float]) -> float:
+    return float(statistics.median(xs))
+
+
+def fmt_s(x: float | None) -> str:
+    if x is None:
+        return "-"
+    if x >= 100:
+        return f"{x:.0f} s"
+    if x >= 1:
+        return f"{x:.2f} s"
+    return f"{x * 1000:.1f} ms"
+
+
+def fmt_mb(x: float | None) -> str:
+    return "-" if x is None else (f"{x / 1024:.2f} GiB" if x >= 1024 else f"{x:.0f} MiB")
+
+
+def ratio(a: float | None, b: float | None) -> str:
+    """'b / a' as 'N.Nx' (how many times a is faster / smaller than b)."""
+    if not a or not b:
+        return "-"
+    r = b / a
+    return f"{r:.1f}x" if r >= 10 else f"{r:.2f}x"

@@ -1,0 +1,675 @@
+"""Benchmark: event-aligned analysis from a vbzarr project vs the per-file route users take today.
+
+Issue targets: (i) the change-aligned mean dF/F of one container (6 sessions) is >= 20x faster,
+cold, from the vbzarr project than from the NWB files with pynwb + pandas + a Python loop over
+events; (ii) PSTHs of every unit of a Neuropixels session around every image flash, vbzarr
+(``spike_counts`` + ``psth``) vs pynapple; (iii) an average over 2, 8 and 32 sessions keeps a flat
+peak RSS (bounded by chunks) and ~linear time.
+
+Every timed piece runs in a fresh child process (cold: nothing opened in Python; the OS page cache
+is warm) and is repeated ``--repeats`` times (median); peak RSS is that child's ``ru_maxrss``
+(``os.wait4``). Inputs are synthetic (``converters.synthetic``), generated once and cached under
+``--scratch`` (default /tmp/bench2):
+
+* (i) one container: 6 ophys sessions x ~150 cells x 60 min task (+ gray screens and 10 movie
+  repeats: ~85 min of imaging at 31 Hz each), converted with ``convert_project`` (timed here,
+  separately from the analysis);
+* (ii) the VBN session of bench_ecephys_conversion.py (~2,000 units, 5e7 spikes, 2.1 h), converted
+  once with ``convert_nwb``;
+* (iii) one project of 8 containers x 4 sessions (20 min task, 50 cells each).
+
+    python benchmarks/bench_alignment.py               # full size
+    python benchmarks/bench_alignment.py --size dev    # small, for debugging
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import argparse  # noqa: E402
+import hashlib  # noqa: E402
+import json  # noqa: E402
+import shutil  # noqa: E402
+import time  # noqa: E402
+
+from benchmarks._proc import (  # noqa: E402
+    child_main,
+    command,
+    du_bytes,
+    fmt_mb,
+    fmt_s,
+    machine_line,
+    median,
+    ratio,
+    run_child,
+    table,
+    versions,
+    wait_quiet,
+    warm_page_cache,
+    write_results,
+)
+
+NAME = "bench_alignment"
+SCRIPT = Path(__file__).resolve()
+WINDOW = (-1.0, 2.0)
+RATE = 30.0
+PSTH_EDGES = (-0.25, 0.5, 0.01)  # start, stop, width (s)
+
+SIZES = {
+    "full": {
+        "container": dict(task_minutes=60, gray_minutes=5, movie_repeats=10, movie_frames=900,
+                          n_cells=150, fov=512, template_shape=(300, 480)),
+        "scale": dict(task_minutes=20, gray_minutes=2, movie_repeats=2, movie_frames=300,
+                      n_cells=50, fov=128, template_shape=(60, 96)),
+        "scale_layout": (8, 4),  # containers x sessions per container
+        "scale_counts": [2, 8, 32],
+        "vbn": "full",
+        "perievent_units": 16,
+    },
+    "dev": {
+        "container": dict(task_minutes=6, gray_minutes=0.5, movie_repeats=1, movie_frames=300,
+                          n_cells=30, fov=128, template_shape=(60, 96)),
+        "scale": dict(task_minutes=3, gray_minutes=0.5, movie_repeats=1, movie_frames=90,
+                      n_cells=10, fov=64, template_shape=(24, 38)),
+        "scale_layout": (2, 4),
+        "scale_counts": [2, 4, 8],
+        "vbn": "dev",
+        "perievent_units": 4,
+    },
+}
+
+
+def grid():
+    import numpy as np
+
+    n = int(np.floor((WINDOW[1] - WINDOW[0]) * RATE + 1e-9)) + 1
+    return WINDOW[0] + np.arange(n) / RATE
+
+
+# --------------------------------------------------------------------------------------------
+# children (each runs in a fresh interpreter)
+# --------------------------------------------------------------------------------------------
+def child_vbo_generate(p: dict) -> dict:
+    from converters.synthetic.content import Size
+    from converters.synthetic.project import make_vbo_project
+
+    size = Size(**{k: tuple(v) if isinstance(v, list) else v for k, v in p["size"].items()})
+    t = time.perf_counter()
+    project = make_vbo_project(p["root"], n_containers=p["n_containers"],
+                               sessions_per_container=p["sessions_per_container"],
+                               behavior_only_sessions=0, size=size, seed=p["seed"])
+    table_ = project.ophys_experiment_table.sort_values(["ophys_container_id", "date_of_acquisition"])
+    return {"seconds": time.perf_counter() - t,
+            "experiments": [int(i) for i in table_.index],
+            "containers": [int(c) for c in table_.ophys_container_id],
+            "paths": [str(project.experiment_path(int(i))) for i in table_.index]}
+
+
+def child_convert_project(p: dict) -> dict:
+    from converters.project import convert_project
+
+    shutil.rmtree(p["dst"], ignore_errors=True)
+    t = time.perf_counter()
+    report = convert_project(p["src"], p["dst"], workers=p["workers"])
+    return {"seconds": time.perf_counter() - t, "converted": len(report.converted),
+            "failed": report.failed}
+
+
+def child_convert_nwb(p: dict) -> dict:
+    from converters import convert_nwb
+
+    t = time.perf_counter()
+    convert_nwb(p["src"], p["dst"])
+    return {"seconds": time.perf_counter() - t}
+
+
+def _save_mean(path: str, images, cells, offsets, values, counts=None) -> None:
+    import numpy as np
+
+    np.savez(path, images=np.asarray(images, dtype=str), cells=np.asarray(cells, np.int64),
+             offsets=np.asarray(offsets), values=values,
+             counts=np.zeros(0) if counts is None else counts)
+
+
+def child_align_vbzarr(p: dict) -> dict:
+    """open_project -> dff(selection) -> events_table -> align -> groupby(image).mean -> compute."""
+    import warnings
+
+    import numpy as np
+
+    import vbzarr
+
+    warnings.filterwarnings("ignore")
+    client = cluster = None
+    if p.get("distributed"):
+        from dask.distributed import Client, LocalCluster
+
+        cluster = LocalCluster(n_workers=p["distributed"], threads_per_worker=1, processes=True,
+                               dashboard_address=None)
+        client = Client(cluster)
+    t = time.perf_counter()
+    project = vbzarr.open_project(p["root"])
+    table_ = project.ophys_experiment_table
+    sel = table_.loc[p["ids"]]
+    dff = project.dff(sel)
+    events = project.events_table(sel, "stimulus_presentations")
+    changes = events[events["is_change"].fillna(False).astype(bool)]
+    resp = vbzarr.align(dff, changes, window=tuple(WINDOW), rate=RATE)
+    mean = resp.groupby("image_name").mean("event")
+    t_graph = time.perf_counter() - t
+    mean = mean.compute()
+    seconds = time.perf_counter() - t
+    if client is not None:
+        client.close()
+        cluster.close()
+    mean = mean.transpose("image_name", "cell_specimen_id", "time_from_event")
+    if p.get("out"):
+        _save_mean(p["out"], mean.image_name.values, mean.cell_specimen_id.values,
+                   mean.time_from_event.values, mean.values)
+    return {"seconds": seconds, "graph_s": t_graph, "n_events": int(len(changes)),
+            "n_cells": int(dff.sizes["cell_specimen_id"]), "frames": int(dff.sizes["frame"]),
+            "changes_per_session": {str(k): int(v) for k, v in
+                                    changes.groupby("ophys_experiment_id").size().items()},
+            "dims": {k: int(v) for k, v in resp.sizes.items()},
+            "finite": int(np.isfinite(mean.values).sum())}
+
+
+def child_align_pynwb(p: dict) -> dict:
+    """Today's per-file route: pynwb + pandas tables + a Python loop over the change events.
+
+    For each session: open the NWB file, build the dF/F traces DataFrame (AllenSDK's
+    ``dff_traces``: cell_specimen_id -> cell_roi_id, dff array) from processing/ophys/dff/traces
+    and the cell specimen table, and the stimulus presentations DataFrame (every
+    ``intervals/*_presentations`` table, concatenated, sorted by start_time); keep the changes
+    (``is_change``); then for each change, find the window's samples with ``searchsorted`` and
+    interpolate linearly onto the (-1, 2) s grid at 30 Hz (vectorised over cells); sum per image.
+    """
+    import warnings
+
+    import numpy as np
+    import pandas as pd
+    from pynwb import NWBHDF5IO
+
+    warnings.filterwarnings("ignore")
+    offsets = grid()
+    sums: dict = {}  # (image, cell_specimen_id) -> [sum (t,), count (t,)]
+    n_events = 0
+    per_session = {}
+    t = time.perf_counter()
+    for eid, path in zip(p["ids"], p["paths"], strict=True):
+        with NWBHDF5IO(path, "r") as io:
+            nwb = io.read()
+            ophys = nwb.processing["ophys"]
+            series = ophys["dff"].roi_response_series["traces"]
+            ts = np.asarray(series.timestamps[:])
+            data = np.asarray(series.data[:])  # (frames, rois)
+            rows = np.asarray(series.rois.data[:])
+            cells = ophys["image_segmentation"]["cell_specimen_table"].to_dataframe(
+                exclude={"image_mask"})
+            dff_traces = pd.DataFrame(
+                {"cell_roi_id": cells.index.to_numpy()[rows], "dff": list(data.T)},
+                index=pd.Index(cells["cell_specimen_id"].to_numpy()[rows], name="cell_specimen_id"))
+            blocks = [nwb.intervals[name].to_dataframe(exclude={"tags", "timeseries"})
+                      for name in nwb.intervals if name.endswith("_presentations")]
+        stim = pd.concat(blocks, ignore_index=True).sort_values("start_time", kind="mergesort")
+        changes = stim[stim["is_change"] == 1]
+        per_session[str(eid)] = int(len(changes))
+        traces = np.vstack(dff_traces["dff"].to_numpy())  # (cells, frames)
+        csids = dff_traces.index.to_numpy()
+        n = len(ts)
+        acc: dict = {}
+        for start, image in zip(changes["start_time"].to_numpy(), changes["image_name"].to_numpy(),
+                                strict=True):
+            q = start + offsets
+            valid = (q >= ts[0]) & (q <= ts[-1])
+            i1 = np.clip(np.searchsorted(ts, q, side="right"), 1, n - 1)
+            i0 = i1 - 1
+            w = np.clip((q - ts[i0]) / (ts[i1] - ts[i0]), 0.0, 1.0)
+            x0, x1 = traces[:, i0], traces[:, i1]
+            win = np.where(w == 0, x0, np.where(w == 1, x1, x0 * (1 - w) + x1 * w))
+            win[:, ~valid] = np.nan
+            s = acc.setdefault(image, [np.zeros_like(win), np.zeros(win.shape)])
+            ok = np.isfinite(win)
+            s[0] += np.where(ok, win, 0.0)
+            s[1] += ok
+            n_events += 1
+        for image, (s, c) in acc.items():
+            for k, csid in enumerate(csids):
+                tot = sums.setdefault((image, int(csid)), [np.zeros(len(offsets)), np.zeros(len(offsets))])
+                tot[0] += s[k]
+                tot[1] += c[k]
+    images = sorted({k[0] for k in sums})
+    cells_all = sorted({k[1] for k in sums})
+    values = np.full((len(images), len(cells_all), len(offsets)), np.nan)
+    for (image, csid), (s, c) in sums.items():
+        with np.errstate(invalid="ignore", divide="ignore"):
+            values[images.index(image), cells_all.index(csid)] = np.where(c > 0, s / c, np.nan)
+    seconds = time.perf_counter() - t
+    if p.get("out"):
+        _save_mean(p["out"], images, cells_all, offsets, values)
+    return {"seconds": seconds, "n_events": n_events, "n_cells": len(cells_all),
+            "changes_per_session": per_session}
+
+
+def _flashes_store(tree):
+    import vbzarr
+
+    pres = vbzarr.to_dataframe(tree["stimulus_presentations"], ragged_columns=False)
+    shown = pres["omitted"].astype("boolean").eq(False).fillna(False).astype(bool)
+    images = pres["image_name"].notna() & pres["image_name"].ne("omitted")
+    return pres[shown & images]
+
+
+def child_psth_vbzarr(p: dict) -> dict:
+    import warnings
+
+    import numpy as np
+
+    import vbzarr
+
+    warnings.filterwarnings("ignore")
+    edges = np.arange(round((PSTH_EDGES[1] - PSTH_EDGES[0]) / PSTH_EDGES[2]) + 1) * PSTH_EDGES[2] \
+        + PSTH_EDGES[0]
+    t = time.perf_counter()
+    tree = vbzarr.open_store(p["store"])
+    flashes = _flashes_store(tree)
+    counts = vbzarr.spike_counts(tree["units"], flashes, edges)
+    rate = vbzarr.psth(counts)
+    t_setup = time.perf_counter() - t
+    rate = rate.compute()
+    seconds = time.perf_counter() - t
+    if p.get("out"):
+        np.savez(p["out"], units=rate.unit_id.values, rate=rate.values,
+                 n_events=len(flashes), flash_times=flashes["start_time"].to_numpy())
+    return {"seconds": seconds, "setup_s": t_setup, "compute_s": seconds - t_setup,
+            "n_units": int(rate.sizes["unit_id"]), "n_events": int(len(flashes)),
+            "bins": int(rate.sizes["time_from_event"])}
+
+
+def child_psth_pynapple(p: dict) -> dict:
+    """pynapple: nap.load_file(NWB) -> units TsGroup + image-flash Ts -> PSTH of every unit.
+
+    The vectorised route is ``nap.compute_eventcorrelogram`` (numba, all units): the events are
+    shifted by half a bin so that its centred bins have our edges (multiples of 10 ms). The route
+    pynapple documents for PETHs, ``compute_perievent`` (one Ts per event and unit) + ``count``,
+    is timed on ``perievent_units`` random units and extrapolated to all (too slow in full).
+    """
+    import warnings
+
+    import numpy as np
+    import pynapple as nap
+
+    warnings.filterwarnings("ignore")
+    start, stop, width = PSTH_EDGES
+    n_bins = round((stop - start) / width)
+    t = time.perf_counter()
+    data = nap.load_file(p["src"])
+    units = data["units"]
+    names = [k for k in data if k.endswith("_presentations") and "Natural_Images" in k]
+    flash_t = []
+    for name in names:
+        iset = data[name]
+        meta = iset.metadata
+        shown = (meta["omitted"].fillna(1).to_numpy() == 0) & \
+            (meta["image_name"].astype(str).to_numpy() != "omitted")
+        flash_t.append(iset.start[shown])
+    flash_t = np.sort(np.concatenate(flash_t))
+    load_s = time.perf_counter() - t
+
+    t1 = time.perf_counter()
+    last = max(float(units[u].t[-1]) for u in units if len(units[u]))
+    ep = nap.IntervalSet(start=0.0, end=last + 10.0)
+    tref = nap.Ts(t=flash_t + width / 2)
+    # Symmetric window, one bin wider than needed (its bin count is floor(2 w / b), made odd).
+    cc = nap.compute_eventcorrelogram(units, tref, binsize=width, windowsize=max(-start, stop)
+                                      + width, ep=ep, norm=False)
+    # With the events shifted by b/2, the centre of a correlogram bin is the start of ours.
+    centres = cc.index.to_numpy()
+    first = int(np.argmin(np.abs(centres - start)))
+    assert abs(centres[first] - start) < 1e-6, centres
+    assert abs(centres[first + n_bins - 1] - (stop - width)) < 1e-6, centres
+    rate = cc.to_numpy()[first:first + n_bins].T  # (units, bins), Hz
+    compute_s = time.perf_counter() - t1
+    seconds = time.perf_counter() - t
+    out = {"seconds": seconds, "load_s": load_s, "compute_s": compute_s,
+           "n_units": len(units), "n_events": int(len(flash_t))}
+
+    # compute_perievent + count on a random subset of units (extrapolated).
+    rng = np.random.default_rng(0)
+    keys = np.array(list(units.keys()))
+    subset = np.sort(rng.choice(keys, min(p["perievent_units"], len(keys)), replace=False))
+    tev = nap.Ts(t=flash_t)
+    t2 = time.perf_counter()
+    peri_tot = []
+    for u in subset:
+        peri = nap.compute_perievent(units[u], tev, window=(-start, stop))
+        counts = peri.count(width)
+        peri_tot.append(np.asarray(counts.values).sum(axis=1)[:n_bins])
+    peri_s = time.perf_counter() - t2
+    out.update(perievent_units=len(subset), perievent_s=peri_s,
+               perievent_extrapolated_s=peri_s * len(keys) / max(1, len(subset)),
+               perievent_bins=int(len(peri_tot[0])) if peri_tot else 0)
+    if p.get("out"):
+        np.savez(p["out"], units=keys, rate=rate, n_events=len(flash_t), flash_times=flash_t,
+                 peri_units=subset, peri_totals=np.array(peri_tot))
+    return out
+
+
+CHILDREN = {"vbo_generate": child_vbo_generate, "convert_project": child_convert_project,
+            "convert_nwb": child_convert_nwb, "align_vbzarr": child_align_vbzarr,
+            "align_pynwb": child_align_pynwb, "psth_vbzarr": child_psth_vbzarr,
+            "psth_pynapple": child_psth_pynapple}
+
+
+# --------------------------------------------------------------------------------------------
+# parent
+# --------------------------------------------------------------------------------------------
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def cached_project(scratch: Path, tag: str, size: dict, n_containers: int, spc: int,
+                   seed: int) -> dict:
+    key = hashlib.sha1(json.dumps([size, n_containers, spc, seed], sort_keys=True).encode()
+                       ).hexdigest()[:10]
+    root = scratch / f"vbo-{tag}-{key}"
+    done = root / "DONE.json"
+    if done.exists():
+        return json.loads(done.read_text())
+    shutil.rmtree(root, ignore_errors=True)
+    log(f"generating {n_containers} x {spc} VBO sessions under {root} (once; cached) ...")
+    info = run_child(SCRIPT, "vbo_generate", {"root": str(root / "src"), "size": size,
+                                              "n_containers": n_containers,
+                                              "sessions_per_container": spc, "seed": seed})
+    info.update(root=str(root), src=str(root / "src"), size=size)
+    done.write_text(json.dumps(info, indent=2))
+    log(f"generated in {info['seconds']:.0f} s")
+    return info
+
+
+def compare_means(a_path: Path, b_path: Path) -> dict:
+    import numpy as np
+
+    a, b = np.load(a_path), np.load(b_path)
+    out = {"same_images": list(a["images"]) == list(b["images"]),
+           "same_cells": np.array_equal(a["cells"], b["cells"]),
+           "same_offsets": bool(np.allclose(a["offsets"], b["offsets"]))}
+    if all(out.values()):
+        x, y = a["values"], b["values"]
+        out["same_nan"] = bool(np.array_equal(np.isnan(x), np.isnan(y)))
+        d = np.abs(x - y)[np.isfinite(x) & np.isfinite(y)]
+        out["max_abs_diff"] = float(d.max()) if d.size else 0.0
+        out["allclose"] = bool(np.allclose(x, y, rtol=1e-9, atol=1e-12, equal_nan=True))
+        out["shape"] = list(x.shape)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--size", choices=sorted(SIZES), default="full")
+    ap.add_argument("--scratch", default="/tmp/bench2")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--seed", type=int, default=5)
+    ap.add_argument("--convert-workers", type=int, nargs="*", default=[1, 2],
+                    help="convert_project worker counts to time (the store of the first is used)")
+    ap.add_argument("--distributed", type=int, default=2,
+                    help="also run (i) on a LocalCluster of this many workers (0: skip)")
+    ap.add_argument("--parts", default="i,ii,iii")
+    ap.add_argument("--no-wait", action="store_true")
+    args = ap.parse_args()
+    cfg = SIZES[args.size]
+    scratch = Path(args.scratch)
+    scratch.mkdir(parents=True, exist_ok=True)
+    parts = set(args.parts.split(","))
+    results: dict = {"machine": versions(), "command": command(), "size": args.size,
+                     "window": WINDOW, "rate": RATE, "psth_edges": PSTH_EDGES}
+
+    # -- inputs (cached) -----------------------------------------------------------------------
+    if "i" in parts:
+        cont = cached_project(scratch, f"container-{args.size}", cfg["container"], 1, 6, args.seed)
+    if "iii" in parts:
+        nc, spc = cfg["scale_layout"]
+        scale = cached_project(scratch, f"scale-{args.size}", cfg["scale"], nc, spc, args.seed + 1)
+        scale_dst = Path(scale["root"]) / "zarr"
+        if not (scale_dst / "manifest.zarr").exists():
+            log("converting the scale project (once; cached) ...")
+            run_child(SCRIPT, "convert_project", {"src": scale["src"], "dst": str(scale_dst),
+                                                  "workers": 1})
+    if "ii" in parts:
+        from benchmarks import bench_ecephys_conversion as ecephys
+
+        sess = ecephys.session(argparse.Namespace(size=cfg["vbn"], spikes=None, seed=11,
+                                                  scratch=args.scratch))
+        vbn_src = Path(sess["path"])
+        vbn_store = scratch / f"{vbn_src.stem}-{cfg['vbn']}-alignment.zarr"
+        if not (vbn_store / "zarr.json").exists():
+            log("converting the VBN session (once; cached) ...")
+            run_child(SCRIPT, "convert_nwb", {"src": str(vbn_src), "dst": str(vbn_store)})
+        results["vbn_session"] = sess
+
+    waited = 0.0 if args.no_wait else wait_quiet(log=log)
+    results["waited_for_other_benchmarks_s"] = waited
+
+    # -- (i) one container -----------------------------------------------------------------------
+    if "i" in parts:
+        src, root = cont["src"], Path(cont["root"])
+        nwb_bytes = sum(Path(x).stat().st_size for x in cont["paths"])
+        conv = {}
+        for w in args.convert_workers:
+            dst = root / f"zarr-w{w}"
+            log(f"(i) convert_project, workers={w} ...")
+            warm_page_cache(src)
+            try:
+                r = run_child(SCRIPT, "convert_project", {"src": src, "dst": str(dst), "workers": w})
+            except RuntimeError as err:  # recorded, not fatal: see the report
+                last = [ln for ln in str(err).strip().splitlines() if ln.strip()][-1]
+                conv[w] = {"error": last, "traceback_tail": str(err)[-3000:]}
+                log(f"    FAILED: {last}")
+                continue
+            r["store_bytes"] = du_bytes(dst)[0]
+            conv[w] = r
+            log(f"    {r['seconds']:.1f} s")
+        zroot = root / f"zarr-w{args.convert_workers[0]}" if args.convert_workers else root / "zarr-w1"
+        if not (zroot / "manifest.zarr").exists():
+            run_child(SCRIPT, "convert_project", {"src": src, "dst": str(zroot), "workers": 1})
+        for w in args.convert_workers[1:]:
+            shutil.rmtree(root / f"zarr-w{w}", ignore_errors=True)
+        warm_page_cache(zroot)
+        warm_page_cache(src)
+        ids = cont["experiments"]
+        out_v, out_p = scratch / "mean-vbzarr.npz", scratch / "mean-pynwb.npz"
+        runs = {"vbzarr": [], "pynwb": [], "vbzarr_distributed": []}
+        for k in range(args.repeats):
+            if not args.no_wait:
+                wait_quiet(log=log)
+            runs["vbzarr"].append(run_child(SCRIPT, "align_vbzarr", {
+                "root": str(zroot), "ids": ids, "out": str(out_v) if k == 0 else None}))
+            runs["pynwb"].append(run_child(SCRIPT, "align_pynwb", {
+                "ids": ids, "paths": cont["paths"], "out": str(out_p) if k == 0 else None}))
+            if args.distributed:
+                runs["vbzarr_distributed"].append(run_child(SCRIPT, "align_vbzarr", {
+                    "root": str(zroot), "ids": ids, "distributed": args.distributed}))
+            log(f"(i) repeat {k + 1}: vbzarr {runs['vbzarr'][-1]['seconds']:.2f} s, pynwb "
+                f"{runs['pynwb'][-1]['seconds']:.2f} s" + (
+                    f", vbzarr on LocalCluster({args.distributed}) "
+                    f"{runs['vbzarr_distributed'][-1]['seconds']:.2f} s" if args.distributed else ""))
+        results["container"] = {"input": {k: v for k, v in cont.items() if k != "paths"},
+                                "nwb_bytes": nwb_bytes, "convert": conv, "runs": runs,
+                                "agree": compare_means(out_v, out_p)}
+        log(f"(i) agreement: {results['container']['agree']}")
+
+    # -- (ii) PSTH of every unit ---------------------------------------------------------------
+    if "ii" in parts:
+        warm_page_cache(vbn_src)
+        warm_page_cache(vbn_store)
+        out_v, out_p = scratch / "psth-vbzarr.npz", scratch / "psth-pynapple.npz"
+        runs = {"vbzarr": [], "pynapple": []}
+        for k in range(args.repeats):
+            if not args.no_wait:
+                wait_quiet(log=log)
+            runs["vbzarr"].append(run_child(SCRIPT, "psth_vbzarr", {
+                "store": str(vbn_store), "out": str(out_v) if k == 0 else None}))
+            runs["pynapple"].append(run_child(SCRIPT, "psth_pynapple", {
+                "src": str(vbn_src), "out": str(out_p) if k == 0 else None,
+                "perievent_units": cfg["perievent_units"] if k == 0 else 0}))
+            log(f"(ii) repeat {k + 1}: vbzarr {runs['vbzarr'][-1]['seconds']:.2f} s, pynapple "
+                f"{runs['pynapple'][-1]['seconds']:.2f} s (compute "
+                f"{runs['pynapple'][-1]['compute_s']:.2f} s)")
+        results["psth"] = {"runs": runs, "agree": compare_psth(out_v, out_p)}
+        log(f"(ii) agreement: {results['psth']['agree']}")
+
+    # -- (iii) scaling over sessions -----------------------------------------------------------
+    if "iii" in parts:
+        warm_page_cache(scale_dst)
+        rows = []
+        for n in cfg["scale_counts"]:
+            ids = scale["experiments"][:n]
+            if not args.no_wait:
+                wait_quiet(log=log)
+            rs = [run_child(SCRIPT, "align_vbzarr", {"root": str(scale_dst), "ids": ids})
+                  for _ in range(args.repeats)]
+            row = {"sessions": n, "median_s": median([r["seconds"] for r in rs]),
+                   "all_s": [r["seconds"] for r in rs],
+                   "peak_rss_mb": max(r["rusage_maxrss_mb"] for r in rs),
+                   "n_events": rs[0]["n_events"], "n_cells": rs[0]["n_cells"],
+                   "frames": rs[0]["frames"], "dims": rs[0]["dims"],
+                   "containers": len(set(scale["containers"][:n]))}
+            rows.append(row)
+            log(f"(iii) {n} sessions: {row['median_s']:.2f} s, peak RSS {row['peak_rss_mb']:.0f} MiB, "
+                f"{row['n_cells']} cells (union), {row['n_events']} events")
+        results["scale"] = {"input": {k: v for k, v in scale.items() if k != "paths"}, "rows": rows}
+
+    md = report(results, args, cfg)
+    j, m = write_results(NAME, results, md)
+    print(md)
+    log(f"wrote {j} and {m}")
+
+
+def compare_psth(v_path: Path, p_path: Path) -> dict:
+    import numpy as np
+
+    v, p = np.load(v_path), np.load(p_path)
+    out = {"same_units": np.array_equal(v["units"], p["units"]),
+           "same_events": bool(np.array_equal(v["flash_times"], p["flash_times"]))}
+    n, width = int(v["n_events"]), PSTH_EDGES[2]
+    tv = np.rint(v["rate"] * width * n).astype(np.int64)  # total counts per (unit, bin)
+    tp = np.rint(p["rate"] * width * n).astype(np.int64)
+    if out["same_units"] and tv.shape == tp.shape:
+        diff = np.abs(tv - tp)
+        out.update(total_spikes_vbzarr=int(tv.sum()), total_spikes_pynapple=int(tp.sum()),
+                   cells_equal_fraction=float((diff == 0).mean()), max_abs_count_diff=int(diff.max()),
+                   abs_count_diff_sum=int(diff.sum()))
+    if len(p["peri_units"]):
+        rows = np.searchsorted(v["units"], p["peri_units"])
+        pt = p["peri_totals"]
+        k = min(pt.shape[1], tv.shape[1])
+        d = np.abs(tv[rows][:, :k] - pt[:, :k])
+        out.update(perievent_bins=int(pt.shape[1]), perievent_equal_fraction=float((d == 0).mean()),
+                   perievent_max_abs_diff=int(d.max()), perievent_units=int(len(rows)))
+    return out
+
+
+def report(r: dict, args, cfg: dict) -> str:
+    lines = [f"# {NAME}\n", machine_line(r["machine"], r["command"])]
+    if "container" in r:
+        c = r["container"]
+        v, pn = c["runs"]["vbzarr"], c["runs"]["pynwb"]
+        vd = c["runs"]["vbzarr_distributed"]
+        vs, ps = median([x["seconds"] for x in v]), median([x["seconds"] for x in pn])
+        size = c["input"]["size"]
+        lines.append(
+            f"## (i) Change-aligned mean dF/F of one container, cold\n\n"
+            f"6 sessions x {size['n_cells']} cells (union {v[0]['n_cells']}), task "
+            f"{size['task_minutes']} min (~{v[0]['frames']} frames at 31 Hz per session), "
+            f"{v[0]['n_events']} change events; NWB total {c['nwb_bytes'] / 2**30:.2f} GiB. Window "
+            f"{WINDOW} s at {RATE} Hz, linear interpolation, mean per image (dims "
+            f"{c['agree'].get('shape')}). Median of {len(v)} fresh processes each.\n")
+        rows = [["vbzarr: open_project -> dff -> events_table -> align -> groupby(image).mean",
+                 fmt_s(vs), fmt_mb(max(x["rusage_maxrss_mb"] for x in v)), "1.00x"],
+                ["pynwb + pandas + loop over events (per file)", fmt_s(ps),
+                 fmt_mb(max(x["rusage_maxrss_mb"] for x in pn)), ratio(vs, ps)]]
+        if vd:
+            vds = median([x["seconds"] for x in vd])
+            rows.append([f"vbzarr on LocalCluster(n_workers={args.distributed}) (cluster start "
+                         "not timed)", fmt_s(vds), fmt_mb(max(x["rusage_maxrss_mb"] for x in vd))
+                         + " (client process)", ratio(vds, ps)])
+        lines.append(table(["route", "time", "peak RSS", "pynwb time / this"], rows))
+        a = c["agree"]
+        lines.append(f"\nvbzarr is **{ps / vs:.1f}x** faster (target >= 20x). Same means: "
+                     f"{'yes' if a.get('allclose') else '**NO**'} (max |diff| "
+                     f"{a.get('max_abs_diff', float('nan')):.2e}, same NaNs {a.get('same_nan')}). "
+                     f"vbzarr graph building (open, tables, align, groupby; before compute): "
+                     f"{fmt_s(median([x['graph_s'] for x in v]))}.\n")
+        rows = [[f"convert_project workers={w}", fmt_s(x["seconds"]), fmt_mb(x["rusage_maxrss_mb"]),
+                 f"{x['store_bytes'] / 2**30:.2f} GiB ({x['store_bytes'] / c['nwb_bytes']:.2f}x NWB)"]
+                if "error" not in x else [f"convert_project workers={w}", "**FAILED**", "-",
+                                          f"`{x['error'][:160]}`"]
+                for w, x in c["convert"].items()]
+        if rows:
+            lines.append("\nConversion of the 6 files (timed separately, not part of the analysis):\n")
+            lines.append(table(["", "time", "peak RSS (parent)", "store size"], rows))
+    if "psth" in r:
+        ps_ = r["psth"]
+        v, pn = ps_["runs"]["vbzarr"], ps_["runs"]["pynapple"]
+        vs, pt = median([x["seconds"] for x in v]), median([x["seconds"] for x in pn])
+        pc = median([x["compute_s"] for x in pn])
+        pl = median([x["load_s"] for x in pn])
+        p0 = pn[0]
+        a = ps_["agree"]
+        lines.append(
+            f"\n## (ii) PSTH of every unit around every image flash\n\n"
+            f"{v[0]['n_units']} units, {v[0]['n_events']} image flashes (omitted excluded), "
+            f"{v[0]['bins']} bins of 10 ms from -0.25 to 0.5 s. Median of {len(v)} fresh processes.\n")
+        rows = [["vbzarr: open_store -> spike_counts -> psth -> compute (reads the store)",
+                 fmt_s(vs), f"setup {fmt_s(median([x['setup_s'] for x in v]))}, compute "
+                 f"{fmt_s(median([x['compute_s'] for x in v]))}",
+                 fmt_mb(max(x["rusage_maxrss_mb"] for x in v)), "1.00x"],
+                ["pynapple: nap.load_file(NWB) -> TsGroup + Ts -> compute_eventcorrelogram",
+                 fmt_s(pt), f"load {fmt_s(pl)}, compute {fmt_s(pc)}",
+                 fmt_mb(max(x["rusage_maxrss_mb"] for x in pn)), ratio(vs, pt)],
+                ["pynapple compute alone (compute_eventcorrelogram, spikes in memory)", fmt_s(pc),
+                 "-", "-", ratio(vs, pc)]]
+        if p0.get("perievent_units"):
+            rows.append([f"pynapple compute_perievent + count, {p0['perievent_units']} random "
+                         "units, extrapolated to all", fmt_s(p0["perievent_extrapolated_s"]),
+                         f"measured {fmt_s(p0['perievent_s'])} for {p0['perievent_units']} units",
+                         "-", ratio(vs, p0["perievent_extrapolated_s"])])
+        lines.append(table(["route", "time", "split", "peak RSS", "this / vbzarr"], rows))
+        lines.append(
+            f"\nCounts agree: same units {a.get('same_units')}, same flash times "
+            f"{a.get('same_events')}; total counts per (unit, bin) equal in "
+            f"{100 * a.get('cells_equal_fraction', float('nan')):.3f}% of cells (max |diff| "
+            f"{a.get('max_abs_count_diff')}, {a.get('abs_count_diff_sum')} spikes of "
+            f"{a.get('total_spikes_vbzarr')}) vs compute_eventcorrelogram; "
+            f"{100 * a.get('perievent_equal_fraction', float('nan')):.2f}% (max |diff| "
+            f"{a.get('perievent_max_abs_diff')}) vs compute_perievent + count on "
+            f"{a.get('perievent_units')} units. Differences are at bin edges: "
+            "compute_eventcorrelogram accumulates its edges (float drift) and compute_perievent "
+            "keeps closed windows [t - 0.25, t + 0.5]; vbzarr bins are exact half-open "
+            "[edge_k, edge_k+1).\n")
+    if "scale" in r:
+        rows_ = r["scale"]["rows"]
+        t0 = rows_[0]
+        size = r["scale"]["input"]["size"]
+        lines.append(
+            f"\n## (iii) One average over N sessions (fresh process each; median of "
+            f"{len(t0['all_s'])})\n\nSessions: {size['task_minutes']} min task, {size['n_cells']} "
+            f"cells, taken in table order (whole containers of "
+            f"{cfg['scale_layout'][1]} sessions); same analysis as (i).\n")
+        rows = [[x["sessions"], x["containers"], x["n_cells"], x["n_events"], fmt_s(x["median_s"]),
+                 f"{x['median_s'] / t0['median_s'] * t0['sessions'] / x['sessions']:.2f}",
+                 fmt_mb(x["peak_rss_mb"]), f"{x['peak_rss_mb'] / t0['peak_rss_mb']:.2f}x"]
+                for x in rows_]
+        lines.append(table(["sessions", "containers", "cells (union)", "events", "time",
+                            "time per session / first", "peak RSS", "peak RSS / first"], rows))
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        child_main(CHILDREN)
+    else:
+        main()

@@ -1,0 +1,773 @@
+"""Benchmark: one realistic ophys experiment NWB -> vbzarr store, against hdmf-zarr and h5py.
+
+Targets (issue): conversion >= 3x faster than hdmf-zarr's ``NWBZarrIO.export``; peak RSS of the
+converting process < 1 GB; store <= 0.6x the NWB size and lossless; both access patterns ("all
+cells, 3 s window around a time" and "one cell's whole dff trace") faster from the store than from
+the NWB file.
+
+What runs (every figure measured in this one run, each peer side by side):
+
+a. vbzarr ``convert_nwb`` (default Chunking) in a child process: wall time of the call, the child's
+   peak RSS (``wait4`` rusage of that child only) and CPU time; ``--repeats`` runs.
+b. hdmf-zarr 0.13 ``NWBZarrIO.export`` of the same file, in its own venv (child process), same
+   number of runs.
+c. The "h5py limit": reading every dataset of the file fully with h5py (a lower bound of any
+   conversion), in a child process.
+d. NWB size vs store size (apparent bytes of all files), per-group and per-variable store sizes,
+   and a losslessness check against h5py (traces, timestamps, templates, masks, images).
+e. The two access patterns, each in a fresh process (so every query is "cold" for the process),
+   with the files' pages in the page cache ("warm") or dropped from it first ("cold"): the store
+   through xarray (``vbzarr.open_store``, the user path) and through zarr directly (lower bound),
+   the NWB through h5py.
+f. (a), (d) and (e) for alternative ``Chunking(cells, time)`` settings; plus exploratory layouts
+   of ``dff`` the converter cannot write today (zarr sharding, a bitshuffle codec) and xarray
+   without dask, to show where the read time goes.
+g. Diagnosis helpers: a per-group breakdown of the conversion (using the converter's own
+   ``build_groups``/``_encoding``) with variants (threaded dask scheduler, bitshuffle codec), and a
+   codec probe on samples of the large variables.
+
+Page cache: on this VM the kernel evicts file pages within seconds, so every conversion run first
+reads the source NWB once (warm source, both peers alike), and every read measurement states
+whether the files were pre-read ("warm") or dropped with ``posix_fadvise`` ("cold").
+
+Usage (from the repository root)::
+
+    python benchmarks/bench_ophys_conversion.py                # realistic file, ~10 min
+    python benchmarks/bench_ophys_conversion.py --size small --repeats 1   # quick check
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks._common import (  # noqa: E402
+    SCRATCH,
+    cached_fraction,
+    command,
+    drop_page_cache,
+    du_bytes,
+    machine,
+    machine_markdown,
+    md_table,
+    realistic_experiment,
+    rss_mb,
+    run_child,
+    self_child,
+    stats,
+    warm_page_cache,
+    write_results,
+)
+
+NAME = "bench_ophys_conversion"
+SCRIPT = Path(__file__).resolve()
+DFF = "processing/ophys/dff/traces"
+TRACES = {  # store variable -> NWB dataset (time x roi)
+    "dff": "processing/ophys/dff/traces/data",
+    "corrected_fluorescence": "processing/ophys/corrected_fluorescence/traces/data",
+    "events": "processing/ophys/event_detection/data",
+    "demixed_trace": "processing/ophys/demixed_trace/traces/data",
+    "neuropil_trace": "processing/ophys/neuropil_trace/traces/data",
+}
+ROIS = {"dff": "processing/ophys/dff/traces/rois",
+        "corrected_fluorescence": "processing/ophys/corrected_fluorescence/traces/rois",
+        "events": "processing/ophys/event_detection/rois",
+        "demixed_trace": "processing/ophys/demixed_trace/traces/rois",
+        "neuropil_trace": "processing/ophys/neuropil_trace/traces/rois"}
+CELL_TABLE = "processing/ophys/image_segmentation/cell_specimen_table"
+
+
+# ------------------------------------------------------------------------------------------------
+# Children: each runs in its own process (python benchmarks/bench_ophys_conversion.py --child ...)
+# ------------------------------------------------------------------------------------------------
+def child_convert(p: dict) -> dict:
+    """vbzarr conversion; imports are not timed (as in the hdmf-zarr child)."""
+    import warnings
+
+    warnings.filterwarnings("ignore")
+    from converters import Chunking, convert_nwb
+
+    rss_after_import = rss_mb()
+    shutil.rmtree(p["dst"], ignore_errors=True)
+    t0 = time.perf_counter()
+    convert_nwb(p["src"], p["dst"], chunking=Chunking(cells=p["cells"], time=p["time"]))
+    seconds = time.perf_counter() - t0
+    return {"seconds": seconds, "peak_rss_mb": rss_mb(), "rss_after_import_mb": rss_after_import}
+
+
+def child_h5py_limit(p: dict) -> dict:
+    """Read every dataset of the file fully with h5py."""
+    import h5py
+
+    t0 = time.perf_counter()
+    n = nbytes = 0
+    with h5py.File(p["src"], "r") as f:
+        names = []
+        f.visititems(lambda name, obj: names.append(name) if isinstance(obj, h5py.Dataset) else None)
+        for name in names:
+            value = f[name][()]
+            nbytes += getattr(value, "nbytes", 0)
+            n += 1
+    return {"seconds": time.perf_counter() - t0, "datasets": n, "bytes_in_memory": nbytes,
+            "peak_rss_mb": rss_mb()}
+
+
+def child_read(p: dict) -> dict:
+    """One access pattern on one target, timing every query; the open is timed separately."""
+    import warnings
+
+    warnings.filterwarnings("ignore")
+    import numpy as np
+
+    method, pattern = p["method"], p["pattern"]
+    if method == "h5py":
+        import h5py
+    elif method.startswith("xarray"):
+        import xarray as xr
+
+        import vbzarr
+    else:
+        import zarr
+    per = []
+    t0 = time.perf_counter()
+    if method == "h5py":
+        # What answering "by cell_specimen_id and time" needs: timestamps, ids, ROI columns.
+        f = h5py.File(p["path"], "r")
+        data = f[f"{DFF}/data"]
+        ts = f[f"{DFF}/timestamps"][()]
+        csid = f[f"{CELL_TABLE}/cell_specimen_id"][()]
+        rois = f[f"{DFF}/rois"][()]
+        column = {int(csid[r]): i for i, r in enumerate(rois)}
+    elif method == "xarray":  # the user path: vbzarr.open_store (dask arrays, stored chunks)
+        dff = vbzarr.open_store(p["path"])["ophys"]["dff"]
+    elif method == "xarray-nodask":  # plain xarray lazy indexing, no dask
+        dff = xr.open_datatree(p["path"], engine="zarr", chunks=None, consolidated=True,
+                               zarr_format=3)["ophys"]["dff"]
+    else:  # zarr directly, time/cell coordinates read at open
+        group = zarr.open_group(p["path"], mode="r", zarr_format=3, use_consolidated=True)
+        arr = group["ophys/dff"]
+        ts = group["ophys/time"][:]
+        row = {int(c): i for i, c in enumerate(group["ophys/cell_specimen_id"][:])}
+    open_s = time.perf_counter() - t0
+    shape = None
+    if pattern == "windows":
+        for tc in p["times"]:
+            a, b = tc - p["half_window"], tc + p["half_window"]
+            q0 = time.perf_counter()
+            if method == "h5py":
+                i0, i1 = np.searchsorted(ts, a, "left"), np.searchsorted(ts, b, "right")
+                x = data[i0:i1, :]
+            elif method.startswith("xarray"):
+                x = dff.sel(time=slice(a, b)).values
+            else:
+                i0, i1 = np.searchsorted(ts, a, "left"), np.searchsorted(ts, b, "right")
+                x = arr[:, i0:i1]
+            per.append(time.perf_counter() - q0)
+            shape = x.shape
+    else:
+        for c in p["cells"]:
+            q0 = time.perf_counter()
+            if method == "h5py":
+                x = data[:, column[c]]
+            elif method.startswith("xarray"):
+                x = dff.sel(cell_specimen_id=c).values
+            else:
+                x = arr[row[c], :]
+            per.append(time.perf_counter() - q0)
+            shape = x.shape
+    return {"open_s": open_s, "per_query_s": per, "shape": list(shape), "peak_rss_mb": rss_mb()}
+
+
+def child_breakdown(p: dict) -> dict:
+    """Where the conversion's time goes: the converter's own steps, group by group, then variants
+    of the ophys group (threaded dask scheduler, bitshuffle codec). Written to a scratch store."""
+    import warnings
+
+    warnings.filterwarnings("ignore")
+    import dask
+    import zarr
+    from zarr.codecs import BloscCodec
+
+    from converters import Chunking
+    from converters.convert import _encoding, _sha256, build_groups
+    from converters.nwb import NWBReader
+    from vbzarr.urls import filesystem
+
+    out: dict = {}
+    chunking = Chunking(cells=p["cells"], time=p["time"])
+    t0 = time.perf_counter()
+    fs, path = filesystem(p["src"])
+    _sha256(fs, path)
+    out["sha256_s"] = time.perf_counter() - t0
+    nwb = NWBReader(p["src"])
+    t0 = time.perf_counter()
+    groups, _ = build_groups(nwb, chunking)
+    out["build_groups_s"] = time.perf_counter() - t0
+    dst = p["dst"]
+    shutil.rmtree(dst, ignore_errors=True)
+    zarr.open_group(dst, mode="w", zarr_format=3)
+    out["groups"] = {}
+    with dask.config.set(scheduler="synchronous"):
+        for name, ds in groups.items():
+            t0 = time.perf_counter()
+            ds.to_zarr(dst, group=name, mode="w", zarr_format=3, consolidated=False,
+                       encoding=_encoding(ds, chunking))
+            out["groups"][name] = {"seconds": time.perf_counter() - t0, "mb": ds.nbytes / 1e6}
+    t0 = time.perf_counter()
+    zarr.consolidate_metadata(dst, zarr_format=3)
+    out["consolidate_s"] = time.perf_counter() - t0
+    ophys = groups["ophys"]
+
+    def bitshuffle(enc: dict) -> dict:
+        for name in ophys.data_vars:  # the float64 traces
+            enc[str(name)]["compressors"] = [BloscCodec(cname="zstd", clevel=5, shuffle="bitshuffle")]
+        return enc
+
+    variants = {"synchronous, zstd5+shuffle (as converter)": ("synchronous", False),
+                "threaded x2, zstd5+shuffle": ("threads", False),
+                "synchronous, zstd5+bitshuffle": ("synchronous", True),
+                "threaded x2, zstd5+bitshuffle": ("threads", True)}
+    out["ophys_variants"] = {}
+    for label, (scheduler, bits) in variants.items():
+        target = dst + ".variant"
+        shutil.rmtree(target, ignore_errors=True)
+        enc = _encoding(ophys, chunking)
+        if bits:
+            enc = bitshuffle(enc)
+        kw = {"num_workers": 2} if scheduler == "threads" else {}
+        t0 = time.perf_counter()
+        with dask.config.set(scheduler=scheduler, **kw):
+            ophys.to_zarr(target, group="ophys", mode="w", zarr_format=3, consolidated=False,
+                          encoding=enc)
+        out["ophys_variants"][label] = {"seconds": time.perf_counter() - t0,
+                                        "bytes": du_bytes(target)[0]}
+        shutil.rmtree(target, ignore_errors=True)
+    out["peak_rss_mb"] = rss_mb()
+    return out
+
+
+CHILDREN = {"convert": child_convert, "h5py_limit": child_h5py_limit, "read": child_read,
+            "breakdown": child_breakdown}
+
+
+# ------------------------------------------------------------------------------------------------
+# Parent
+# ------------------------------------------------------------------------------------------------
+def parse_chunking(text: str) -> tuple[int, int]:
+    cells, t = text.lower().split("x")
+    return int(cells), int(t)
+
+
+def convert_once(src: Path, dst: Path, cells: int, t: int) -> dict:
+    warm_page_cache(src)
+    cached = cached_fraction(src)
+    r = run_child(self_child(SCRIPT, "convert", {"src": str(src), "dst": str(dst), "cells": cells,
+                                                  "time": t}))
+    r["source_cached_fraction"] = cached
+    return r
+
+
+def hdmf_once(src: Path, dst: Path, py: Path) -> dict:
+    from benchmarks.peers.hdmf_zarr_env import export_nwb_to_zarr
+
+    warm_page_cache(src)
+    cached = cached_fraction(src)
+    r = export_nwb_to_zarr(src, dst, py)
+    r.pop("stderr", None)
+    r["source_cached_fraction"] = cached
+    return r
+
+
+def array_sizes(store: Path) -> dict[str, dict]:
+    """``{group/variable: {stored, raw, files}}`` for every array of a store."""
+    import numpy as np
+
+    out = {}
+    for meta in store.rglob("zarr.json"):
+        node = json.loads(meta.read_text())
+        if node.get("node_type") != "array":
+            continue
+        rel = meta.parent.relative_to(store).as_posix()
+        stored, files = du_bytes(meta.parent)
+        dtype = node["data_type"]
+        try:
+            itemsize = np.dtype(dtype if isinstance(dtype, str) else "O").itemsize
+        except TypeError:
+            itemsize = 0
+        raw = int(np.prod(node["shape"])) * itemsize if isinstance(dtype, str) and \
+            dtype not in ("string", "variable_length_utf8") else None
+        out[rel] = {"stored": stored - meta.stat().st_size, "raw": raw, "files": files - 1,
+                    "chunks": node["chunk_grid"]["configuration"]["chunk_shape"],
+                    "codecs": [c["name"] for c in node["codecs"]]}
+    return out
+
+
+def group_sizes(store: Path) -> dict[str, int]:
+    out = {}
+    for child in sorted(store.iterdir()):
+        out[child.name] = du_bytes(child)[0]
+    return out
+
+
+def nwb_storage(src: Path) -> dict[str, int]:
+    import h5py
+
+    out = {}
+    with h5py.File(src, "r") as f:
+        def visit(name, obj):
+            if isinstance(obj, h5py.Dataset):
+                out[name] = int(obj.id.get_storage_size())
+        f.visititems(visit)
+    return out
+
+
+def lossless(src: Path, store: Path) -> dict[str, dict]:
+    """Store arrays equal the NWB's (values, dtype, NaN positions), cells matched by cell_roi_id."""
+    import h5py
+    import numpy as np
+    import zarr
+
+    from converters.ophys import half_normal_kernel, filter_events, FILTER_SCALE_SECONDS
+
+    g = zarr.open_group(str(store), mode="r", zarr_format=3, use_consolidated=True)
+    out = {}
+    with h5py.File(src, "r") as f:
+        ids = f[f"{CELL_TABLE}/id"][()]
+        roi_ids = g["ophys/cell_roi_id"][:].astype(np.int64)
+        row_of_id = {int(i): k for k, i in enumerate(ids)}
+        for var, path in TRACES.items():
+            rois = f[ROIS[var]][()]
+            col_of_row = {int(r): i for i, r in enumerate(rois)}
+            cols = [col_of_row[row_of_id[int(r)]] for r in roi_ids]
+            ref = f[path][()][:, cols].T
+            got = g[f"ophys/{var}"][:]
+            out[f"ophys/{var}"] = {"equal": bool(got.dtype == ref.dtype and got.shape == ref.shape
+                                                 and np.array_equal(got, ref, equal_nan=True)),
+                                   "dtype": str(got.dtype), "shape": list(got.shape)}
+        ts = f[f"{DFF}/timestamps"][()]
+        out["ophys/time"] = {"equal": bool(np.array_equal(g["ophys/time"][:], ts))}
+        rate = float(g["ophys"].attrs.get("ophys_frame_rate", 31.0))
+        events = g["ophys/events"][:]
+        expected = filter_events(events, half_normal_kernel(FILTER_SCALE_SECONDS * rate))
+        fe = g["ophys/filtered_events"][:]
+        out["ophys/filtered_events (vs AllenSDK filter of events)"] = {
+            "equal": bool(np.allclose(fe, expected, rtol=0, atol=1e-12)),
+            "max_abs_diff": float(np.max(np.abs(fe - expected)))}
+        for name in f["stimulus/templates"]:
+            base = f"stimulus/templates/{name}"
+            for src_name, var in (("data", "warped"), ("unwarped", "unwarped")):
+                ref = f[f"{base}/{src_name}"][()]
+                got = g[f"stimulus_templates/{var}"][:]
+                out[f"stimulus_templates/{var}"] = {
+                    "equal": bool(got.dtype == ref.dtype and np.array_equal(got, ref, equal_nan=True)),
+                    "dtype": str(got.dtype), "shape": list(got.shape)}
+        masks = f[f"{CELL_TABLE}/image_mask"][()]
+        rows = [row_of_id[int(r)] for r in g["images/cell_roi_id"][:].astype(np.int64)]
+        out["images/roi_masks"] = {"equal": bool(np.array_equal(g["images/roi_masks"][:],
+                                                                masks[rows].astype(bool)))}
+        for var, nwb_name in (("max_projection", "max_projection"),
+                              ("average_projection", "average_image")):
+            ref = f[f"processing/ophys/images/{nwb_name}"][()]
+            got = g[f"images/{var}"][:]
+            out[f"images/{var}"] = {"equal": bool(got.dtype == ref.dtype and np.array_equal(got, ref))}
+    return out
+
+
+def read_params(src: Path, n_windows: int, n_cells: int, seed: int) -> dict:
+    import h5py
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    with h5py.File(src, "r") as f:
+        ts = f[f"{DFF}/timestamps"][()]
+        csid = f[f"{CELL_TABLE}/cell_specimen_id"][()]
+        rois = f[f"{DFF}/rois"][()]
+    half = 1.5
+    times = rng.uniform(ts[0] + half, ts[-1] - half, n_windows)
+    cells = rng.choice(csid[rois], n_cells, replace=False)
+    return {"times": [float(t) for t in times], "half_window": half,
+            "cells": [int(c) for c in cells]}
+
+
+def measure_reads(target: Path, method: str, pattern: str, state: str, params: dict) -> dict:
+    if state == "warm":
+        warm_page_cache(target)
+    else:
+        drop_page_cache(target)
+    cached = cached_fraction(target)
+    r = run_child(self_child(SCRIPT, "read", {"path": str(target), "method": method,
+                                               "pattern": pattern, **params}))
+    per = r.pop("per_query_s")
+    r.update(per_query=stats(per), first_query_s=per[0], total_s=sum(per),
+             cached_fraction_before=cached, cached_fraction_after=cached_fraction(target))
+    return r
+
+
+def exploratory_store(default_store: Path, dst: Path, encoding: dict) -> Path:
+    """A store holding only ophys/dff (+ its coordinates) re-encoded, opened like a real store."""
+    import warnings
+
+    import xarray as xr
+    import zarr
+
+    warnings.filterwarnings("ignore")
+    shutil.rmtree(dst, ignore_errors=True)
+    src = xr.open_zarr(default_store, group="ophys", consolidated=True, zarr_format=3)
+    ds = src[["dff"]].load()
+    for v in ds.variables.values():
+        v.encoding = {}
+    root = zarr.open_group(str(default_store), mode="r", zarr_format=3, use_consolidated=True)
+    zarr.open_group(str(dst), mode="w", zarr_format=3, attributes=dict(root.attrs))
+    ds.to_zarr(dst, group="ophys", mode="w", zarr_format=3, consolidated=False,
+               encoding={"dff": encoding})
+    zarr.consolidate_metadata(str(dst), zarr_format=3)
+    return dst
+
+
+def codec_probe(store: Path, reference: Path | None) -> list[dict]:
+    """Ratio and single-thread encode/decode speed of candidate codecs on samples of the large
+    variables (one column of chunks over all cells), factory content; plus AllenSDK-written dff."""
+    import numcodecs.blosc as nb
+    import numpy as np
+    import zarr
+    from numcodecs import Blosc
+
+    nb.use_threads = False
+    codecs = {"blosc zstd5 shuffle (current)": Blosc("zstd", 5, Blosc.SHUFFLE),
+              "blosc zstd5 bitshuffle": Blosc("zstd", 5, Blosc.BITSHUFFLE),
+              "blosc zstd3 shuffle": Blosc("zstd", 3, Blosc.SHUFFLE),
+              "blosc zstd1 shuffle": Blosc("zstd", 1, Blosc.SHUFFLE),
+              "blosc lz4 5 shuffle": Blosc("lz4", 5, Blosc.SHUFFLE)}
+    g = zarr.open_group(str(store), mode="r", zarr_format=3, use_consolidated=True)
+    samples = {}
+    for var in ("dff", "corrected_fluorescence", "demixed_trace", "neuropil_trace", "events",
+                "filtered_events"):
+        a = g[f"ophys/{var}"]
+        samples[var] = np.ascontiguousarray(a[:, : min(a.shape[1], 65536)])
+    samples["dff rounded to float32 (AllenSDK-like precision)"] = \
+        samples["dff"].astype(np.float32).astype(np.float64)
+    w = g["stimulus_templates/unwarped"]
+    samples["stimulus_templates/unwarped (2 images)"] = np.ascontiguousarray(w[:2])
+    if reference is not None:
+        import h5py
+
+        with h5py.File(reference, "r") as f:
+            samples[f"AllenSDK-written reference file dff ({reference.name})"] = \
+                np.ascontiguousarray(f[TRACES["dff"]][()].T)
+    rows = []
+    for name, x in samples.items():
+        f32 = float(np.mean(x.astype(np.float32).astype(np.float64) == x)) \
+            if x.dtype == np.float64 else None
+        for label, codec in codecs.items():
+            t0 = time.perf_counter()
+            enc = codec.encode(x)
+            te = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            codec.decode(enc)
+            td = time.perf_counter() - t0
+            rows.append({"sample": name, "codec": label, "mb": x.nbytes / 1e6,
+                         "ratio": len(enc) / x.nbytes, "encode_mb_s": x.nbytes / te / 1e6,
+                         "decode_mb_s": x.nbytes / td / 1e6, "float32_exact_fraction": f32})
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--size", default="realistic", help="factory size preset (default realistic)")
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--repeats", type=int, default=3,
+                    help="runs of the default conversion and of the hdmf-zarr export")
+    ap.add_argument("--default", default="16x8192", help="the default Chunking, cells x time")
+    ap.add_argument("--chunkings", default="8x16384,16x8192,32x4096,80x2048",
+                    help="Chunking(cells x time) settings compared (comma separated)")
+    ap.add_argument("--n-windows", type=int, default=50)
+    ap.add_argument("--n-cells", type=int, default=8)
+    ap.add_argument("--skip-hdmf", action="store_true")
+    ap.add_argument("--hdmf-venv", default=str(SCRATCH / "venv-hdmf-zarr"))
+    ap.add_argument("--child", nargs=2, metavar=("KIND", "JSON"), help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.child:
+        result = CHILDREN[args.child[0]](json.loads(args.child[1]))
+        print(json.dumps(result))
+        return 0
+
+    t_start = time.perf_counter()
+    cmd = command()
+    info = machine()
+    work = SCRATCH / f"ophys-conversion-{args.size}"
+    work.mkdir(parents=True, exist_ok=True)
+    src, gen_s = realistic_experiment(args.size, args.seed)
+    nwb_bytes = src.stat().st_size
+    print(f"source {src} ({nwb_bytes / 1e6:.0f} MB)" + (f", generated in {gen_s:.0f} s" if gen_s else ", cached"))
+    import h5py
+
+    with h5py.File(src, "r") as f:
+        n_frames, n_rois = f[f"{DFF}/data"].shape
+        templates = {n: f[f"stimulus/templates/{n}/data"].shape for n in f["stimulus/templates"]}
+    default = parse_chunking(args.default)
+    chunkings = [parse_chunking(c) for c in args.chunkings.split(",")]
+    if default not in chunkings:
+        chunkings.insert(0, default)
+    results: dict = {"machine": info, "command": cmd, "source": {
+        "path": str(src), "bytes": nwb_bytes, "size_preset": args.size, "seed": args.seed,
+        "generation_s": gen_s, "frames": n_frames, "rois": n_rois, "templates": templates}}
+
+    # (c) h5py limit, warm and cold source.
+    limit = {}
+    for state in ("warm", "cold"):
+        warm_page_cache(src) if state == "warm" else drop_page_cache(src)
+        cached = cached_fraction(src)
+        limit[state] = run_child(self_child(SCRIPT, "h5py_limit", {"src": str(src)}))
+        limit[state]["source_cached_fraction"] = cached
+        print(f"h5py limit ({state}): {limit[state]['seconds']:.2f} s")
+    results["h5py_limit"] = limit
+
+    # (a) + (f) conversions.
+    conversions: dict = {}
+    stores: dict[str, Path] = {}
+    for cells, t in chunkings:
+        key = f"{cells}x{t}"
+        dst = work / f"store-{key}.zarr"
+        runs = [convert_once(src, dst, cells, t)
+                for _ in range(args.repeats if (cells, t) == default else 1)]
+        conversions[key] = {"runs": runs, "seconds": stats([r["seconds"] for r in runs]),
+                            "peak_rss_mb": max(r["child_maxrss_mb"] for r in runs)}
+        stores[key] = dst
+        print(f"vbzarr convert {key}: " + ", ".join(f"{r['seconds']:.1f} s" for r in runs)
+              + f", peak RSS {conversions[key]['peak_rss_mb']:.0f} MB")
+    results["conversions"] = conversions
+    dkey = f"{default[0]}x{default[1]}"
+
+    # (b) hdmf-zarr.
+    if not args.skip_hdmf:
+        from benchmarks.peers.hdmf_zarr_env import ensure_venv
+
+        py = ensure_venv(Path(args.hdmf_venv))
+        hdst = work / "hdmf-zarr.zarr"
+        hruns = [hdmf_once(src, hdst, py) for _ in range(args.repeats)]
+        results["hdmf_zarr"] = {"runs": hruns, "seconds": stats([r["seconds"] for r in hruns]),
+                                "peak_rss_mb": max(r["peak_rss_mb"] for r in hruns),
+                                "bytes": hruns[-1]["bytes"], "n_files": hruns[-1]["n_files"],
+                                "versions": hruns[-1].get("versions")}
+        print("hdmf-zarr export: " + ", ".join(f"{r['seconds']:.1f} s" for r in hruns))
+
+    # (d) sizes and losslessness.
+    storage = nwb_storage(src)
+    sizes = {}
+    for key, store in stores.items():
+        total, nfiles = du_bytes(store)
+        sizes[key] = {"bytes": total, "files": nfiles, "ratio_to_nwb": total / nwb_bytes,
+                      "groups": group_sizes(store)}
+    sizes[dkey]["arrays"] = array_sizes(stores[dkey])
+    results["sizes"] = sizes
+    results["nwb_storage_top"] = dict(sorted(storage.items(), key=lambda kv: -kv[1])[:25])
+    results["nwb_storage_by_prefix"] = {}
+    for name, n in storage.items():
+        prefix = "/".join(name.split("/")[:2])
+        results["nwb_storage_by_prefix"][prefix] = results["nwb_storage_by_prefix"].get(prefix, 0) + n
+    results["lossless"] = lossless(src, stores[dkey])
+    print("lossless:", all(v["equal"] for v in results["lossless"].values()))
+
+    # (e) + (f) reads.
+    params = read_params(src, args.n_windows, args.n_cells, args.seed)
+    results["read_params"] = params
+    reads: dict = {}
+    targets = [("nwb", src, ["h5py"])]
+    targets += [(f"store {k}", s, ["xarray", "zarr"] + (["xarray-nodask"] if k == dkey else []))
+                for k, s in stores.items()]
+    # Exploratory layouts of dff (not what the converter writes today).
+    from zarr.codecs import BloscCodec
+
+    current = [BloscCodec(cname="zstd", clevel=5, shuffle="shuffle")]  # what the converter uses
+    explore = {
+        "dff sharded: shards 80x16384, inner chunks 16x1024 (zstd5 shuffle)": {
+            "chunks": (16, 1024), "shards": (80, 16384), "compressors": current},
+        f"dff {dkey}, zstd5 bitshuffle": {
+            "chunks": default, "compressors": [BloscCodec(cname="zstd", clevel=5,
+                                                          shuffle="bitshuffle")]},
+    }
+    explored = {}
+    for i, (label, enc) in enumerate(explore.items()):
+        path = exploratory_store(stores[dkey], work / f"explore-{i}.zarr", enc)
+        explored[label] = {"bytes_dff": du_bytes(path / "ophys" / "dff")[0], "path": str(path)}
+        targets.append((f"explore: {label}", path, ["xarray", "zarr"]))
+    results["exploratory_layouts"] = explored
+    for name, path, methods in targets:
+        for method in methods:
+            for pattern in ("windows", "cell"):
+                for state in ("warm", "cold"):
+                    r = measure_reads(path, method, pattern, state, params)
+                    reads[f"{name} | {method} | {pattern} | {state}"] = r
+                    print(f"read {name:58s} {method:13s} {pattern:7s} {state}: "
+                          f"{r['per_query']['mean'] * 1e3:8.2f} ms/query (open {r['open_s'] * 1e3:.0f} ms)")
+    results["reads"] = reads
+
+    # (g) diagnosis: conversion breakdown and codec probe.
+    warm_page_cache(src)
+    results["breakdown"] = run_child(self_child(SCRIPT, "breakdown", {
+        "src": str(src), "dst": str(work / "breakdown.zarr"), "cells": default[0],
+        "time": default[1]}))
+    shutil.rmtree(work / "breakdown.zarr", ignore_errors=True)
+    reference = next(iter(sorted(Path(__file__).resolve().parents[2].glob(
+        "shared/reference-nwb/visual-behavior-ophys/behavior_ophys_experiments/*.nwb"))), None)
+    results["codec_probe"] = codec_probe(stores[dkey], reference)
+    results["total_seconds"] = time.perf_counter() - t_start
+
+    md = render(results, dkey, chunkings, args)
+    j, m = write_results(NAME, results, md)
+    print(md)
+    print(f"wrote {j} and {m}")
+    return 0
+
+
+def render(r: dict, dkey: str, chunkings, args) -> str:
+    mb = 1e6
+    src = r["source"]
+    conv = r["conversions"][dkey]
+    hd = r.get("hdmf_zarr")
+    lim = r["h5py_limit"]
+    out = [f"# {NAME}\n", machine_markdown(r["machine"], r["command"], r["total_seconds"]),
+           f"Source: one factory ophys experiment (`size={src['size_preset']!r}`, seed {src['seed']}): "
+           f"{src['bytes'] / mb:.0f} MB NWB, {src['rois']} cells x {src['frames']:,} frames, "
+           f"templates {list(src['templates'].values())}. Times are medians of the runs shown "
+           "(min-max); every conversion run starts with the source NWB read once into the page "
+           "cache (both peers alike). Peak RSS: the converting child process only (`wait4`).\n"]
+    vz = conv["seconds"]
+    rows = [["vbzarr `convert_nwb` (Chunking " + dkey + ")", f"{vz['median']:.2f} ({vz['min']:.2f}-{vz['max']:.2f}), n={vz['n']}",
+             f"{conv['peak_rss_mb']:.0f}", "1.00", ""]]
+    if hd:
+        hs = hd["seconds"]
+        rows.append(["hdmf-zarr 0.13 `NWBZarrIO.export`", f"{hs['median']:.2f} ({hs['min']:.2f}-{hs['max']:.2f}), n={hs['n']}",
+                     f"{hd['peak_rss_mb']:.0f}", f"{hs['median'] / vz['median']:.2f}",
+                     "target >= 3.0: " + ("MET" if hs["median"] / vz["median"] >= 3 else "MISSED")])
+    for state in ("warm", "cold"):
+        rows.append([f"h5py limit: read every dataset fully ({state} page cache)",
+                     f"{lim[state]['seconds']:.2f}", f"{lim[state]['peak_rss_mb']:.0f}",
+                     f"{lim[state]['seconds'] / vz['median']:.2f}", ""])
+    out += ["## Conversion time and memory\n",
+            md_table(["", "seconds", "peak RSS MB", "peer s / vbzarr s", ""], rows),
+            f"Peak RSS target < 1024 MB: {'MET' if conv['peak_rss_mb'] < 1024 else 'MISSED'} "
+            f"({conv['peak_rss_mb']:.0f} MB; after imports {conv['runs'][0]['rss_after_import_mb']:.0f} MB). "
+            f"Child CPU time of the vbzarr runs: "
+            + ", ".join(f"{x['child_cpu_s']:.1f} s" for x in conv["runs"]) + ".\n"]
+
+    size = r["sizes"][dkey]
+    srows = [["NWB (source)", f"{src['bytes'] / mb:.1f}", "1.00", ""],
+             [f"vbzarr store (Chunking {dkey})", f"{size['bytes'] / mb:.1f}", f"{size['ratio_to_nwb']:.3f}",
+              "target <= 0.6: " + ("MET" if size["ratio_to_nwb"] <= 0.6 else "MISSED")]]
+    if hd:
+        srows.append(["hdmf-zarr store", f"{hd['bytes'] / mb:.1f}", f"{hd['bytes'] / src['bytes']:.3f}", ""])
+    ok = all(v["equal"] for v in r["lossless"].values())
+    out += ["## Size and losslessness\n", md_table(["", "MB", "x NWB", ""], srows),
+            f"Lossless: {'all equal' if ok else 'NOT all equal'} ("
+            + ", ".join(f"{k}: {'ok' if v['equal'] else 'DIFFERENT'}" for k, v in r["lossless"].items())
+            + ").\n"]
+    grows = sorted(size["groups"].items(), key=lambda kv: -kv[1])
+    out += ["Store size by group:\n",
+            md_table(["group", "MB", "% of store"],
+                     [[g, f"{b / mb:.2f}", f"{100 * b / size['bytes']:.1f}"] for g, b in grows])]
+    arrays = size["arrays"]
+    big = sorted(arrays.items(), key=lambda kv: -kv[1]["stored"])[:14]
+    storage = r["nwb_storage_top"]
+    nwb_of = {"ophys/" + k: storage.get(v) for k, v in TRACES.items()}
+    out += ["Largest arrays of the store (raw = uncompressed bytes):\n",
+            md_table(["array", "stored MB", "raw MB", "stored/raw", "NWB MB", "chunks"],
+                     [[k, f"{v['stored'] / mb:.2f}", f"{v['raw'] / mb:.1f}" if v["raw"] else "",
+                       f"{v['stored'] / v['raw']:.3f}" if v["raw"] else "",
+                       f"{nwb_of[k] / mb:.1f}" if nwb_of.get(k) else "", v["chunks"]]
+                      for k, v in big])]
+
+    def q(key: str) -> dict | None:
+        return r["reads"].get(key)
+
+    out += ["## Access patterns (ms per query, fresh process; open not included)\n",
+            f"`windows`: all cells, 3 s window around {len(r['read_params']['times'])} random times; "
+            f"`cell`: one cell's whole dff trace, {len(r['read_params']['cells'])} cells. "
+            "warm = files pre-read into the page cache; cold = dropped with posix_fadvise first. "
+            "Ratio = NWB/h5py time divided by the store time (> 1: store faster).\n"]
+    rows = []
+    for pattern in ("windows", "cell"):
+        for state in ("warm", "cold"):
+            nwb = q(f"nwb | h5py | {pattern} | {state}")["per_query"]["mean"]
+            for method in ("xarray", "xarray-nodask", "zarr"):
+                s = q(f"store {dkey} | {method} | {pattern} | {state}")
+                if s is None:
+                    continue
+                m = s["per_query"]["mean"]
+                rows.append([pattern, state, f"{nwb * 1e3:.2f}", method, f"{m * 1e3:.2f}",
+                             f"{nwb / m:.2f}", "faster" if m < nwb else "SLOWER"])
+    out += [md_table(["pattern", "page cache", "NWB h5py ms", "store via", "store ms",
+                      "NWB/store", "store vs NWB"], rows)]
+    nrows = []
+    for pattern in ("windows", "cell"):
+        for state in ("warm", "cold"):
+            x = q(f"nwb | h5py | {pattern} | {state}")
+            s = q(f"store {dkey} | xarray | {pattern} | {state}")
+            nrows.append([pattern, state, f"{x['open_s'] * 1e3:.1f}", f"{s['open_s'] * 1e3:.1f}",
+                          f"{x['first_query_s'] * 1e3:.2f}", f"{s['first_query_s'] * 1e3:.2f}"])
+    out += ["Open and first query (ms):\n", md_table(
+        ["pattern", "page cache", "NWB open (h5py + timestamps/ids)", "store open (vbzarr.open_store)",
+         "NWB first query", "store first query"], nrows)]
+
+    crow = []
+    for cells, t in chunkings:
+        key = f"{cells}x{t}"
+        c = r["conversions"][key]
+        sz = r["sizes"][key]
+        cell = [key + (" (default)" if key == dkey else ""), f"{c['seconds']['median']:.1f}",
+                f"{c['peak_rss_mb']:.0f}", f"{sz['bytes'] / mb:.1f}", f"{sz['ratio_to_nwb']:.3f}",
+                f"{sz['groups'].get('ophys', 0) / mb:.1f}"]
+        for pattern in ("windows", "cell"):
+            for state in ("warm", "cold"):
+                x = q(f"store {key} | xarray | {pattern} | {state}")["per_query"]["mean"]
+                z = q(f"store {key} | zarr | {pattern} | {state}")["per_query"]["mean"]
+                nwb = q(f"nwb | h5py | {pattern} | {state}")["per_query"]["mean"]
+                cell.append(f"{x * 1e3:.1f} / {z * 1e3:.1f} ({nwb / x:.2f})")
+        crow.append(cell)
+    for label, e in r["exploratory_layouts"].items():
+        cell = [f"explore: {label}", "", "", f"dff only {e['bytes_dff'] / mb:.1f}", "", ""]
+        for pattern in ("windows", "cell"):
+            for state in ("warm", "cold"):
+                x = q(f"explore: {label} | xarray | {pattern} | {state}")["per_query"]["mean"]
+                z = q(f"explore: {label} | zarr | {pattern} | {state}")["per_query"]["mean"]
+                nwb = q(f"nwb | h5py | {pattern} | {state}")["per_query"]["mean"]
+                cell.append(f"{x * 1e3:.1f} / {z * 1e3:.1f} ({nwb / x:.2f})")
+        crow.append(cell)
+    nw = [f"{q(f'nwb | h5py | {p} | {s}')['per_query']['mean'] * 1e3:.2f}"
+          for p in ("windows", "cell") for s in ("warm", "cold")]
+    crow.append(["NWB via h5py (peer)", "", "", f"{src['bytes'] / mb:.1f}", "1.000", "", *nw])
+    out += ["## Chunking alternatives (cells x time)\n",
+            "Read cells: `xarray ms / zarr-direct ms (NWB/xarray ratio)`, mean per query.\n",
+            md_table(["Chunking", "convert s", "peak RSS MB", "store MB", "x NWB", "ophys MB",
+                      "windows warm", "windows cold", "cell warm", "cell cold"], crow)]
+
+    b = r["breakdown"]
+    brows = [["sha256 of the source", f"{b['sha256_s']:.2f}"], ["build_groups", f"{b['build_groups_s']:.2f}"]]
+    brows += [[f"write group `{g}` ({v['mb']:.0f} MB raw)", f"{v['seconds']:.2f}"]
+              for g, v in sorted(b["groups"].items(), key=lambda kv: -kv[1]["seconds"])]
+    brows.append(["consolidate_metadata", f"{b['consolidate_s']:.2f}"])
+    out += ["## Diagnosis: where the conversion time goes (same steps as `convert_nwb`)\n",
+            md_table(["step", "seconds"], brows),
+            "Variants of writing the `ophys` group (exploratory, not what the converter does):\n",
+            md_table(["variant", "seconds", "ophys MB"],
+                     [[k, f"{v['seconds']:.2f}", f"{v['bytes'] / mb:.1f}"]
+                      for k, v in b["ophys_variants"].items()])]
+    prow = [[p["sample"], p["codec"], f"{p['ratio']:.3f}", f"{p['encode_mb_s']:.0f}",
+             f"{p['decode_mb_s']:.0f}",
+             "" if p["float32_exact_fraction"] is None else f"{p['float32_exact_fraction']:.2f}"]
+            for p in r["codec_probe"]]
+    out += ["## Codec probe (single thread; sample = all cells x first 65,536 frames)\n",
+            md_table(["sample", "codec", "stored/raw", "encode MB/s", "decode MB/s",
+                      "float32-exact fraction"], prow)]
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
