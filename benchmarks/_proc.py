@@ -128,7 +128,13 @@ def wait_quiet(max_minutes: float = 40.0, poll: float = 30.0, log=print) -> floa
 def run_child(script: str | Path, name: str, payload: dict, timeout: float | None = None,
               env: dict | None = None) -> dict:
     """Run ``python script --child name json(payload)`` from the repo root; return the JSON object
-    it prints last, plus ``rusage_maxrss_mb`` / ``user_s`` / ``sys_s`` / ``wall_s`` of that child."""
+    it prints last, plus ``rusage_maxrss_mb`` / ``user_s`` / ``sys_s`` / ``wall_s`` of that child.
+
+    Caveat measured on this kernel: a child's ``ru_maxrss`` (RUSAGE_SELF in the child, wait4 /
+    RUSAGE_CHILDREN in the parent) is at least the parent's RSS when it was spawned (Linux keeps
+    the pre-exec address space's high-water mark). So the parent must stay small (no numpy,
+    xarray, pynwb imported: ~15 MiB) and the child also reports ``vmhwm_mb`` (VmHWM of its own
+    address space, from /proc/self/status) as a cross-check; ``parent_rss_mb`` is recorded."""
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         t0 = time.perf_counter()
         proc = subprocess.Popen([sys.executable, str(script), "--child", name, json.dumps(payload)],
@@ -154,16 +160,41 @@ def run_child(script: str | Path, name: str, payload: dict, timeout: float | Non
     lines = [ln for ln in stdout.strip().splitlines() if ln.startswith("{")]
     result = json.loads(lines[-1])
     result.update(rusage_maxrss_mb=usage.ru_maxrss / 1024, user_s=usage.ru_utime,
-                  sys_s=usage.ru_stime, wall_s=wall)
+                  sys_s=usage.ru_stime, wall_s=wall, parent_rss_mb=current_rss_mb())
     return result
 
 
+def vm_hwm_mb(pid: int | str = "self") -> float | None:
+    """Peak RSS of a process's current address space (VmHWM; reset by exec, unlike ru_maxrss)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
 def child_main(children: dict) -> None:
-    """Entry point of ``--child NAME JSON``: run ``children[NAME](payload)``, print its dict."""
+    """Entry point of ``--child NAME JSON``: run ``children[NAME](payload)``, print its dict.
+
+    ``versions`` is built in (so that the parent never imports the heavy modules: a child's
+    ``ru_maxrss`` starts at its parent's RSS, see :func:`run_child`)."""
     name, payload = sys.argv[2], json.loads(sys.argv[3])
-    out = children[name](payload)
+    out = versions() if name == "versions" else children[name](payload)
     out["self_maxrss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    out["vmhwm_mb"] = vm_hwm_mb()
     print(json.dumps(out, default=float))
+
+
+def current_rss_mb(pid: int | str = "self") -> float | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
 
 
 def median(xs: list[float]) -> float:

@@ -46,7 +46,6 @@ from benchmarks._proc import (  # noqa: E402
     ratio,
     run_child,
     table,
-    versions,
     wait_quiet,
     warm_page_cache,
     write_results,
@@ -361,7 +360,7 @@ def child_psth_pynapple(p: dict) -> dict:
 CHILDREN = {"vbo_generate": child_vbo_generate, "convert_project": child_convert_project,
             "convert_nwb": child_convert_nwb, "align_vbzarr": child_align_vbzarr,
             "align_pynwb": child_align_pynwb, "psth_vbzarr": child_psth_vbzarr,
-            "psth_pynapple": child_psth_pynapple}
+            "psth_pynapple": child_psth_pynapple}  # + compare_* below
 
 
 # --------------------------------------------------------------------------------------------
@@ -390,10 +389,10 @@ def cached_project(scratch: Path, tag: str, size: dict, n_containers: int, spc: 
     return info
 
 
-def compare_means(a_path: Path, b_path: Path) -> dict:
+def child_compare_means(p: dict) -> dict:
     import numpy as np
 
-    a, b = np.load(a_path), np.load(b_path)
+    a, b = np.load(p["a"]), np.load(p["b"])
     out = {"same_images": list(a["images"]) == list(b["images"]),
            "same_cells": np.array_equal(a["cells"], b["cells"]),
            "same_offsets": bool(np.allclose(a["offsets"], b["offsets"]))}
@@ -424,7 +423,9 @@ def main() -> None:
     scratch = Path(args.scratch)
     scratch.mkdir(parents=True, exist_ok=True)
     parts = set(args.parts.split(","))
-    results: dict = {"machine": versions(), "command": command(), "size": args.size,
+    info = {k: v for k, v in run_child(SCRIPT, "versions", {}).items()
+            if k in ("nproc", "ram", "cpu", "platform", "versions")}
+    results: dict = {"machine": info, "command": command(), "size": args.size,
                      "window": WINDOW, "rate": RATE, "psth_edges": PSTH_EDGES}
 
     # -- inputs (cached) -----------------------------------------------------------------------
@@ -498,7 +499,7 @@ def main() -> None:
                     f"{runs['vbzarr_distributed'][-1]['seconds']:.2f} s" if args.distributed else ""))
         results["container"] = {"input": {k: v for k, v in cont.items() if k != "paths"},
                                 "nwb_bytes": nwb_bytes, "convert": conv, "runs": runs,
-                                "agree": compare_means(out_v, out_p)}
+                                "agree": run_child(SCRIPT, "compare_means", {"a": str(out_v), "b": str(out_p)})}
         log(f"(i) agreement: {results['container']['agree']}")
 
     # -- (ii) PSTH of every unit ---------------------------------------------------------------
@@ -518,7 +519,7 @@ def main() -> None:
             log(f"(ii) repeat {k + 1}: vbzarr {runs['vbzarr'][-1]['seconds']:.2f} s, pynapple "
                 f"{runs['pynapple'][-1]['seconds']:.2f} s (compute "
                 f"{runs['pynapple'][-1]['compute_s']:.2f} s)")
-        results["psth"] = {"runs": runs, "agree": compare_psth(out_v, out_p)}
+        results["psth"] = {"runs": runs, "agree": run_child(SCRIPT, "compare_psth", {"v": str(out_v), "p": str(out_p)})}
         log(f"(ii) agreement: {results['psth']['agree']}")
 
     # -- (iii) scaling over sessions -----------------------------------------------------------
@@ -548,10 +549,10 @@ def main() -> None:
     log(f"wrote {j} and {m}")
 
 
-def compare_psth(v_path: Path, p_path: Path) -> dict:
+def child_compare_psth(paths: dict) -> dict:
     import numpy as np
 
-    v, p = np.load(v_path), np.load(p_path)
+    v, p = np.load(paths["v"]), np.load(paths["p"])
     out = {"same_units": np.array_equal(v["units"], p["units"]),
            "same_events": bool(np.array_equal(v["flash_times"], p["flash_times"]))}
     n, width = int(v["n_events"]), PSTH_EDGES[2]
@@ -667,6 +668,8 @@ def report(r: dict, args, cfg: dict) -> str:
                             "time per session / first", "peak RSS", "peak RSS / first"], rows))
     return "\n".join(lines)
 
+
+CHILDREN.update(compare_means=child_compare_means, compare_psth=child_compare_psth)
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--child":

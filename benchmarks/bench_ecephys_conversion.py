@@ -50,7 +50,6 @@ from benchmarks._proc import (  # noqa: E402
     ratio,
     run_child,
     table,
-    versions,
     wait_quiet,
     warm_page_cache,
     write_results,
@@ -340,7 +339,8 @@ def main() -> None:
     args = ap.parse_args()
     scratch = Path(args.scratch)
     scratch.mkdir(parents=True, exist_ok=True)
-    info = versions()
+    info = {k: v for k, v in run_child(SCRIPT, "versions", {}).items()
+            if k in ("nproc", "ram", "cpu", "platform", "versions")}
     cmd = command()
 
     sess = session(args)

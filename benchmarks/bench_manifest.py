@@ -283,13 +283,15 @@ def child_open(p: dict) -> dict:
     t0 = time.perf_counter()
     first = project.ophys_experiment_table
     first_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
     rows = {"ophys_experiment_table": len(first)}
+    per = {"ophys_experiment_table": first_s}
     for name in ("ophys_session_table", "behavior_session_table", "ophys_cells_table"):
+        t0 = time.perf_counter()
         rows[name] = len(project.table(name))
-    others_s = time.perf_counter() - t0
+        per[name] = time.perf_counter() - t0
+    others_s = sum(v for k, v in per.items() if k != "ophys_experiment_table")
     return {"import_s": import_s, "open_s": open_s, "first_table_s": first_s,
-            "other_tables_s": others_s, "rows": rows, "peak_rss_mb": rss_mb()}
+            "other_tables_s": others_s, "per_table_s": per, "rows": rows, "peak_rss_mb": rss_mb()}
 
 
 def child_csv(p: dict) -> dict:
@@ -341,7 +343,7 @@ def child_pynwb(p: dict) -> dict:
     for path in p["paths"]:
         t1 = time.perf_counter()
         if fs:
-            with fs.open(path, "rb") as fh, h5py.File(fh, "r") as h5, \
+            with fs.open(path, "rb", **p.get("open_options", {})) as fh, h5py.File(fh, "r") as h5, \
                     NWBHDF5IO(file=h5, mode="r", load_namespaces=True) as io:
                 fields = _metadata(io.read())
                 fetched.append(getattr(fh.cache, "total_requested_bytes", None))
@@ -447,42 +449,47 @@ def main(argv: list[str] | None = None) -> int:
         report = convert_project(str(container.root), url6, storage_options=opts)
         assert not report.failed, report.describe()
         setup6 = time.perf_counter() - t0
-        s3.reset()
-        t0 = time.perf_counter()
-        project = vbzarr.open_project(url6, storage_options=opts)
-        c_open, t_open = dict(s3.summary()), time.perf_counter() - t0
-        s3.reset()
-        t0 = time.perf_counter()
-        table = project.ophys_experiment_table
-        c_table, t_table = dict(s3.summary()), time.perf_counter() - t0
-        sel = table[table.ophys_container_id == table.ophys_container_id.iloc[0]]
-        s3.reset()
-        t0 = time.perf_counter()
-        view = project.dff(sel)
-        c_view, t_view = dict(s3.summary()), time.perf_counter() - t0
-        # The cell seen in most of the selected sessions (from the cells table: no data read).
-        cells_table = project.ophys_cells_table
-        seen = cells_table[cells_table.ophys_experiment_id.isin(sel.index)].cell_specimen_id
-        counts = seen.value_counts()
-        x = int(counts.index[0])
-        s3.reset()
-        t0 = time.perf_counter()
-        trace = view.sel(cell_specimen_id=x).compute()
-        c_read, t_read = dict(s3.summary()), time.perf_counter() - t0
-        store_keys = fs.find(f"{BUCKET}/container6")
-        results["container_dff"] = {
-            "experiments": len(sel), "cell_specimen_id": x,
-            "sessions_with_cell": int(counts.iloc[0]),
-            "trace_shape": list(trace.shape), "setup_s": setup6,
-            "requests": {"open_project": c_open, "ophys_experiment_table": c_table,
-                         "dff(selection) view": c_view, "sel(cell).compute()": c_read},
-            "seconds": {"open_project": t_open, "ophys_experiment_table": t_table,
-                        "dff(selection) view": t_view, "sel(cell).compute()": t_read},
-            "objects_in_project": len(store_keys),
-            "dff_chunks_per_store": [int(np.prod([len(c) for c in
-                                                  project.group("ophys_experiment", e, "ophys")["dff"].chunks]))
-                                     for e in sel.index]}
-        print("container dff GETs:", {k: v.get("GET", 0) for k, v in results["container_dff"]["requests"].items()})
+        results["container_dff"] = {}
+        for label, read_opts in (("default s3fs options", s3.storage_options(anon=True)),
+                                 ("with max_concurrency=1",
+                                  {**s3.storage_options(anon=True), "max_concurrency": 1})):
+            req, sec = {}, {}
+            s3.reset()
+            t0 = time.perf_counter()
+            project = vbzarr.open_project(url6, storage_options=read_opts)
+            req["open_project"], sec["open_project"] = dict(s3.summary()), time.perf_counter() - t0
+            s3.reset()
+            t0 = time.perf_counter()
+            table = project.ophys_experiment_table
+            req["ophys_experiment_table"] = dict(s3.summary())
+            sec["ophys_experiment_table"] = time.perf_counter() - t0
+            sel = table[table.ophys_container_id == table.ophys_container_id.iloc[0]]
+            # The cell seen in most of the selected sessions (from the cells table: no data read).
+            cells_table = project.ophys_cells_table
+            seen = cells_table[cells_table.ophys_experiment_id.isin(sel.index)].cell_specimen_id
+            counts = seen.value_counts()
+            x = int(counts.index[0])
+            s3.reset()
+            t0 = time.perf_counter()
+            view = project.dff(sel)
+            req["dff(selection) view"] = dict(s3.summary())
+            sec["dff(selection) view"] = time.perf_counter() - t0
+            s3.reset()
+            t0 = time.perf_counter()
+            trace = view.sel(cell_specimen_id=x).compute()
+            req["sel(cell).compute()"] = dict(s3.summary())
+            sec["sel(cell).compute()"] = time.perf_counter() - t0
+            results["container_dff"][label] = {
+                "experiments": len(sel), "cell_specimen_id": x,
+                "sessions_with_cell": int(counts.iloc[0]), "trace_shape": list(trace.shape),
+                "requests": req, "seconds": sec}
+        results["container_dff_setup"] = {
+            "setup_s": setup6, "objects_in_project": len(fs.find(f"{BUCKET}/container6")),
+            "dff_chunks_per_store": [
+                int(np.prod([len(c) for c in project.group("ophys_experiment", e, "ophys")["dff"].chunks]))
+                for e in sel.index]}
+        for label, c in results["container_dff"].items():
+            print(f"container dff ({label}):", {k: v for k, v in c["requests"].items()})
 
         # stores-row template from the real conversion.
         stores6 = project.stores
@@ -542,8 +549,10 @@ def main(argv: list[str] | None = None) -> int:
                   f"{[r['gets'] for r in entry['vbzarr_s3']]}")
 
         # 3. Peer: pynwb metadata of NWB files.
-        nwb_project = make_vbo_project(work / "nwb-peer", n_containers=4,
-                                       sessions_per_container=5, behavior_only_sessions=0,
+        # One active session per container: passive tiny sessions can hit a factory bug (a
+        # trials.lick_times column whose rows are all empty fails to write; see the report).
+        nwb_project = make_vbo_project(work / "nwb-peer", n_containers=args.nwb_files,
+                                       sessions_per_container=1, behavior_only_sessions=0,
                                        size="tiny", seed=5)
         paths = [str(nwb_project.experiment_path(int(e)))
                  for e in nwb_project.ophys_experiment_table.index][: args.nwb_files]
@@ -567,6 +576,9 @@ def main(argv: list[str] | None = None) -> int:
             fs.put_file(str(realistic), key)
             peer["realistic_s3"] = counted(s3, self_child(SCRIPT, "pynwb", {
                 "paths": [key], "storage_options": s3.storage_options(anon=True)}))
+            peer["realistic_s3_1MiB_blockcache"] = counted(s3, self_child(SCRIPT, "pynwb", {
+                "paths": [key], "storage_options": s3.storage_options(anon=True),
+                "open_options": {"block_size": 2**20, "cache_type": "blockcache"}}))
         results["pynwb_peer"] = peer
     results["total_seconds"] = time.perf_counter() - t_start
     md = render(results)
@@ -652,19 +664,39 @@ def render(r: dict) -> str:
             f"pynwb over s3fs (h5py on an s3fs file, default 50 MB blocks): tiny files "
             f"{tiny_s3_gets:.1f} GETs and {tiny_s3_per_file * 1e3:.0f} ms per file (measured on "
             f"{len(tiny_s3['per_file_s'])} files)"
-            + (f"; realistic {peer['realistic_bytes'] / 1e6:.0f} MB file: {peer['realistic_s3']['gets']} GETs "
-               f"fetching {(peer['realistic_s3']['bytes_fetched'][0] or 0) / 1e6:.0f} MB, "
-               f"{peer['realistic_s3']['per_file_s'][0]:.2f} s" if "realistic_s3" in peer else "")
+            + "".join(f"; realistic {peer['realistic_bytes'] / 1e6:.0f} MB file, {label}: "
+                      f"{peer[key]['gets']} GETs fetching {(peer[key]['bytes_fetched'][0] or 0) / 1e6:.0f} MB, "
+                      f"{peer[key]['per_file_s'][0]:.2f} s"
+                      for key, label in (("realistic_s3", "s3fs defaults (50 MB readahead blocks)"),
+                                         ("realistic_s3_1MiB_blockcache", "1 MiB blockcache"))
+                      if key in peer)
             + ".\n"]
-    c = r["container_dff"]
-    rows = [[k, v.get("GET", 0), ", ".join(f"{m} {n}" for m, n in sorted(v.items())),
-             f"{c['seconds'][k] * 1e3:.0f}"] for k, v in c["requests"].items()]
+    setup = r["container_dff_setup"]
+    first = next(iter(r["container_dff"].values()))
     out += ["## One cell's dff across a 6-session container on S3\n",
             f"Tiny factory project (1 container x 6 sessions + 1 behavior-only session) converted "
-            f"with `convert_project` into the bucket ({c['objects_in_project']} objects). Cell "
-            f"{c['cell_specimen_id']} (in {c['sessions_with_cell']} of {c['experiments']} sessions), "
-            f"trace shape {c['trace_shape']}; dff chunks per store: {c['dff_chunks_per_store']}.\n",
-            md_table(["step", "GETs", "all requests", "ms"], rows)]
+            f"with `convert_project` into the bucket ({setup['objects_in_project']} objects). Cell "
+            f"{first['cell_specimen_id']} (in {first['sessions_with_cell']} of {first['experiments']} "
+            f"sessions), trace shape {first['trace_shape']}; dff chunks per store: "
+            f"{setup['dff_chunks_per_store']}.\n"]
+    rows = []
+    for label, c in r["container_dff"].items():
+        rows += [[label, k, v.get("GET", 0), sum(v.values()),
+                  ", ".join(f"{m} {n}" for m, n in sorted(v.items())), f"{c['seconds'][k] * 1e3:.0f}"]
+                 for k, v in c["requests"].items()]
+    out += [md_table(["read options", "step", "GETs", "all requests", "by method", "ms"], rows)]
+    rows = []
+    for n, e in r["projects"].items():
+        vl, cl = e["vbzarr_local"], e["csv_local"]
+        for name in ("ophys_experiment_table", "ophys_session_table", "behavior_session_table",
+                     "ophys_cells_table"):
+            v = float(np.median([x["per_table_s"][name] for x in vl]))
+            c = float(np.median([x["per_table_s"][name] for x in cl]))
+            rows.append([n, name, f"{e['rows'][name]:,}", f"{v * 1e3:.1f}", f"{c * 1e3:.1f}",
+                         f"{c / v:.2f}"])
+    out += ["## Per table, local: manifest decode vs CSV parse (ms, fresh processes, median)\n",
+            md_table(["experiments", "table", "rows", "vbzarr manifest", "CSV (read_csv + "
+                      "AllenSDK parsing)", "CSV / manifest"], rows)]
     return "\n".join(out)
 
 

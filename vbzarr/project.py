@@ -84,16 +84,21 @@ class Project:
                 f"{self.url}: the manifest lists {path}, but the store is missing ({err}). "
                 "Re-run `vbzarr convert` to repair the project.") from err
 
-    def group(self, kind: str, store_id: int, group: str) -> xr.Dataset:
+    def group(self, kind: str, store_id: int, group: str, dask: bool = True) -> xr.Dataset:
         """One group of one store as a lazy Dataset (cheaper than the whole tree: on object
-        storage it reads the group's metadata and index coordinates only)."""
+        storage it reads the group's metadata and index coordinates only).
+
+        ``dask=False`` gives lazily indexed numpy-backed variables: for small tables and
+        coordinates, reading them then costs no task-graph overhead.
+        """
         path = f"{STORE_FOLDERS[kind + '_id']}/{int(store_id)}.zarr"
         if path not in self._store_paths:
             raise StoreNotFoundError(
                 f"{self.url}: no {kind} {store_id} in the manifest ({len(self._store_paths)} stores)")
         url = join(self.url, path)
         try:
-            return xr.open_zarr(url, group=group, consolidated=True, zarr_format=3, chunks={},
+            return xr.open_zarr(url, group=group, consolidated=True, zarr_format=3,
+                                chunks={} if dask else None,
                                 storage_options=self.storage_options if "://" in url else None)
         except FileNotFoundError as err:
             raise ManifestError(
@@ -164,12 +169,16 @@ class Project:
             raise ManifestError(f"{self.url}: expected at least one ophys experiment id")
         parts = []
         for eid in ids:
-            ophys = self.group("ophys_experiment", eid, "ophys")
+            ophys = self.group("ophys_experiment", eid, "ophys", dask=False)
             if variable not in ophys:
                 raise ManifestError(f"{self.url}: experiment {eid} has no {variable!r}; it has "
                                     f"{sorted(ophys.data_vars)}")
             keep = ~np.isnan(np.asarray(ophys.cell_specimen_id.values, dtype=float))
-            var = ophys[variable].isel(cell_specimen_id=np.flatnonzero(keep))
+            # Only the trace becomes a dask array (on its stored chunks); coordinates are read
+            # directly, without a task graph.
+            trace = ophys[variable].chunk(dict(zip(ophys[variable].dims,
+                                                   ophys[variable].encoding["chunks"], strict=True)))
+            var = trace.isel(cell_specimen_id=np.flatnonzero(keep))
             parts.append(xr.DataArray(
                 var.data, dims=("cell_specimen_id", "frame"),
                 coords={"cell_specimen_id": var.cell_specimen_id.values.astype(np.int64),
@@ -204,7 +213,7 @@ class Project:
         ids = [int(i) for i in ids]
         frames = []
         for sid in ids:
-            frame = to_dataframe(self.group(kind, sid, table))
+            frame = to_dataframe(self.group(kind, sid, table, dask=False))
             frame.insert(0, key, sid)
             frames.append(frame.reset_index())
         out = pd.concat(frames, ignore_index=True)
@@ -229,7 +238,7 @@ class Project:
             ids = ids.index
         per_unit, per_spike, offset = [], [], 0
         for sid in (int(i) for i in ids):
-            units = self.group("ecephys_session", sid, "units")
+            units = self.group("ecephys_session", sid, "units", dask=False)
             ends = units["spike_times_index"].values.astype(np.int64)
             one = units[[v for v in units.data_vars if units[v].dims == ("unit_id",)]]
             one["spike_times_index"] = ("unit_id", ends + offset, units["spike_times_index"].attrs)

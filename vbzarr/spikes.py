@@ -34,6 +34,10 @@ def _counts(spikes: np.ndarray, starts: np.ndarray, ends: np.ndarray, times: np.
     return out
 
 
+def _read(flat: xr.Variable, lo: int, hi: int) -> np.ndarray:
+    return np.asarray(flat[lo:hi].values, dtype=np.float64)
+
+
 def parse_bin_edges(bin_edges: Sequence[float] | np.ndarray) -> np.ndarray:
     edges = np.asarray(bin_edges, dtype=np.float64)
     if edges.ndim != 1 or len(edges) < 2 or not np.all(np.diff(edges) > 0) or not np.isfinite(edges).all():
@@ -83,14 +87,12 @@ def spike_counts(
     ends = np.asarray(units["spike_times_index"].values, dtype=np.int64)
     starts = np.asarray(units["spike_starts"].values, dtype=np.int64) if "spike_starts" in units \
         else np.concatenate([[0], ends[:-1]])
-    flat = units["spike_times"].data
-    if not isinstance(flat, da.Array):
-        flat = da.from_array(np.asarray(flat))
+    flat = units["spike_times"].variable  # dask- or lazily-indexed: a slice reads only its chunks
     rows = []
     for u in range(0, len(ends), UNITS_PER_BLOCK):
         a, b = starts[u : u + UNITS_PER_BLOCK], ends[u : u + UNITS_PER_BLOCK]
         lo, hi = (int(a.min()), int(b.max())) if len(a) else (0, 0)
-        spikes = flat[lo:hi]
+        spikes = dask.delayed(_read)(flat, lo, hi)  # one contiguous read per block of units
         cols = []
         for e in range(0, len(times), EVENTS_PER_BLOCK):
             t = times[e : e + EVENTS_PER_BLOCK]
@@ -163,7 +165,7 @@ def spikes_in_window(units: xr.Dataset | xr.DataTree, start: float, stop: float)
         bounds = np.stack([np.concatenate([[0], ends[:-1]]), ends], axis=1)
     counts = bounds[:, 1] - bounds[:, 0]
     index = np.concatenate([np.arange(a, b) for a, b in bounds]) if len(bounds) else np.zeros(0, int)
-    values = np.asarray(units["spike_times"].data[index]) if len(index) else np.zeros(0)
+    values = units["spike_times"].isel(spike=index).values if len(index) else np.zeros(0)
     owner = np.repeat(ids, counts)
     keep = (values >= start) & (values < stop)
     return xr.Dataset({"spike_times": ("spike", values[keep])},

@@ -102,6 +102,10 @@ def to_dataframe(ds: xr.Dataset | xr.DataTree, *, ragged_columns: bool = True) -
     ragged_cols = [k for k, v in ds.data_vars.items() if "ragged_index" in v.attrs]
     index_vars = {ds[k].attrs["ragged_index"] for k in ragged_cols}
     flat_dims = {d for k in ragged_cols for d in ds[k].dims}
+    if not ragged_columns:
+        ds = ds.drop_dims(flat_dims)
+    if any(v.chunks is not None for v in ds.variables.values()):
+        ds = ds.load()  # one compute for the whole table, not one per column
     row_dims = [d for d in ds.dims if d in ds.indexes and d not in flat_dims]
     if len(row_dims) != 1:
         raise ValueError(f"Expected a table: one indexed row dim. Got dims {list(ds.dims)}.")
