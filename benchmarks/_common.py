@@ -118,7 +118,9 @@ def cached_fraction(path: str | os.PathLike) -> float | None:
 
 def run_child(argv: list[str], timeout: float | None = None, env: dict | None = None) -> dict:
     """Run ``argv`` from the repository root; return the JSON object its stdout ends with, plus
-    ``child_wall_s`` and, from ``wait4``, that one child's ``child_maxrss_mb`` / ``child_cpu_s``."""
+    ``child_wall_s`` and, from ``wait4``, that one child's ``child_cpu_s`` and ``child_maxrss_mb``
+    (the latter includes the parent's peak RSS at spawn time, see :func:`rss_mb`: children report
+    their own ``peak_rss_mb``)."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         t0 = time.perf_counter()
         proc = subprocess.Popen(argv, stdout=out, stderr=err, cwd=REPO, env=env)
@@ -145,6 +147,18 @@ def self_child(script: str, kind: str, params: dict) -> list[str]:
 
 
 def rss_mb() -> float:
+    """Peak RSS (MB) of this process's own address space: ``VmHWM`` of /proc/self/status.
+
+    Not ``ru_maxrss``: on Linux a child's ``ru_maxrss`` starts at its parent's peak RSS
+    (subprocess spawns with vfork, and exec records the old address space's high-water mark), so
+    a large parent would inflate every child's figure.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -182,12 +196,36 @@ def md_table(header: list[str], rows: list[list]) -> str:
     return "\n".join(out) + "\n"
 
 
+def git_state() -> dict:
+    """HEAD commit and whether the package code (converters/, vbzarr/) differs from it."""
+    def git(*args: str) -> str:
+        try:
+            return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True,
+                                  check=True).stdout.strip()
+        except (OSError, subprocess.CalledProcessError):
+            return "unknown"
+
+    return {"head": git("rev-parse", "--short", "HEAD"),
+            "package_dirty": bool(git("status", "--porcelain", "--", "converters", "vbzarr"))}
+
+
+def factory_hash() -> str:
+    """A short hash of the synthetic factory's source (the cache key of generated files)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for f in sorted((REPO / "converters" / "synthetic").glob("*.py")):
+        digest.update(f.read_bytes())
+    return digest.hexdigest()[:10]
+
+
 def realistic_experiment(size: str = "realistic", seed: int = 7) -> tuple[Path, float | None]:
-    """One synthetic ophys experiment NWB file of a size preset, generated once and cached under
-    ``SCRATCH/factory-<size>-<seed>``; returns (path, seconds it took to generate or None if cached)."""
+    """One synthetic ophys experiment NWB file of a size preset, generated once per version of the
+    factory and cached under ``SCRATCH/factory-<size>-<seed>-<factory hash>``; returns (path,
+    seconds it took to generate, or None if it was cached)."""
     from converters.synthetic.project import make_vbo_project
 
-    root = SCRATCH / f"factory-{size}-{seed}"
+    root = SCRATCH / f"factory-{size}-{seed}-{factory_hash()}"
     done = root / "DONE"
     if done.exists():
         return Path(done.read_text().strip()), None

@@ -27,7 +27,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# Appended, not prepended: children import the code snapshot on PYTHONPATH (see _proc.py).
+sys.path.append(str(Path(__file__).resolve().parents[1]))
 
 import argparse  # noqa: E402
 import hashlib  # noqa: E402
@@ -35,8 +36,10 @@ import json  # noqa: E402
 import shutil  # noqa: E402
 import time  # noqa: E402
 
+import benchmarks._proc as proc_mod  # noqa: E402
 from benchmarks._proc import (  # noqa: E402
     child_main,
+    code_changed_since,
     command,
     du_bytes,
     fmt_mb,
@@ -45,6 +48,7 @@ from benchmarks._proc import (  # noqa: E402
     median,
     ratio,
     run_child,
+    snapshot_code,
     table,
     wait_quiet,
     warm_page_cache,
@@ -366,6 +370,13 @@ CHILDREN = {"vbo_generate": child_vbo_generate, "convert_project": child_convert
 # --------------------------------------------------------------------------------------------
 # parent
 # --------------------------------------------------------------------------------------------
+def clean(d: dict) -> dict:
+    """A child's answer without its process bookkeeping."""
+    return {k: v for k, v in d.items() if k not in (
+        "self_maxrss_mb", "vmhwm_mb", "rusage_maxrss_mb", "user_s", "sys_s", "wall_s",
+        "parent_rss_mb")}
+
+
 def log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
@@ -423,9 +434,14 @@ def main() -> None:
     scratch = Path(args.scratch)
     scratch.mkdir(parents=True, exist_ok=True)
     parts = set(args.parts.split(","))
+    code = snapshot_code(scratch)
+    if not args.no_wait:  # every child waits for quiet and is redone if overlapped
+        proc_mod.GUARD.update(on=True, log=log)
+    log(f"code: commit {code['commit'][:10]}, content {code['content_sha1']}, "
+        f"{len(code['dirty_files'])} uncommitted package files; children import {code['snapshot']}")
     info = {k: v for k, v in run_child(SCRIPT, "versions", {}).items()
             if k in ("nproc", "ram", "cpu", "platform", "versions")}
-    results: dict = {"machine": info, "command": command(), "size": args.size,
+    results: dict = {"machine": info, "command": command(), "code": code, "size": args.size,
                      "window": WINDOW, "rate": RATE, "psth_edges": PSTH_EDGES}
 
     # -- inputs (cached) -----------------------------------------------------------------------
@@ -499,7 +515,7 @@ def main() -> None:
                     f"{runs['vbzarr_distributed'][-1]['seconds']:.2f} s" if args.distributed else ""))
         results["container"] = {"input": {k: v for k, v in cont.items() if k != "paths"},
                                 "nwb_bytes": nwb_bytes, "convert": conv, "runs": runs,
-                                "agree": run_child(SCRIPT, "compare_means", {"a": str(out_v), "b": str(out_p)})}
+                                "agree": clean(run_child(SCRIPT, "compare_means", {"a": str(out_v), "b": str(out_p)}))}
         log(f"(i) agreement: {results['container']['agree']}")
 
     # -- (ii) PSTH of every unit ---------------------------------------------------------------
@@ -519,7 +535,7 @@ def main() -> None:
             log(f"(ii) repeat {k + 1}: vbzarr {runs['vbzarr'][-1]['seconds']:.2f} s, pynapple "
                 f"{runs['pynapple'][-1]['seconds']:.2f} s (compute "
                 f"{runs['pynapple'][-1]['compute_s']:.2f} s)")
-        results["psth"] = {"runs": runs, "agree": run_child(SCRIPT, "compare_psth", {"v": str(out_v), "p": str(out_p)})}
+        results["psth"] = {"runs": runs, "agree": clean(run_child(SCRIPT, "compare_psth", {"v": str(out_v), "p": str(out_p)}))}
         log(f"(ii) agreement: {results['psth']['agree']}")
 
     # -- (iii) scaling over sessions -----------------------------------------------------------
@@ -543,6 +559,7 @@ def main() -> None:
                 f"{row['n_cells']} cells (union), {row['n_events']} events")
         results["scale"] = {"input": {k: v for k, v in scale.items() if k != "paths"}, "rows": rows}
 
+    results["code_changed_during_run"] = code_changed_since(code)
     md = report(results, args, cfg)
     j, m = write_results(NAME, results, md)
     print(md)
@@ -574,7 +591,11 @@ def child_compare_psth(paths: dict) -> dict:
 
 
 def report(r: dict, args, cfg: dict) -> str:
-    lines = [f"# {NAME}\n", machine_line(r["machine"], r["command"])]
+    lines = [f"# {NAME}\n", machine_line(r["machine"], r["command"]),
+             f"Code measured: commit `{r['code']['commit'][:10]}` + "
+             f"{len(r['code']['dirty_files'])} uncommitted package files (content sha1 "
+             f"`{r['code']['content_sha1']}`, imported from a snapshot so that the whole run "
+             f"measures one version){'; HEAD moved during the run' if r.get('code_changed_during_run') else ''}.\n"]
     if "container" in r:
         c = r["container"]
         v, pn = c["runs"]["vbzarr"], c["runs"]["pynwb"]

@@ -50,13 +50,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks._common import (  # noqa: E402
     SCRATCH,
     command,
+    git_state,
     machine,
     machine_markdown,
     md_table,
     rss_mb,
     run_child,
     self_child,
-    stats,
     write_results,
 )
 
@@ -220,7 +220,7 @@ def _trial_counts(rng, n: int) -> dict:
             "correct_reject_trial_count": catch - fa, "engaged_trial_count": int(n * 0.7)}
 
 
-def stores_index(tables: dict, template: dict) -> "pd.DataFrame":
+def stores_index(tables: dict, template: dict):
     """One ``stores`` row per ophys experiment and behavior-only session, like convert_project's."""
     import numpy as np
     import pandas as pd
@@ -390,7 +390,7 @@ def in_process_gets(s3, url: str, options: dict) -> dict:
     project = vbzarr.open_project(url, storage_options=options)
     out["open"] = dict(s3.summary())
     s3.reset()
-    project.ophys_experiment_table
+    _ = project.ophys_experiment_table
     out["first_table"] = dict(s3.summary())
     s3.reset()
     for name in ("ophys_session_table", "behavior_session_table", "ophys_cells_table"):
@@ -433,7 +433,7 @@ def main(argv: list[str] | None = None) -> int:
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     sizes = [int(s) for s in args.sizes.split(",")]
-    results: dict = {"machine": info, "command": cmd, "sizes": sizes}
+    results: dict = {"machine": info, "command": cmd, "sizes": sizes, "git_start": git_state()}
 
     with CountingS3Server() as s3:
         s3.make_bucket(BUCKET, public=True)
@@ -581,6 +581,7 @@ def main(argv: list[str] | None = None) -> int:
                 "open_options": {"block_size": 2**20, "cache_type": "blockcache"}}))
         results["pynwb_peer"] = peer
     results["total_seconds"] = time.perf_counter() - t_start
+    results["git_end"] = git_state()
     md = render(results)
     j, m = write_results(NAME, results, md)
     print(md)
@@ -593,7 +594,9 @@ def _realistic_path(option: str) -> Path | None:
         return None
     if option != "auto":
         return Path(option)
-    done = SCRATCH / "factory-realistic-7" / "DONE"
+    from benchmarks._common import factory_hash
+
+    done = SCRATCH / f"factory-realistic-7-{factory_hash()}" / "DONE"
     return Path(done.read_text().strip()) if done.exists() else None
 
 
@@ -603,7 +606,11 @@ def render(r: dict) -> str:
     def med(runs: list[dict], key: str) -> float:
         return float(np.median([x[key] for x in runs]))
 
+    g0, g1 = r["git_start"], r["git_end"]
     out = [f"# {NAME}\n", machine_markdown(r["machine"], r["command"], r["total_seconds"]),
+           f"Code: commit {g0['head']}" + (" + uncommitted package changes" if g0["package_dirty"] else "")
+           + ("" if g0 == g1 else f" (CHANGED during the run: {g1['head']}, dirty={g1['package_dirty']})")
+           + ".\n",
            "Times: median over fresh processes (imports not included; `import vbzarr` shown "
            "separately). S3 = moto's S3 server on 127.0.0.1 (no network latency: the GET counts "
            "are the transferable figure, not the S3 times).\n"]
@@ -634,7 +641,7 @@ def render(r: dict) -> str:
             md_table(["experiments", "rows exp / ophys sessions / behavior sessions / cells",
                       "import vbzarr ms", "open_project ms", "open + ophys_experiment_table ms",
                       "open + all 4 tables ms", "peer: 4 CSVs ms (measured)", "CSVs / vbzarr all 4",
-                      "peer: pynwb metadata of N files s", "peer (CSVs + NWB) / vbzarr open+table",
+                      "peer: pynwb metadata of N files s", "peer (CSVs + extrapolated NWB) / vbzarr open+table",
                       "target open < 1 s"], rows),
             f"pynwb metadata per file (tiny factory files, measured on {peer['n_files']} files x "
             f"{len(peer['tiny_local'])} fresh processes): median {tiny_per_file * 1e3:.1f} ms, first file "

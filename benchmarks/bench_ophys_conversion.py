@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import sys
 import time
@@ -54,6 +53,8 @@ from benchmarks._common import (  # noqa: E402
     command,
     drop_page_cache,
     du_bytes,
+    factory_hash,
+    git_state,
     machine,
     machine_markdown,
     md_table,
@@ -82,6 +83,16 @@ ROIS = {"dff": "processing/ophys/dff/traces/rois",
         "demixed_trace": "processing/ophys/demixed_trace/traces/rois",
         "neuropil_trace": "processing/ophys/neuropil_trace/traces/rois"}
 CELL_TABLE = "processing/ophys/image_segmentation/cell_specimen_table"
+
+
+def current_codec():
+    """The BloscCodec the converter uses for float64 arrays, and a label for it."""
+    import numpy as np
+
+    from converters.convert import _compressors
+
+    codec = _compressors(np.dtype("float64"))[0]
+    return codec, f"blosc {codec.cname.name}{codec.clevel} {codec.shuffle.name}"
 
 
 # ------------------------------------------------------------------------------------------------
@@ -147,6 +158,8 @@ def child_read(p: dict) -> dict:
         column = {int(csid[r]): i for i, r in enumerate(rois)}
     elif method == "xarray":  # the user path: vbzarr.open_store (dask arrays, stored chunks)
         dff = vbzarr.open_store(p["path"])["ophys"]["dff"]
+    elif method == "xarray-time-1":  # vbzarr.open_store with dask chunks spanning all of time
+        dff = vbzarr.open_store(p["path"], chunks={"time": -1})["ophys"]["dff"]
     elif method == "xarray-nodask":  # plain xarray lazy indexing, no dask
         dff = xr.open_datatree(p["path"], engine="zarr", chunks=None, consolidated=True,
                                zarr_format=3)["ophys"]["dff"]
@@ -195,7 +208,7 @@ def child_breakdown(p: dict) -> dict:
     import zarr
     from zarr.codecs import BloscCodec
 
-    from converters import Chunking
+    from converters import Chunking, convert
     from converters.convert import _encoding, _sha256, build_groups
     from converters.nwb import NWBReader
     from vbzarr.urls import filesystem
@@ -214,7 +227,13 @@ def child_breakdown(p: dict) -> dict:
     shutil.rmtree(dst, ignore_errors=True)
     zarr.open_group(dst, mode="w", zarr_format=3)
     out["groups"] = {}
-    with dask.config.set(scheduler="synchronous"):
+    # The converter's scheduler (converters.convert._write_groups): threads if it has
+    # WRITE_THREADS, else synchronous (older versions).
+    threads = getattr(convert, "WRITE_THREADS", None)
+    as_converter = {"scheduler": "threads", "num_workers": threads} if threads else \
+        {"scheduler": "synchronous"}
+    out["converter_scheduler"] = as_converter
+    with dask.config.set(**as_converter):
         for name, ds in groups.items():
             t0 = time.perf_counter()
             ds.to_zarr(dst, group=name, mode="w", zarr_format=3, consolidated=False,
@@ -225,25 +244,42 @@ def child_breakdown(p: dict) -> dict:
     out["consolidate_s"] = time.perf_counter() - t0
     ophys = groups["ophys"]
 
-    def bitshuffle(enc: dict) -> dict:
-        for name in ophys.data_vars:  # the float64 traces
-            enc[str(name)]["compressors"] = [BloscCodec(cname="zstd", clevel=5, shuffle="bitshuffle")]
+    dense = [v for v in ("dff", "corrected_fluorescence", "demixed_trace", "neuropil_trace")
+             if v in ophys]
+
+    def codecs(enc: dict, kind: str) -> dict:
+        if kind == "current":
+            return enc
+        for name in ophys.data_vars:
+            name = str(name)
+            if kind == "bitshuffle-dense" and name in dense:
+                enc[name]["compressors"] = [BloscCodec(cname="zstd", clevel=5, shuffle="bitshuffle")]
+            elif kind == "lz4":
+                enc[name]["compressors"] = [BloscCodec(cname="lz4", clevel=5, shuffle="shuffle")]
+            elif kind in ("zstd1", "zstd3", "zstd5"):
+                enc[name]["compressors"] = [BloscCodec(cname="zstd", clevel=int(kind[-1]),
+                                                       shuffle="shuffle")]
         return enc
 
-    variants = {"synchronous, zstd5+shuffle (as converter)": ("synchronous", False),
-                "threaded x2, zstd5+shuffle": ("threads", False),
-                "synchronous, zstd5+bitshuffle": ("synchronous", True),
-                "threaded x2, zstd5+bitshuffle": ("threads", True)}
+    _, label = current_codec()
+    sched = f"threaded x{threads}" if threads else "synchronous"
+    variants = {
+        f"{sched}, {label} (as the converter)": (as_converter, "current"),
+        f"synchronous, {label}": ({"scheduler": "synchronous"}, "current"),
+        "threaded x2, blosc zstd5 shuffle": ({"scheduler": "threads", "num_workers": 2}, "zstd5"),
+        "threaded x2, blosc zstd5 bitshuffle for dff/corrected/demixed/neuropil, rest as now":
+            ({"scheduler": "threads", "num_workers": 2}, "bitshuffle-dense"),
+        "threaded x2, blosc zstd1 shuffle": ({"scheduler": "threads", "num_workers": 2}, "zstd1"),
+        "threaded x2, blosc lz4 shuffle (hdmf-zarr's default codec)":
+            ({"scheduler": "threads", "num_workers": 2}, "lz4"),
+    }
     out["ophys_variants"] = {}
-    for label, (scheduler, bits) in variants.items():
+    for label, (sched_cfg, kind) in variants.items():
         target = dst + ".variant"
         shutil.rmtree(target, ignore_errors=True)
-        enc = _encoding(ophys, chunking)
-        if bits:
-            enc = bitshuffle(enc)
-        kw = {"num_workers": 2} if scheduler == "threads" else {}
+        enc = codecs(_encoding(ophys, chunking), kind)
         t0 = time.perf_counter()
-        with dask.config.set(scheduler=scheduler, **kw):
+        with dask.config.set(**sched_cfg):
             ophys.to_zarr(target, group="ophys", mode="w", zarr_format=3, consolidated=False,
                           encoding=enc)
         out["ophys_variants"][label] = {"seconds": time.perf_counter() - t0,
@@ -253,8 +289,25 @@ def child_breakdown(p: dict) -> dict:
     return out
 
 
+def child_hdmf(p: dict) -> dict:
+    """A small intermediate process that runs the hdmf-zarr peer (benchmarks/peers), so that the
+    peer's ``ru_maxrss`` inherits this small process's peak, not the benchmark parent's."""
+    from benchmarks.peers.hdmf_zarr_env import export_nwb_to_zarr
+
+    r = export_nwb_to_zarr(p["src"], p["dst"], p["python"])
+    r.pop("stderr", None)
+    r["intermediate_peak_rss_mb"] = rss_mb()
+    return r
+
+
+def child_generate(p: dict) -> dict:
+    """Generate (or find cached) the factory file in a child, keeping the parent's RSS small."""
+    path, seconds = realistic_experiment(p["size"], p["seed"])
+    return {"path": str(path), "seconds": seconds}
+
+
 CHILDREN = {"convert": child_convert, "h5py_limit": child_h5py_limit, "read": child_read,
-            "breakdown": child_breakdown}
+            "breakdown": child_breakdown, "hdmf": child_hdmf, "generate": child_generate}
 
 
 # ------------------------------------------------------------------------------------------------
@@ -275,12 +328,9 @@ def convert_once(src: Path, dst: Path, cells: int, t: int) -> dict:
 
 
 def hdmf_once(src: Path, dst: Path, py: Path) -> dict:
-    from benchmarks.peers.hdmf_zarr_env import export_nwb_to_zarr
-
     warm_page_cache(src)
     cached = cached_fraction(src)
-    r = export_nwb_to_zarr(src, dst, py)
-    r.pop("stderr", None)
+    r = run_child(self_child(SCRIPT, "hdmf", {"src": str(src), "dst": str(dst), "python": str(py)}))
     r["source_cached_fraction"] = cached
     return r
 
@@ -334,7 +384,7 @@ def lossless(src: Path, store: Path) -> dict[str, dict]:
     import numpy as np
     import zarr
 
-    from converters.ophys import half_normal_kernel, filter_events, FILTER_SCALE_SECONDS
+    from converters.ophys import FILTER_SCALE_SECONDS, filter_events, half_normal_kernel
 
     g = zarr.open_group(str(store), mode="r", zarr_format=3, use_consolidated=True)
     out = {}
@@ -405,7 +455,10 @@ def measure_reads(target: Path, method: str, pattern: str, state: str, params: d
     r = run_child(self_child(SCRIPT, "read", {"path": str(target), "method": method,
                                                "pattern": pattern, **params}))
     per = r.pop("per_query_s")
-    r.update(per_query=stats(per), first_query_s=per[0], total_s=sum(per),
+    # The first query of a process pays one-time costs (thread pools, codec and numpy warm-up):
+    # reported apart; per_query = the other queries (steady state).
+    r.update(per_query=stats(per[1:] or per), first_query_s=per[0], total_s=sum(per),
+             all_queries=per,
              cached_fraction_before=cached, cached_fraction_after=cached_fraction(target))
     return r
 
@@ -431,6 +484,74 @@ def exploratory_store(default_store: Path, dst: Path, encoding: dict) -> Path:
     return dst
 
 
+LAYOUTS = [  # (chunks, shards, codec) of dff for the in-process layout sweep; "current" = converter's
+    ((16, 8192), None, "current"), ((8, 16384), None, "current"),
+    ((4, 4096), None, "current"), ((8, 2048), None, "current"),
+    ((80, 1024), None, "current"),
+    ((16, 1024), (80, 16384), "current"), ((1, 8192), (80, 16384), "current"),
+    ((16, 8192), None, "lz4-shuffle"), ((8, 16384), None, "lz4-shuffle"),
+    ((8, 16384), None, "zstd5-bitshuffle"),
+]
+
+
+def layout_sweep(default_store: Path, src: Path, params: dict, work: Path) -> list[dict]:
+    """dff re-written in several zarr layouts; both access patterns read with zarr directly and,
+    in the same process and for the same queries, from the NWB with h5py (files pre-read)."""
+    import h5py
+    import numpy as np
+    import zarr
+    from zarr.codecs import BloscCodec
+
+    codec, label = current_codec()
+    codecs = {"current": codec, "zstd5-shuffle": BloscCodec(cname="zstd", clevel=5, shuffle="shuffle"),
+              "lz4-shuffle": BloscCodec(cname="lz4", clevel=5, shuffle="shuffle"),
+              "zstd5-bitshuffle": BloscCodec(cname="zstd", clevel=5, shuffle="bitshuffle")}
+    g = zarr.open_group(str(default_store), mode="r", zarr_format=3, use_consolidated=True)
+    data = g["ophys/dff"][:]
+    ts = g["ophys/time"][:]
+    row = {int(c): i for i, c in enumerate(g["ophys/cell_specimen_id"][:])}
+    half = params["half_window"]
+    spans = [(int(np.searchsorted(ts, t - half, "left")), int(np.searchsorted(ts, t + half, "right")))
+             for t in params["times"]]
+    with h5py.File(src, "r") as f:
+        csid = f[f"{CELL_TABLE}/cell_specimen_id"][()]
+        rois = f[f"{DFF}/rois"][()]
+    column = {int(csid[r]): i for i, r in enumerate(rois)}
+
+    def timed(fn, items) -> float:
+        fn(items[0])  # warm-up query, not timed
+        t0 = time.perf_counter()
+        for it in items:
+            fn(it)
+        return (time.perf_counter() - t0) / len(items)
+
+    out = []
+    for chunks, shards, codec in LAYOUTS:
+        path = work / "layout.zarr"
+        shutil.rmtree(path, ignore_errors=True)
+        arr = zarr.create_array(str(path), shape=data.shape, dtype=data.dtype, chunks=chunks,
+                                shards=shards, compressors=[codecs[codec]], overwrite=True)
+        t0 = time.perf_counter()
+        arr[:] = data
+        write_s = time.perf_counter() - t0
+        size, files = du_bytes(path)
+        warm_page_cache(path)
+        warm_page_cache(src)
+        arr = zarr.open_array(str(path), mode="r")
+        z_win = timed(lambda s, a=arr: a[:, s[0]:s[1]], spans)
+        z_cell = timed(lambda c, a=arr: a[row[c], :], params["cells"])
+        with h5py.File(src, "r") as f:
+            d = f[f"{DFF}/data"]
+            h_win = timed(lambda s, d=d: d[s[0]:s[1], :], spans)
+            h_cell = timed(lambda c, d=d: d[:, column[c]], params["cells"])
+        out.append({"chunks": list(chunks), "shards": list(shards) if shards else None,
+                    "codec": label if codec == "current" else codec, "write_s": write_s, "bytes": size, "files": files,
+                    "zarr_windows_s": z_win, "zarr_cell_s": z_cell,
+                    "h5py_windows_s": h_win, "h5py_cell_s": h_cell})
+        shutil.rmtree(path, ignore_errors=True)
+    return out
+
+
 def codec_probe(store: Path, reference: Path | None) -> list[dict]:
     """Ratio and single-thread encode/decode speed of candidate codecs on samples of the large
     variables (one column of chunks over all cells), factory content; plus AllenSDK-written dff."""
@@ -440,19 +561,26 @@ def codec_probe(store: Path, reference: Path | None) -> list[dict]:
     from numcodecs import Blosc
 
     nb.use_threads = False
-    codecs = {"blosc zstd5 shuffle (current)": Blosc("zstd", 5, Blosc.SHUFFLE),
-              "blosc zstd5 bitshuffle": Blosc("zstd", 5, Blosc.BITSHUFFLE),
-              "blosc zstd3 shuffle": Blosc("zstd", 3, Blosc.SHUFFLE),
-              "blosc zstd1 shuffle": Blosc("zstd", 1, Blosc.SHUFFLE),
-              "blosc lz4 5 shuffle": Blosc("lz4", 5, Blosc.SHUFFLE)}
+    current, label = current_codec()
+    shuffles = {"noshuffle": Blosc.NOSHUFFLE, "shuffle": Blosc.SHUFFLE, "bitshuffle": Blosc.BITSHUFFLE}
+    codecs = {f"{label} (current)": Blosc(current.cname.name, current.clevel,
+                                          shuffles[current.shuffle.name])}
+    for name, cname, level, shuffle in [("blosc zstd5 shuffle", "zstd", 5, Blosc.SHUFFLE),
+                                        ("blosc zstd5 bitshuffle", "zstd", 5, Blosc.BITSHUFFLE),
+                                        ("blosc zstd3 shuffle", "zstd", 3, Blosc.SHUFFLE),
+                                        ("blosc zstd1 shuffle", "zstd", 1, Blosc.SHUFFLE),
+                                        ("blosc lz4 5 shuffle", "lz4", 5, Blosc.SHUFFLE)]:
+        if name != label:
+            codecs[name] = Blosc(cname, level, shuffle)
     g = zarr.open_group(str(store), mode="r", zarr_format=3, use_consolidated=True)
     samples = {}
     for var in ("dff", "corrected_fluorescence", "demixed_trace", "neuropil_trace", "events",
                 "filtered_events"):
         a = g[f"ophys/{var}"]
         samples[var] = np.ascontiguousarray(a[:, : min(a.shape[1], 65536)])
-    samples["dff rounded to float32 (AllenSDK-like precision)"] = \
-        samples["dff"].astype(np.float32).astype(np.float64)
+    if np.mean(samples["dff"].astype(np.float32).astype(np.float64) == samples["dff"]) < 1:
+        samples["dff rounded to float32 (AllenSDK-like precision)"] = \
+            samples["dff"].astype(np.float32).astype(np.float64)
     w = g["stimulus_templates/unwarped"]
     samples["stimulus_templates/unwarped (2 images)"] = np.ascontiguousarray(w[:2])
     if reference is not None:
@@ -488,14 +616,24 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--chunkings", default="8x16384,16x8192,32x4096,80x2048",
                     help="Chunking(cells x time) settings compared (comma separated)")
     ap.add_argument("--n-windows", type=int, default=50)
-    ap.add_argument("--n-cells", type=int, default=8)
+    ap.add_argument("--n-cells", type=int, default=16)
     ap.add_argument("--skip-hdmf", action="store_true")
     ap.add_argument("--hdmf-venv", default=str(SCRATCH / "venv-hdmf-zarr"))
+    ap.add_argument("--render-only", action="store_true",
+                    help="rewrite the markdown from the existing results JSON, measuring nothing")
     ap.add_argument("--child", nargs=2, metavar=("KIND", "JSON"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
         result = CHILDREN[args.child[0]](json.loads(args.child[1]))
         print(json.dumps(result))
+        return 0
+    if args.render_only:
+        from benchmarks._common import RESULTS
+
+        results = json.loads((RESULTS / f"{NAME}.json").read_text())
+        chunkings = [parse_chunking(k) for k in results["conversions"]]
+        dkey = results.get("default_chunking", args.default)
+        write_results(NAME, results, render(results, dkey, chunkings, args))
         return 0
 
     t_start = time.perf_counter()
@@ -503,7 +641,8 @@ def main(argv: list[str] | None = None) -> int:
     info = machine()
     work = SCRATCH / f"ophys-conversion-{args.size}"
     work.mkdir(parents=True, exist_ok=True)
-    src, gen_s = realistic_experiment(args.size, args.seed)
+    gen = run_child(self_child(SCRIPT, "generate", {"size": args.size, "seed": args.seed}))
+    src, gen_s = Path(gen["path"]), gen["seconds"]
     nwb_bytes = src.stat().st_size
     print(f"source {src} ({nwb_bytes / 1e6:.0f} MB)" + (f", generated in {gen_s:.0f} s" if gen_s else ", cached"))
     import h5py
@@ -515,8 +654,9 @@ def main(argv: list[str] | None = None) -> int:
     chunkings = [parse_chunking(c) for c in args.chunkings.split(",")]
     if default not in chunkings:
         chunkings.insert(0, default)
-    results: dict = {"machine": info, "command": cmd, "source": {
+    results: dict = {"machine": info, "command": cmd, "git_start": git_state(), "source": {
         "path": str(src), "bytes": nwb_bytes, "size_preset": args.size, "seed": args.seed,
+        "factory_hash": factory_hash(),
         "generation_s": gen_s, "frames": n_frames, "rois": n_rois, "templates": templates}}
 
     # (c) h5py limit, warm and cold source.
@@ -538,7 +678,7 @@ def main(argv: list[str] | None = None) -> int:
         runs = [convert_once(src, dst, cells, t)
                 for _ in range(args.repeats if (cells, t) == default else 1)]
         conversions[key] = {"runs": runs, "seconds": stats([r["seconds"] for r in runs]),
-                            "peak_rss_mb": max(r["child_maxrss_mb"] for r in runs)}
+                            "peak_rss_mb": max(r["peak_rss_mb"] for r in runs)}
         stores[key] = dst
         print(f"vbzarr convert {key}: " + ", ".join(f"{r['seconds']:.1f} s" for r in runs)
               + f", peak RSS {conversions[key]['peak_rss_mb']:.0f} MB")
@@ -580,16 +720,18 @@ def main(argv: list[str] | None = None) -> int:
     results["read_params"] = params
     reads: dict = {}
     targets = [("nwb", src, ["h5py"])]
-    targets += [(f"store {k}", s, ["xarray", "zarr"] + (["xarray-nodask"] if k == dkey else []))
+    targets += [(f"store {k}", s, ["xarray", "zarr"]
+                 + (["xarray-nodask", "xarray-time-1"] if k == dkey else []))
                 for k, s in stores.items()]
     # Exploratory layouts of dff (not what the converter writes today).
     from zarr.codecs import BloscCodec
 
-    current = [BloscCodec(cname="zstd", clevel=5, shuffle="shuffle")]  # what the converter uses
+    codec, label = current_codec()
+    current = [codec]  # what the converter uses
     explore = {
-        "dff sharded: shards 80x16384, inner chunks 16x1024 (zstd5 shuffle)": {
+        f"dff sharded: shards 80x16384, inner chunks 16x1024 ({label})": {
             "chunks": (16, 1024), "shards": (80, 16384), "compressors": current},
-        f"dff {dkey}, zstd5 bitshuffle": {
+        f"dff {dkey}, blosc zstd5 bitshuffle": {
             "chunks": default, "compressors": [BloscCodec(cname="zstd", clevel=5,
                                                           shuffle="bitshuffle")]},
     }
@@ -618,7 +760,12 @@ def main(argv: list[str] | None = None) -> int:
     reference = next(iter(sorted(Path(__file__).resolve().parents[2].glob(
         "shared/reference-nwb/visual-behavior-ophys/behavior_ophys_experiments/*.nwb"))), None)
     results["codec_probe"] = codec_probe(stores[dkey], reference)
+    results["layout_sweep"] = layout_sweep(stores[dkey], src, params, work)
     results["total_seconds"] = time.perf_counter() - t_start
+    results["git_end"] = git_state()
+    results["parent_peak_rss_mb"] = rss_mb()
+    results["converter_codec"] = current_codec()[1]
+    results["default_chunking"] = dkey
 
     md = render(results, dkey, chunkings, args)
     j, m = write_results(NAME, results, md)
@@ -633,12 +780,19 @@ def render(r: dict, dkey: str, chunkings, args) -> str:
     conv = r["conversions"][dkey]
     hd = r.get("hdmf_zarr")
     lim = r["h5py_limit"]
+    g0, g1 = r["git_start"], r["git_end"]
     out = [f"# {NAME}\n", machine_markdown(r["machine"], r["command"], r["total_seconds"]),
+           f"Code: commit {g0['head']}" + (" + uncommitted package changes" if g0["package_dirty"] else "")
+           + ("" if g0 == g1 else f" (CHANGED during the run: {g1['head']}, dirty={g1['package_dirty']})")
+           + f"; converter codec for float64: {r['converter_codec']}; factory source hash "
+           f"{r['source']['factory_hash']}.\n",
            f"Source: one factory ophys experiment (`size={src['size_preset']!r}`, seed {src['seed']}): "
            f"{src['bytes'] / mb:.0f} MB NWB, {src['rois']} cells x {src['frames']:,} frames, "
            f"templates {list(src['templates'].values())}. Times are medians of the runs shown "
            "(min-max); every conversion run starts with the source NWB read once into the page "
-           "cache (both peers alike). Peak RSS: the converting child process only (`wait4`).\n"]
+           "cache (both peers alike). Peak RSS: the converting process only (vbzarr: the child's "
+           "`VmHWM`; hdmf-zarr: its child's `ru_maxrss`, spawned from a small intermediate "
+           "process so that no large parent peak is inherited).\n"]
     vz = conv["seconds"]
     rows = [["vbzarr `convert_nwb` (Chunking " + dkey + ")", f"{vz['median']:.2f} ({vz['min']:.2f}-{vz['max']:.2f}), n={vz['n']}",
              f"{conv['peak_rss_mb']:.0f}", "1.00", ""]]
@@ -691,20 +845,27 @@ def render(r: dict, dkey: str, chunkings, args) -> str:
             f"`windows`: all cells, 3 s window around {len(r['read_params']['times'])} random times; "
             f"`cell`: one cell's whole dff trace, {len(r['read_params']['cells'])} cells. "
             "warm = files pre-read into the page cache; cold = dropped with posix_fadvise first. "
-            "Ratio = NWB/h5py time divided by the store time (> 1: store faster).\n"]
+            "Ratio = NWB/h5py time divided by the store time (> 1: store faster). Mean over the "
+            "queries after the first one of each process (the first query, which pays one-time "
+            "warm-up costs, is in the next table). `xarray` = `vbzarr.open_store` (dask, stored "
+            "chunks), `xarray-time-1` = `open_store(chunks={'time': -1})`, `xarray-nodask` = "
+            "`xr.open_datatree(chunks=None)`, `zarr` = `zarr.open_group` directly.\n"]
     rows = []
     for pattern in ("windows", "cell"):
         for state in ("warm", "cold"):
             nwb = q(f"nwb | h5py | {pattern} | {state}")["per_query"]["mean"]
-            for method in ("xarray", "xarray-nodask", "zarr"):
+            for method in ("xarray", "xarray-time-1", "xarray-nodask", "zarr"):
                 s = q(f"store {dkey} | {method} | {pattern} | {state}")
                 if s is None:
                     continue
                 m = s["per_query"]["mean"]
-                rows.append([pattern, state, f"{nwb * 1e3:.2f}", method, f"{m * 1e3:.2f}",
-                             f"{nwb / m:.2f}", "faster" if m < nwb else "SLOWER"])
-    out += [md_table(["pattern", "page cache", "NWB h5py ms", "store via", "store ms",
-                      "NWB/store", "store vs NWB"], rows)]
+                nmed = q(f"nwb | h5py | {pattern} | {state}")["per_query"]["median"]
+                smed = s["per_query"]["median"]
+                rows.append([pattern, state, f"{nwb * 1e3:.2f} / {nmed * 1e3:.2f}", method,
+                             f"{m * 1e3:.2f} / {smed * 1e3:.2f}", f"{nwb / m:.2f}",
+                             "faster" if m < nwb else "SLOWER"])
+    out += [md_table(["pattern", "page cache", "NWB h5py ms (mean / median)", "store via",
+                      "store ms (mean / median)", "NWB/store (means)", "store vs NWB"], rows)]
     nrows = []
     for pattern in ("windows", "cell"):
         for state in ("warm", "cold"):
@@ -753,18 +914,31 @@ def render(r: dict, dkey: str, chunkings, args) -> str:
     brows += [[f"write group `{g}` ({v['mb']:.0f} MB raw)", f"{v['seconds']:.2f}"]
               for g, v in sorted(b["groups"].items(), key=lambda kv: -kv[1]["seconds"])]
     brows.append(["consolidate_metadata", f"{b['consolidate_s']:.2f}"])
-    out += ["## Diagnosis: where the conversion time goes (same steps as `convert_nwb`)\n",
+    sch = b.get("converter_scheduler", {})
+    out += ["## Diagnosis: where the conversion time goes (the converter's own steps, one at a "
+            f"time, scheduler {sch}; the converter hashes the source on a thread alongside)\n",
             md_table(["step", "seconds"], brows),
             "Variants of writing the `ophys` group (exploratory, not what the converter does):\n",
             md_table(["variant", "seconds", "ophys MB"],
                      [[k, f"{v['seconds']:.2f}", f"{v['bytes'] / mb:.1f}"]
                       for k, v in b["ophys_variants"].items()])]
-    prow = [[p["sample"], p["codec"], f"{p['ratio']:.3f}", f"{p['encode_mb_s']:.0f}",
+    lrow = [[f"{x['chunks']}" + (f" in shards {x['shards']}" if x["shards"] else ""), x["codec"],
+             f"{x['bytes'] / mb:.1f}", x["files"], f"{x['write_s']:.2f}",
+             f"{x['zarr_windows_s'] * 1e3:.2f}", f"{x['h5py_windows_s'] * 1e3:.3f}",
+             f"{x['h5py_windows_s'] / x['zarr_windows_s']:.3f}",
+             f"{x['zarr_cell_s'] * 1e3:.2f}", f"{x['h5py_cell_s'] * 1e3:.2f}",
+             f"{x['h5py_cell_s'] / x['zarr_cell_s']:.2f}"] for x in r["layout_sweep"]]
+    out += ["## Layout sweep of dff (in one process, files pre-read; zarr directly vs h5py on the "
+            "NWB, same queries; first query of each not timed)\n",
+            md_table(["chunks", "codec", "dff MB", "files", "write s", "windows zarr ms",
+                      "windows h5py ms", "h5py/zarr", "cell zarr ms", "cell h5py ms", "h5py/zarr"],
+                     lrow)]
+    prow = [[p["sample"], f"{p['mb']:.2f}", p["codec"], f"{p['ratio']:.3f}", f"{p['encode_mb_s']:.0f}",
              f"{p['decode_mb_s']:.0f}",
              "" if p["float32_exact_fraction"] is None else f"{p['float32_exact_fraction']:.2f}"]
             for p in r["codec_probe"]]
     out += ["## Codec probe (single thread; sample = all cells x first 65,536 frames)\n",
-            md_table(["sample", "codec", "stored/raw", "encode MB/s", "decode MB/s",
+            md_table(["sample", "sample MB", "codec", "stored/raw", "encode MB/s", "decode MB/s",
                       "float32-exact fraction"], prow)]
     return "\n".join(out)
 

@@ -26,8 +26,8 @@ class Chunking:
     little more than it needs.
     """
 
-    cells: int = 16
-    time: int = 8192
+    cells: int = 8
+    time: int = 16384
     rows: int = 65536
     spikes: int = 1_048_576
     spike_chunk: int = 4096

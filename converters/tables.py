@@ -26,8 +26,9 @@ def column_values(series: pd.Series) -> tuple[np.ndarray, dict]:
             dtype=object,
         )
         return values, ({"missing_text": MISSING_TEXT} if missing.any() else {})
-    if isinstance(series.dtype, pd.BooleanDtype | pd.api.extensions.ExtensionDtype):
-        # Nullable extension dtypes (Int64, boolean) -> float with NaN, the AllenSDK convention.
+    if isinstance(series.dtype, pd.BooleanDtype | pd.Int64Dtype):
+        # Nullable dtypes -> float with NaN when values are missing (how the NWB stores them;
+        # the reader restores nullable booleans from the ``nullable_boolean`` attribute).
         if series.isna().any():
             return series.astype("float64").to_numpy(), {}
         return series.to_numpy(dtype=series.dtype.numpy_dtype), {}

@@ -28,7 +28,7 @@ from zarr.storage import FsspecStore, LocalStore
 from .errors import ManifestError, ProjectNotFoundError
 from .schema import MANIFEST
 from .store import check_schema
-from .urls import filesystem, is_local, join
+from .urls import filesystem, is_local, join, object_storage_options
 
 #: dataset -> {table name: (CSV file in project_metadata/, index)}
 TABLES = {
@@ -132,7 +132,8 @@ def decode_table(data: np.ndarray) -> pd.DataFrame:
 def _zarr_store(url: str, storage_options: dict | None, mode: str):
     if is_local(url):
         return LocalStore(filesystem(url)[1], read_only=mode == "r")
-    return FsspecStore.from_url(url, storage_options=storage_options, read_only=mode == "r")
+    options = object_storage_options(url, storage_options) if mode == "r" else storage_options
+    return FsspecStore.from_url(url, storage_options=options, read_only=mode == "r")
 
 
 def write_manifest(url: str, tables: dict[str, pd.DataFrame], stores: pd.DataFrame,

@@ -15,7 +15,7 @@ from .errors import ManifestError, StoreNotFoundError
 from .manifest import STORES, Manifest, open_manifest
 from .schema import STORE_FOLDERS
 from .store import open_store, to_dataframe
-from .urls import join
+from .urls import join, object_storage_options
 
 #: Experiment-table columns carried as coordinates on ``ophys_experiment_id`` in cross-session
 #: views, so that grouping by cre line, experience level, session... is one ``groupby``.
@@ -99,7 +99,8 @@ class Project:
         try:
             return xr.open_zarr(url, group=group, consolidated=True, zarr_format=3,
                                 chunks={} if dask else None,
-                                storage_options=self.storage_options if "://" in url else None)
+                                storage_options=object_storage_options(url, self.storage_options)
+                                if "://" in url else None)
         except FileNotFoundError as err:
             raise ManifestError(
                 f"{self.url}: expected group {group!r} in {path} (listed by the manifest); it is "

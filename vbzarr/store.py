@@ -11,7 +11,7 @@ import xarray as xr
 
 from .errors import SchemaVersionError, StoreNotFoundError
 from .schema import RAGGED_INDEX_SUFFIX, SCHEMA_VERSION
-from .urls import filesystem, join
+from .urls import filesystem, join, object_storage_options
 
 
 def check_schema(attrs: dict[str, Any], url: str) -> None:
@@ -33,7 +33,7 @@ def open_store(
     url: str | os.PathLike,
     *,
     storage_options: dict[str, Any] | None = None,
-    chunks: dict | None = None,
+    chunks: dict | None | str = "stored",
 ) -> xr.DataTree:
     """Open one store lazily as an ``xarray.DataTree`` (every variable a dask array).
 
@@ -44,7 +44,8 @@ def open_store(
     storage_options
         Passed to fsspec (e.g. ``{"anon": True}`` or an ``endpoint_url`` for S3).
     chunks
-        Dask chunks; ``{}`` (default) keeps the stored chunks.
+        ``"stored"`` (default): dask arrays on the stored chunks; a dict of dask chunks; or
+        ``None`` for lazily indexed numpy-backed arrays (no dask: fastest for small reads).
 
     Raises
     ------
@@ -65,10 +66,10 @@ def open_store(
     tree = xr.open_datatree(
         url if "://" in url else path,
         engine="zarr",
-        chunks={} if chunks is None else chunks,
+        chunks={} if chunks == "stored" else chunks,
         consolidated=True,
         zarr_format=3,
-        storage_options=storage_options if "://" in url else None,
+        storage_options=object_storage_options(url, storage_options) if "://" in url else None,
     )
     check_schema(tree.attrs, url)
     return tree

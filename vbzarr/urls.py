@@ -27,6 +27,15 @@ def filesystem(url: str | os.PathLike, storage_options: dict[str, Any] | None = 
     return url_to_fs(url, **(storage_options or {}))
 
 
+def object_storage_options(url: str, storage_options: dict[str, Any] | None) -> dict[str, Any]:
+    """fsspec options for reading a store: on S3, ``max_concurrency=1`` unless given, since
+    s3fs otherwise sends a HEAD before every GET of a whole object (a Zarr chunk)."""
+    options = dict(storage_options or {})
+    if str(url).startswith(("s3://", "s3a://")):
+        options.setdefault("max_concurrency", 1)
+    return options
+
+
 def join(base: str, *parts: str) -> str:
     """``base/part/...`` for paths and URLs alike."""
     return "/".join([base.rstrip("/"), *(p.strip("/") for p in parts)])

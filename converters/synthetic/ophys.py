@@ -240,12 +240,18 @@ def _add_presentations(nwb: NWBFile, name: str, block: pd.DataFrame, stim_ts: Ti
 
 
 def _add_trials(nwb: NWBFile, trials: pd.DataFrame) -> None:
-    for col in trials.columns:
-        if col in ("start_time", "stop_time"):
-            continue
-        nwb.add_trial_column(name=col, description=col, index=(col == "lick_times"))
-    for row in trials.to_dict("records"):
+    # With no lick in any trial (passive sessions) hdmf cannot infer the column's dtype; the
+    # AllenSDK writer stores the placeholder [b''] with all offsets 0 then, and so do we.
+    no_licks = "lick_times" in trials and not any(len(v) for v in trials["lick_times"])
+    rows = trials.drop(columns=["lick_times"]) if no_licks else trials
+    for col in rows.columns:
+        if col not in ("start_time", "stop_time"):
+            nwb.add_trial_column(name=col, description=col, index=(col == "lick_times"))
+    for row in rows.to_dict("records"):
         nwb.add_trial(**row)
+    if no_licks:
+        nwb.trials.add_column(name="lick_times", description="lick_times", data=[""],
+                              index=np.zeros(len(trials), dtype=np.uint8))
 
 
 def _add_eye_tracking(nwb: NWBFile, rng, t0, t1, rate, equipment: str) -> None:
