@@ -82,9 +82,7 @@ def _encoding(ds: xr.Dataset, chunking: Chunking) -> dict[str, dict]:
         else:
             chunks = tuple(min(n, chunking.rows) if i == 0 else n for i, n in enumerate(var.shape))
         e: dict[str, Any] = {"chunks": chunks or None}
-        # A stream may ask for small chunks inside larger shards (e.g. spikes, see ecephys.py).
-        e.update({k: v for k, v in var.encoding.items() if k in ("chunks", "shards")})
-        compressors = _compressors(var.dtype)
+        compressors = var.encoding.get("compressors") or _compressors(var.dtype)
         if compressors is not None:
             e["compressors"] = compressors
         enc[str(name)] = e

@@ -166,32 +166,37 @@ class NWBReader:
             )
 
     # -- tables ------------------------------------------------------------------------------
-    def table(self, path: str, needed_for: str, ragged: bool = True) -> tuple[pd.DataFrame, dict]:
+    def table(self, path: str, needed_for: str, ragged: bool = True,
+              skip: tuple[str, ...] = ()) -> tuple[pd.DataFrame, dict]:
         """A DynamicTable as a DataFrame indexed by its ``id``, plus its ragged columns.
 
         Ragged columns (those with a ``<col>_index`` VectorIndex) are returned separately as
-        ``{col: (flat values, end offsets)}`` so that the caller can store them without padding.
-        Object-reference columns (``timeseries``) and ``tags`` are left out: they are NWB
-        bookkeeping, not data a user reads.
+        ``{col: (flat values, end offsets)}`` so that the caller can store them without padding
+        (``ragged=False`` leaves them out). Columns in ``skip`` are not read at all (e.g. spike
+        times, which the caller streams). Object-reference columns (``timeseries``) and ``tags``
+        are left out: they are NWB bookkeeping, not data a user reads.
         """
         group = self.require(path, needed_for)
         colnames = [_attr(c) for c in np.atleast_1d(group.attrs.get("colnames", []))]
-        n = len(self.read(f"{path}/id", needed_for))
+        ids = self.read(f"{path}/id", needed_for)
+        n = len(ids)
         columns: dict[str, np.ndarray] = {}
         ragged_cols: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         for col in colnames:
-            if col in ("tags", "timeseries"):
+            if col in ("tags", "timeseries") or col in skip:
                 continue
-            values = self.read(f"{path}/{col}", needed_for)
             if f"{col}_index" in group:
+                if not ragged:
+                    continue
                 ends = self.read(f"{path}/{col}_index", needed_for).astype(np.int64)
                 self.check_length(f"{path}/{col}_index", ends, n, f"one offset per row of {path}")
-                if ragged:
-                    ragged_cols[col] = (values, ends)
+                ragged_cols[col] = (self.read(f"{path}/{col}", needed_for), ends)
                 continue
-            if values.ndim != 1:  # e.g. image_mask, waveform_mean: not a scalar column
+            ds = self.require(f"{path}/{col}", needed_for)
+            if ds.ndim != 1:  # e.g. image_mask: not a scalar column
                 continue
+            values = self.read(f"{path}/{col}", needed_for)
             self.check_length(f"{path}/{col}", values, n, f"one per row of {path}")
             columns[col] = values
-        frame = pd.DataFrame(columns, index=pd.Index(self.read(f"{path}/id", needed_for), name="id"))
+        frame = pd.DataFrame(columns, index=pd.Index(ids, name="id"))
         return frame, ragged_cols

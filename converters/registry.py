@@ -21,16 +21,14 @@ class Chunking:
     """Chunk lengths of the stored arrays (chosen from benchmarks/bench_ophys_conversion.py).
 
     ``cells`` x ``time`` for cell traces; ``time`` alone for other continuous signals; ``rows``
-    for tables and event-like streams; flat spike arrays are stored in shards of ``spikes``
-    holding chunks of ``spike_chunk`` spikes, so that one unit's train or a time window reads
-    little more than it needs.
+    for tables and event-like streams; ``spikes`` for the flat spike arrays (one unit's train is
+    one or two chunks; a 10 s window of all units reads the chunks holding those units' ranges).
     """
 
     cells: int = 8
     time: int = 16384
     rows: int = 65536
-    spikes: int = 1_048_576
-    spike_chunk: int = 4096
+    spikes: int = 65_536
     lfp_time: int = 65536
     lfp_channels: int = 32
 
