@@ -182,7 +182,10 @@ def convert_nwb(
     """
     chunking = chunking or Chunking()
     dst = str(dst)
-    with tempfile.TemporaryDirectory(prefix="vbzarr-", dir=_scratch_dir(dst)) as tmp:
+    # Every dask computation of a conversion runs here, on local threads, even inside a
+    # dask.distributed worker (whose default scheduler would try to ship h5py objects).
+    with dask.config.set(scheduler="threads", num_workers=WRITE_THREADS), \
+            tempfile.TemporaryDirectory(prefix="vbzarr-", dir=_scratch_dir(dst)) as tmp:
         staged = os.path.join(tmp, "store.zarr")
         with contextlib.ExitStack() as stack:
             nwb, provenance = stack.enter_context(_open_source(src))
@@ -228,12 +231,11 @@ def _write_groups(path: str, groups: dict[str, xr.Dataset], chunking: Chunking, 
     zarr.open_group(path, mode="w", zarr_format=3)
     bar = tqdm(groups.items(), desc=label, unit="group", disable=not progress, leave=False)
     # HDF5 reads are serialised by the lock in NWBReader.lazy; compression and writes run on
-    # ``WRITE_THREADS`` threads, so at most a few chunks per thread are in memory.
-    with dask.config.set(scheduler="threads", num_workers=WRITE_THREADS):
-        for name, ds in bar:
-            bar.set_postfix_str(name)
-            ds.to_zarr(path, group=name, mode="w", zarr_format=3, consolidated=False,
-                       encoding=_encoding(ds, chunking))
+    # ``WRITE_THREADS`` threads (set by convert_nwb), so a few chunks per thread are in memory.
+    for name, ds in bar:
+        bar.set_postfix_str(name)
+        ds.to_zarr(path, group=name, mode="w", zarr_format=3, consolidated=False,
+                   encoding=_encoding(ds, chunking))
 
 
 def _finish(path: str, attrs: dict[str, Any]) -> None:

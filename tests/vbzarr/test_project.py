@@ -206,3 +206,16 @@ def test_stores_table_records_provenance(project_url):
     assert stores.sha256.str.len().eq(64).all()
     assert all(isinstance(g, dict) and g for g in stores.groups)
     json.dumps(stores.groups.iloc[0])
+
+
+def test_parallel_conversion_on_a_local_cluster(tmp_path, vbo_project):
+    """workers=2 converts on a dask.distributed LocalCluster; same stores as sequentially."""
+    parallel = convert_project(str(vbo_project.root), str(tmp_path / "par"), workers=2)
+    assert not parallel.failed
+    assert len(parallel.converted) == len(vbo_project.ophys_experiment_table) + 1
+    a = vbzarr.open_project(tmp_path / "par")
+    eid = int(a.ophys_experiment_table.index[0])
+    convert_project(str(vbo_project.root), str(tmp_path / "seq"))
+    b = vbzarr.open_project(tmp_path / "seq")
+    np.testing.assert_array_equal(a.ophys_experiment(eid)["ophys"]["dff"].values,
+                                  b.ophys_experiment(eid)["ophys"]["dff"].values)
