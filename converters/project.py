@@ -219,7 +219,7 @@ def _run(jobs: list[Job], dst: str, workers: int, progress: bool, storage_option
     from dask.distributed import Client, LocalCluster, as_completed
 
     with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                      dashboard_address=None) as cluster, Client(cluster) as client:
+                      dashboard_address=":0") as cluster, Client(cluster) as client:
         futures = {client.submit(_convert_job, job, dst, storage_options, pure=False): job
                    for job in jobs}
         for future in as_completed(futures):

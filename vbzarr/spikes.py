@@ -92,7 +92,10 @@ def spike_counts(
     for u in range(0, len(ends), UNITS_PER_BLOCK):
         a, b = starts[u : u + UNITS_PER_BLOCK], ends[u : u + UNITS_PER_BLOCK]
         lo, hi = (int(a.min()), int(b.max())) if len(a) else (0, 0)
-        spikes = dask.delayed(_read)(flat, lo, hi)  # one contiguous read per block of units
+        # One contiguous read per block of units. A dask-backed variable is sliced as a dask
+        # array (dask.delayed would otherwise materialise the whole variable for every task).
+        spikes = flat.data[lo:hi] if isinstance(flat.data, da.Array) else \
+            dask.delayed(_read)(flat, lo, hi)
         cols = []
         for e in range(0, len(times), EVENTS_PER_BLOCK):
             t = times[e : e + EVENTS_PER_BLOCK]
