@@ -24,7 +24,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
-OTHER_BENCHMARKS = "bench_ophys_conversion|bench_manifest"
+# The other agent's benchmarks, and test runs (pytest) of other sessions on this machine.
+OTHER_BENCHMARKS = "bench_ophys_conversion|bench_manifest|pytest"
 # (self-contained on purpose: benchmarks/_common.py is being changed by another benchmark)
 
 

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 # One module per family of NWB content; each registers its groups on import.
 from . import (  # noqa: F401
-    ophys,
     cells,
-    running,
-    licks_rewards,
-    eye_tracking,
-    presentations,
-    trials,
-    stimulus,
     ecephys,
+    eye_tracking,
+    licks_rewards,
+    ophys,
+    presentations,
+    running,
+    stimulus,
+    trials,
 )
 from .convert import StoreSummary, convert_nwb
 from .registry import STREAMS, Chunking

@@ -28,8 +28,11 @@ def cell_specimen_table(nwb: NWBReader) -> pd.DataFrame:
     frame, _ = nwb.table(CELL_TABLE, "cell_specimen_table", ragged=False)
     frame = frame.reset_index().rename(columns={"id": "cell_roi_id"})
     if "cell_specimen_id" not in frame:
-        raise InvalidNWBError(nwb.path, f"{CELL_TABLE}/cell_specimen_id",
-                              "expected a cell_specimen_id column in the cell specimen table")
+        raise InvalidNWBError(
+            nwb.path,
+            f"{CELL_TABLE}/cell_specimen_id",
+            "expected a cell_specimen_id column in the cell specimen table",
+        )
     frame["row"] = np.arange(len(frame))
     if (frame.cell_specimen_id == -1).any():
         frame["cell_specimen_id"] = frame.cell_specimen_id.where(frame.cell_specimen_id != -1)
@@ -43,9 +46,11 @@ def roi_rows(nwb: NWBReader, series: str, n_rows: int, needed_for: str) -> np.nd
     """Rows of the NWB cell table that the columns of ``series`` (a RoiResponseSeries) refer to."""
     rows = nwb.read(f"{series}/rois", needed_for).astype(np.int64)
     if rows.size and (rows.min() < 0 or rows.max() >= n_rows):
-        raise InvalidNWBError(nwb.path, f"{series}/rois",
-                              f"expected row numbers of the cell table in [0, {n_rows}), "
-                              f"found {rows.min()}..{rows.max()}")
+        raise InvalidNWBError(
+            nwb.path,
+            f"{series}/rois",
+            f"expected row numbers of the cell table in [0, {n_rows}), found {rows.min()}..{rows.max()}",
+        )
     return rows
 
 
@@ -76,21 +81,26 @@ def images(nwb: NWBReader, chunking: Chunking) -> xr.Dataset | None:
     for var, name in [("max_projection", "max_projection"), ("average_projection", "average_image")]:
         path = f"{IMAGES}/{name}"
         if path in nwb:
-            data_vars[var] = xr.Variable(("row", "column"), nwb.read(path, var),
-                                         attrs=_spacing(nwb, path))
+            data_vars[var] = xr.Variable(("row", "column"), nwb.read(path, var), attrs=_spacing(nwb, path))
     if CELL_TABLE in nwb:
         cells = cell_specimen_table(nwb)
         masks = nwb.lazy(f"{CELL_TABLE}/image_mask", (1, 8192, 8192), "roi_masks")
         if masks.ndim != 3 or masks.shape[0] != n_table_rows(nwb):
-            raise InvalidNWBError(nwb.path, f"{CELL_TABLE}/image_mask",
-                                  f"expected one (row, column) mask per ROI, found shape {masks.shape}")
+            raise InvalidNWBError(
+                nwb.path,
+                f"{CELL_TABLE}/image_mask",
+                f"expected one (row, column) mask per ROI, found shape {masks.shape}",
+            )
         valid = masks[cells.row.to_numpy()].astype(bool)
         data_vars["roi_masks"] = xr.Variable(("cell_specimen_id", "row", "column"), valid)
-        mask_image = valid.astype(np.int64).sum(axis=0) if len(cells) else \
-            da.zeros(masks.shape[1:], dtype=np.int64)
+        mask_image = (
+            valid.astype(np.int64).sum(axis=0) if len(cells) else da.zeros(masks.shape[1:], dtype=np.int64)
+        )
         data_vars["segmentation_mask_image"] = xr.Variable(("row", "column"), mask_image.compute())
-        coords = {"cell_specimen_id": cells.cell_specimen_id.to_numpy(),
-                  "cell_roi_id": ("cell_specimen_id", cells.cell_roi_id.to_numpy())}
+        coords = {
+            "cell_specimen_id": cells.cell_specimen_id.to_numpy(),
+            "cell_roi_id": ("cell_specimen_id", cells.cell_roi_id.to_numpy()),
+        }
     stored = f"{IMAGES}/segmentation_mask_image"
     if stored in nwb:
         raw = nwb.read(stored, "segmentation_mask_image")

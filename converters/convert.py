@@ -10,7 +10,6 @@ openable) last on object storage. A failure leaves no store a reader could open.
 from __future__ import annotations
 
 import contextlib
-from concurrent.futures import ThreadPoolExecutor
 import datetime as dt
 import hashlib
 import os
@@ -19,6 +18,7 @@ import tempfile
 import uuid
 import warnings
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,8 +54,11 @@ def _compressors(dtype: np.dtype) -> list | None:
 #: Streams a kind of file never has (not reported missing for it).
 _OPHYS_ONLY = {"ophys", "images", "motion_correction"}
 _ECEPHYS_ONLY = {"units", "channels", "probes", "optotagging", "lfp"}
-NOT_IN_KIND = {"ophys_experiment": _ECEPHYS_ONLY, "behavior_session": _OPHYS_ONLY | _ECEPHYS_ONLY,
-               "ecephys_session": _OPHYS_ONLY}
+NOT_IN_KIND = {
+    "ophys_experiment": _ECEPHYS_ONLY,
+    "behavior_session": _OPHYS_ONLY | _ECEPHYS_ONLY,
+    "ecephys_session": _OPHYS_ONLY,
+}
 
 
 #: Threads compressing and writing chunks while one reads HDF5 (the machine has 2 cores).
@@ -184,8 +187,10 @@ def convert_nwb(
     dst = str(dst)
     # Every dask computation of a conversion runs here, on local threads, even inside a
     # dask.distributed worker (whose default scheduler would try to ship h5py objects).
-    with dask.config.set(scheduler="threads", num_workers=WRITE_THREADS), \
-            tempfile.TemporaryDirectory(prefix="vbzarr-", dir=_scratch_dir(dst)) as tmp:
+    with (
+        dask.config.set(scheduler="threads", num_workers=WRITE_THREADS),
+        tempfile.TemporaryDirectory(prefix="vbzarr-", dir=_scratch_dir(dst)) as tmp,
+    ):
         staged = os.path.join(tmp, "store.zarr")
         with contextlib.ExitStack() as stack:
             nwb, provenance = stack.enter_context(_open_source(src))
@@ -202,16 +207,25 @@ def convert_nwb(
             attrs = metadata.root_attrs(nwb, kind)
             _write_groups(staged, groups, chunking, progress, label=Path(str(src)).name)
         # Sources closed: their checksums (computed alongside) are in the provenance now.
-        provenance |= {"converter_version": __version__,
-                       "converted_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
-        attrs |= {"vbzarr_schema_version": SCHEMA_VERSION, "kind": kind,
-                  "missing_streams": missing, "provenance": provenance}
+        provenance |= {
+            "converter_version": __version__,
+            "converted_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        }
+        attrs |= {
+            "vbzarr_schema_version": SCHEMA_VERSION,
+            "kind": kind,
+            "missing_streams": missing,
+            "provenance": provenance,
+        }
         _finish(staged, attrs)
         _publish(staged, dst, storage_options)
     return StoreSummary(
-        kind=kind, id=store_id, url=dst,
+        kind=kind,
+        id=store_id,
+        url=dst,
         groups={g: {str(d): int(n) for d, n in ds.sizes.items()} for g, ds in groups.items()},
-        missing=missing, source=provenance,
+        missing=missing,
+        source=provenance,
     )
 
 
@@ -224,8 +238,9 @@ def _scratch_dir(dst: str) -> str | None:
     return None
 
 
-def _write_groups(path: str, groups: dict[str, xr.Dataset], chunking: Chunking, progress: bool,
-                  label: str) -> None:
+def _write_groups(
+    path: str, groups: dict[str, xr.Dataset], chunking: Chunking, progress: bool, label: str
+) -> None:
     from tqdm.auto import tqdm
 
     zarr.open_group(path, mode="w", zarr_format=3)
@@ -234,8 +249,9 @@ def _write_groups(path: str, groups: dict[str, xr.Dataset], chunking: Chunking, 
     # ``WRITE_THREADS`` threads (set by convert_nwb), so a few chunks per thread are in memory.
     for name, ds in bar:
         bar.set_postfix_str(name)
-        ds.to_zarr(path, group=name, mode="w", zarr_format=3, consolidated=False,
-                   encoding=_encoding(ds, chunking))
+        ds.to_zarr(
+            path, group=name, mode="w", zarr_format=3, consolidated=False, encoding=_encoding(ds, chunking)
+        )
 
 
 def _finish(path: str, attrs: dict[str, Any]) -> None:

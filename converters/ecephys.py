@@ -29,8 +29,11 @@ CHECKPOINT_S = 10.0
 #: of zstd's size at 4-6x its speed (measured on 50 M synthetic spikes, benchmarks/results).
 FAST_CODEC = {"compressors": [BloscCodec(cname="lz4", clevel=5, shuffle="shuffle")]}
 #: AllenSDK's channel names for the electrode columns (``get_channels``).
-CHANNEL_NAMES = {"x": "anterior_posterior_ccf_coordinate", "y": "dorsal_ventral_ccf_coordinate",
-                 "z": "left_right_ccf_coordinate"}
+CHANNEL_NAMES = {
+    "x": "anterior_posterior_ccf_coordinate",
+    "y": "dorsal_ventral_ccf_coordinate",
+    "z": "left_right_ccf_coordinate",
+}
 
 
 def channel_table(nwb: NWBReader) -> pd.DataFrame:
@@ -41,8 +44,7 @@ def channel_table(nwb: NWBReader) -> pd.DataFrame:
     if "location" in frame:
         # AllenSDK: 'None'/'' -> missing, and the sub-region stripped ('DG-mo' -> 'DG').
         loc = frame["location"].astype(object)
-        frame["structure_acronym"] = [None if v in ("None", "", None) else str(v).split("-")[0]
-                                      for v in loc]
+        frame["structure_acronym"] = [None if v in ("None", "", None) else str(v).split("-")[0] for v in loc]
     return frame
 
 
@@ -65,17 +67,25 @@ def probes(nwb: NWBReader, chunking: Chunking) -> xr.Dataset | None:
         attrs = nwb.attrs(f"general/extracellular_ephys/{name}")
         device = nwb.attrs(f"general/devices/{name}") if f"general/devices/{name}" in nwb else {}
         if "probe_id" not in attrs:
-            raise InvalidNWBError(nwb.path, f"general/extracellular_ephys/{name}.probe_id",
-                                  "expected the probe_id attribute of the electrode group")
-        rows.append({"probe_id": attrs["probe_id"], "name": name, "location": attrs.get("location"),
-                     "sampling_rate": device.get("sampling_rate", np.nan),
-                     "lfp_sampling_rate": attrs.get("lfp_sampling_rate", np.nan),
-                     "has_lfp_data": bool(attrs.get("has_lfp_data", False))})
+            raise InvalidNWBError(
+                nwb.path,
+                f"general/extracellular_ephys/{name}.probe_id",
+                "expected the probe_id attribute of the electrode group",
+            )
+        rows.append(
+            {
+                "probe_id": attrs["probe_id"],
+                "name": name,
+                "location": attrs.get("location"),
+                "sampling_rate": device.get("sampling_rate", np.nan),
+                "lfp_sampling_rate": attrs.get("lfp_sampling_rate", np.nan),
+                "has_lfp_data": bool(attrs.get("has_lfp_data", False)),
+            }
+        )
     return frame_to_dataset(pd.DataFrame(rows).set_index("probe_id"))
 
 
-def checkpoints(nwb: NWBReader, starts: np.ndarray, ends: np.ndarray
-                ) -> tuple[float, int, np.ndarray]:
+def checkpoints(nwb: NWBReader, starts: np.ndarray, ends: np.ndarray) -> tuple[float, int, np.ndarray]:
     """``(t0, n, offsets)``: offsets (unit, n + 1) of each unit's first spike at or after
     ``t0 + k * CHECKPOINT_S``. Reads one unit's spikes at a time (memory: the largest unit)."""
     spikes = nwb.require(f"{UNITS}/spike_times", "spike_times")
@@ -90,8 +100,11 @@ def checkpoints(nwb: NWBReader, starts: np.ndarray, ends: np.ndarray
     for u in busy:
         train = spikes[starts[u] : ends[u]]
         if np.any(np.diff(train) < 0):
-            raise InvalidNWBError(nwb.path, f"{UNITS}/spike_times",
-                                  f"expected each unit's spike times sorted; unit row {u} is not")
+            raise InvalidNWBError(
+                nwb.path,
+                f"{UNITS}/spike_times",
+                f"expected each unit's spike times sorted; unit row {u} is not",
+            )
         out[u] = starts[u] + np.searchsorted(train, edges, side="left")
     return t0, n, out
 
@@ -107,8 +120,14 @@ def units(nwb: NWBReader, chunking: Chunking) -> xr.Dataset | None:
     if ELECTRODES in nwb and "peak_channel_id" in frame:
         chans = channel_table(nwb)
         peak = chans.reindex(frame["peak_channel_id"].to_numpy())
-        for col in ["probe_id", "structure_acronym", *CHANNEL_NAMES.values(),
-                    "probe_vertical_position", "probe_horizontal_position", "valid_data"]:
+        for col in [
+            "probe_id",
+            "structure_acronym",
+            *CHANNEL_NAMES.values(),
+            "probe_vertical_position",
+            "probe_horizontal_position",
+            "valid_data",
+        ]:
             if col in peak and col not in frame:
                 frame[col] = peak[col].to_numpy()
     ds = frame_to_dataset(frame, ragged)
@@ -118,36 +137,52 @@ def units(nwb: NWBReader, chunking: Chunking) -> xr.Dataset | None:
     starts = np.concatenate([[0], ends[:-1]])
     spikes = nwb.lazy(f"{UNITS}/spike_times", (chunking.spikes,), "spike_times")
     if spikes.shape[0] != (ends[-1] if n_units else 0):
-        raise InvalidNWBError(nwb.path, f"{UNITS}/spike_times",
-                              f"expected {ends[-1] if n_units else 0} spikes (spike_times_index), "
-                              f"found {spikes.shape[0]}")
+        raise InvalidNWBError(
+            nwb.path,
+            f"{UNITS}/spike_times",
+            f"expected {ends[-1] if n_units else 0} spikes (spike_times_index), found {spikes.shape[0]}",
+        )
     ds["spike_times"] = xr.Variable(("spike",), spikes, {"units": "seconds"}, encoding=FAST_CODEC)
     ds["spike_times_index"] = xr.Variable(
-        ("unit_id",), ends, {"description": "end offset of each unit's spikes (NWB VectorIndex)"})
+        ("unit_id",), ends, {"description": "end offset of each unit's spikes (NWB VectorIndex)"}
+    )
     ds["spike_times"].attrs.update(ragged_index="spike_times_index", row_dim="unit_id")
     if f"{UNITS}/spike_amplitudes" in nwb:
         amp_ends = nwb.read(f"{UNITS}/spike_amplitudes_index", "spike_amplitudes").astype(np.int64)
         if not np.array_equal(amp_ends, ends):
-            raise InvalidNWBError(nwb.path, f"{UNITS}/spike_amplitudes_index",
-                                  "expected one amplitude per spike (offsets equal to spike_times_index)")
+            raise InvalidNWBError(
+                nwb.path,
+                f"{UNITS}/spike_amplitudes_index",
+                "expected one amplitude per spike (offsets equal to spike_times_index)",
+            )
         ds["spike_amplitudes"] = xr.Variable(
-            ("spike",), nwb.lazy(f"{UNITS}/spike_amplitudes", (chunking.spikes,), "spike_amplitudes"),
-            {"ragged_index": "spike_times_index", "row_dim": "unit_id"}, encoding=FAST_CODEC)
+            ("spike",),
+            nwb.lazy(f"{UNITS}/spike_amplitudes", (chunking.spikes,), "spike_amplitudes"),
+            {"ragged_index": "spike_times_index", "row_dim": "unit_id"},
+            encoding=FAST_CODEC,
+        )
     if f"{UNITS}/waveform_mean" in nwb:
         wf_ends = nwb.read(f"{UNITS}/waveform_mean_index", "mean_waveforms").astype(np.int64)
         nwb.check_length(f"{UNITS}/waveform_mean_index", wf_ends, n_units, "one offset per unit")
         wf = nwb.lazy(f"{UNITS}/waveform_mean", (65536, 1024), "mean_waveforms")
         ds["mean_waveforms"] = xr.Variable(
-            ("mean_waveforms_value", "waveform_sample"), wf,
-            {"ragged_index": "mean_waveforms_index", "row_dim": "unit_id",
-             "description": "each unit's (channel, sample) mean waveform, rows stacked"},
-            encoding=FAST_CODEC)
+            ("mean_waveforms_value", "waveform_sample"),
+            wf,
+            {
+                "ragged_index": "mean_waveforms_index",
+                "row_dim": "unit_id",
+                "description": "each unit's (channel, sample) mean waveform, rows stacked",
+            },
+            encoding=FAST_CODEC,
+        )
         ds["mean_waveforms_index"] = xr.Variable(("unit_id",), wf_ends)
     if n_units and ends[-1]:
         t0, n, table = checkpoints(nwb, starts, ends)
         ds["spike_time_checkpoints"] = xr.Variable(
-            ("unit_id", "checkpoint"), table,
-            {"description": "offset of each unit's first spike at or after checkpoint_time"})
+            ("unit_id", "checkpoint"),
+            table,
+            {"description": "offset of each unit's first spike at or after checkpoint_time"},
+        )
         ds = ds.assign_coords(checkpoint_time=("checkpoint", t0 + CHECKPOINT_S * np.arange(n + 1)))
     return ds
 

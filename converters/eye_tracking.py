@@ -20,8 +20,17 @@ EYE = "acquisition/EyeTracking"
 PREFIXES = {"cr": "corneal_reflection_tracking", "eye": "eye_tracking", "pupil": "pupil_tracking"}
 Z_THRESHOLD = 3.0
 DILATION_FRAMES = 2
-MASKED = ["eye_area", "pupil_area", "cr_area", "eye_width", "eye_height", "eye_phi",
-          "pupil_width", "pupil_height", "pupil_phi"]
+MASKED = [
+    "eye_area",
+    "pupil_area",
+    "cr_area",
+    "eye_width",
+    "eye_height",
+    "eye_phi",
+    "pupil_width",
+    "pupil_height",
+    "pupil_phi",
+]
 
 
 def dilate(mask: np.ndarray, frames: int = DILATION_FRAMES) -> np.ndarray:
@@ -35,8 +44,12 @@ def dilate(mask: np.ndarray, frames: int = DILATION_FRAMES) -> np.ndarray:
     return out
 
 
-def likely_blinks(eye_area_raw: np.ndarray, pupil_area_raw: np.ndarray,
-                  z_threshold: float = Z_THRESHOLD, dilation_frames: int = DILATION_FRAMES) -> np.ndarray:
+def likely_blinks(
+    eye_area_raw: np.ndarray,
+    pupil_area_raw: np.ndarray,
+    z_threshold: float = Z_THRESHOLD,
+    dilation_frames: int = DILATION_FRAMES,
+) -> np.ndarray:
     """AllenSDK's blink detection: missing area or |z| > threshold (population std over the
     non-missing frames), then dilated."""
     blink = np.isnan(eye_area_raw) | np.isnan(pupil_area_raw)
@@ -63,8 +76,12 @@ def eye_tracking(nwb: NWBReader, chunking: Chunking) -> xr.Dataset | None:
         nwb.check_length(f"{base}/data", center, n, "one center per eye tracking frame")
         columns[f"{prefix}_center_x"] = center[:, 0]
         columns[f"{prefix}_center_y"] = center[:, 1]
-        for column, dataset in [("area_raw", "area_raw"), ("width", "width"), ("height", "height"),
-                                ("phi", "angle")]:
+        for column, dataset in [
+            ("area_raw", "area_raw"),
+            ("width", "width"),
+            ("height", "height"),
+            ("phi", "angle"),
+        ]:
             values = nwb.lazy(f"{base}/{dataset}", chunk, need)
             nwb.check_length(f"{base}/{dataset}", values, n, "one value per eye tracking frame")
             columns[f"{prefix}_{column}"] = values
@@ -74,12 +91,20 @@ def eye_tracking(nwb: NWBReader, chunking: Chunking) -> xr.Dataset | None:
     mask = da.from_array(blink, chunks=chunk)
     for col in MASKED:
         columns[col] = da.where(mask, np.nan, columns[col])
-    order = ["cr_area", "eye_area", "pupil_area", "likely_blink", "pupil_area_raw", "cr_area_raw",
-             "eye_area_raw"] + [f"{p}_{c}" for p in PREFIXES for c in
-                                ("center_x", "center_y", "width", "height", "phi")]
+    order = [
+        "cr_area",
+        "eye_area",
+        "pupil_area",
+        "likely_blink",
+        "pupil_area_raw",
+        "cr_area_raw",
+        "eye_area_raw",
+    ] + [f"{p}_{c}" for p in PREFIXES for c in ("center_x", "center_y", "width", "height", "phi")]
     columns["likely_blink"] = mask
-    ds = xr.Dataset({k: (("frame",), columns[k]) for k in order},
-                    coords={"frame": np.arange(n), "timestamps": ("frame", ts, {"units": "seconds"})})
+    ds = xr.Dataset(
+        {k: (("frame",), columns[k]) for k in order},
+        coords={"frame": np.arange(n), "timestamps": ("frame", ts, {"units": "seconds"})},
+    )
     stored = f"{EYE}/likely_blink/data"
     if stored in nwb:
         raw = nwb.read(stored, need).astype(bool)

@@ -26,8 +26,11 @@ def lfp_group(nwb: NWBReader, chunking: Chunking) -> tuple[int, xr.Dataset]:
     """``(probe_id, Dataset)`` of an LFP file."""
     names = [k for k in nwb.children("acquisition") if re.fullmatch(r"probe_\d+_lfp", k)]
     if len(names) != 1:
-        raise InvalidNWBError(nwb.path, "acquisition/probe_<probe_id>_lfp",
-                              f"expected one LFP group per probe file, found {names or 'none'}")
+        raise InvalidNWBError(
+            nwb.path,
+            "acquisition/probe_<probe_id>_lfp",
+            f"expected one LFP group per probe file, found {names or 'none'}",
+        )
     name = names[0]
     probe_id = int(name.split("_")[1])
     series = f"acquisition/{name}/{name}_data"
@@ -36,10 +39,15 @@ def lfp_group(nwb: NWBReader, chunking: Chunking) -> tuple[int, xr.Dataset]:
     region = nwb.read(f"{series}/electrodes", "lfp channels").astype(np.int64)
     channel_ids = nwb.read(f"{ELECTRODES}/id", "lfp channels")[region]
     if data.shape != (len(ts), len(channel_ids)):
-        raise InvalidNWBError(nwb.path, f"{series}/data",
-                              f"expected (time={len(ts)}, channel={len(channel_ids)}), found {data.shape}")
-    ds = xr.Dataset({"lfp": (("time", "channel_id"), data, {"units": "volts"})},
-                    coords={"time": ("time", ts, {"units": "seconds"}), "channel_id": channel_ids})
+        raise InvalidNWBError(
+            nwb.path,
+            f"{series}/data",
+            f"expected (time={len(ts)}, channel={len(channel_ids)}), found {data.shape}",
+        )
+    ds = xr.Dataset(
+        {"lfp": (("time", "channel_id"), data, {"units": "volts"})},
+        coords={"time": ("time", ts, {"units": "seconds"}), "channel_id": channel_ids},
+    )
     if CSD in nwb:
         csd = nwb.read(f"{CSD}/current_source_density/data", "csd")
         csd_t = timestamps(nwb, f"{CSD}/current_source_density", "csd")
@@ -47,9 +55,13 @@ def lfp_group(nwb: NWBReader, chunking: Chunking) -> tuple[int, xr.Dataset]:
         ds = ds.assign_coords(
             csd_time=("csd_time", csd_t, {"units": "seconds"}),
             virtual_channel_index=np.arange(csd.shape[1]),
-            vertical_position=("virtual_channel_index",
-                               nwb.read(f"{CSD}/virtual_electrode_y_positions", "csd").astype(np.int64)),
-            horizontal_position=("virtual_channel_index",
-                                 nwb.read(f"{CSD}/virtual_electrode_x_positions", "csd").astype(np.int64)),
+            vertical_position=(
+                "virtual_channel_index",
+                nwb.read(f"{CSD}/virtual_electrode_y_positions", "csd").astype(np.int64),
+            ),
+            horizontal_position=(
+                "virtual_channel_index",
+                nwb.read(f"{CSD}/virtual_electrode_x_positions", "csd").astype(np.int64),
+            ),
         )
     return probe_id, ds

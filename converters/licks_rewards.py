@@ -15,8 +15,9 @@ def licks(nwb: NWBReader, chunking: Chunking) -> xr.Dataset | None:
     path = "processing/licking/licks"
     if path not in nwb:
         return None
-    return series_group(nwb, {"frame": path}, dim="lick", chunk=chunking.rows,
-                        needed_for="licks", time_as_dim=False)
+    return series_group(
+        nwb, {"frame": path}, dim="lick", chunk=chunking.rows, needed_for="licks", time_as_dim=False
+    )
 
 
 @stream("rewards")
@@ -31,7 +32,10 @@ def rewards(nwb: NWBReader, chunking: Chunking) -> xr.Dataset | None:
     ds = series_group(
         nwb,
         {"auto_rewarded": "processing/rewards/autorewarded", "volume": "processing/rewards/volume"},
-        dim="reward", chunk=chunking.rows, needed_for="rewards", time_as_dim=False,
+        dim="reward",
+        chunk=chunking.rows,
+        needed_for="rewards",
+        time_as_dim=False,
     )
     ds["volume"].attrs["units"] = "mL"
     return ds

@@ -31,7 +31,8 @@ def kind_and_id(nwb: NWBReader) -> tuple[str, int]:
     found = nwb.neurodata_type(METADATA)
     if found not in KINDS:
         raise InvalidNWBError(
-            nwb.path, METADATA,
+            nwb.path,
+            METADATA,
             "expected an Allen Visual Behavior file: general/metadata of type "
             f"{' or '.join(KINDS)}; found {found or 'no such group'}",
         )
@@ -78,8 +79,11 @@ def behavior_metadata(nwb: NWBReader) -> dict[str, Any]:
     """AllenSDK ``BehaviorSession.metadata`` (JSON-friendly: the date is an ISO string)."""
     meta = nwb.attrs(METADATA)
     subj = "general/subject"
-    values = {k: nwb.scalar(f"{subj}/{k}", "metadata") for k in ("subject_id", "sex", "age", "genotype")
-              if f"{subj}/{k}" in nwb}
+    values = {
+        k: nwb.scalar(f"{subj}/{k}", "metadata")
+        for k in ("subject_id", "sex", "age", "genotype")
+        if f"{subj}/{k}" in nwb
+    }
     attrs = nwb.attrs(subj) if subj in nwb else {}
     driver = attrs.get("driver_line")
     genotype = values.get("genotype")

@@ -77,8 +77,11 @@ class NWBReader:
         except FileNotFoundError:
             raise
         except OSError as err:
-            problem = "the file is truncated" if "truncated file" in str(err) else \
-                "expected an HDF5 (NWB) file; h5py could not open it"
+            problem = (
+                "the file is truncated"
+                if "truncated file" in str(err)
+                else "expected an HDF5 (NWB) file; h5py could not open it"
+            )
             raise InvalidNWBError(self.path, None, f"{problem} ({err})") from err
         if self.file.attrs.get("neurodata_type") != "NWBFile":
             found = self.file.attrs.get("neurodata_type")
@@ -156,18 +159,23 @@ class NWBReader:
         if not isinstance(ds, h5py.Dataset):
             raise InvalidNWBError(self.path, path, f"expected a dataset (for {needed_for}), found a group")
         chunks = tuple(min(c, max(n, 1)) for c, n in zip(chunks, ds.shape, strict=True))
-        return da.from_array(_Checked(ds, self.path, path), chunks=chunks, lock=H5_LOCK,
-                             asarray=True, name=f"{self.path}:{path}", meta=np.empty((0,) * ds.ndim, ds.dtype))
+        return da.from_array(
+            _Checked(ds, self.path, path),
+            chunks=chunks,
+            lock=H5_LOCK,
+            asarray=True,
+            name=f"{self.path}:{path}",
+            meta=np.empty((0,) * ds.ndim, ds.dtype),
+        )
 
     def check_length(self, path: str, values: np.ndarray | da.Array, n: int, what: str) -> None:
         if len(values) != n:
-            raise InvalidNWBError(
-                self.path, path, f"expected {n} values ({what}), found {len(values)}"
-            )
+            raise InvalidNWBError(self.path, path, f"expected {n} values ({what}), found {len(values)}")
 
     # -- tables ------------------------------------------------------------------------------
-    def table(self, path: str, needed_for: str, ragged: bool = True,
-              skip: tuple[str, ...] = ()) -> tuple[pd.DataFrame, dict]:
+    def table(
+        self, path: str, needed_for: str, ragged: bool = True, skip: tuple[str, ...] = ()
+    ) -> tuple[pd.DataFrame, dict]:
         """A DynamicTable as a DataFrame indexed by its ``id``, plus its ragged columns.
 
         Ragged columns (those with a ``<col>_index`` VectorIndex) are returned separately as

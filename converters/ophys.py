@@ -54,9 +54,13 @@ def filter_events(events: np.ndarray, kernel: np.ndarray) -> np.ndarray:
 
 def _filtered(events: da.Array, kernel: np.ndarray) -> da.Array:
     """Lazy causal filter over time (last axis): each chunk also reads the previous one's tail."""
-    return events.map_overlap(lambda block: filter_events(block, kernel),
-                              depth={0: 0, 1: len(kernel) - 1}, boundary=0.0,
-                              dtype=np.float64, trim=True)
+    return events.map_overlap(
+        lambda block: filter_events(block, kernel),
+        depth={0: 0, 1: len(kernel) - 1},
+        boundary=0.0,
+        dtype=np.float64,
+        trim=True,
+    )
 
 
 def _in_cell_order(raw: da.Array, rows: np.ndarray, cell_rows: np.ndarray) -> da.Array:
@@ -66,8 +70,9 @@ def _in_cell_order(raw: da.Array, rows: np.ndarray, cell_rows: np.ndarray) -> da
     missing = len(rows)
     take = np.array([position.get(r, missing) for r in cell_rows], dtype=np.int64)
     if (take == missing).any():
-        raw = da.concatenate([raw.astype(np.float64),
-                              da.full((raw.shape[0], 1), np.nan, chunks=(raw.chunks[0], 1))], axis=1)
+        raw = da.concatenate(
+            [raw.astype(np.float64), da.full((raw.shape[0], 1), np.nan, chunks=(raw.chunks[0], 1))], axis=1
+        )
     if not np.array_equal(take, np.arange(raw.shape[1])):
         raw = raw[:, take]
     return raw.T
@@ -86,8 +91,11 @@ def ophys(nwb: NWBReader, chunking: Chunking) -> xr.Dataset | None:
     cells = cell_specimen_table(nwb)
     n_rows = n_table_rows(nwb)
     ts = timestamps(nwb, TRACES["dff"], "ophys timestamps")
-    rate = float(nwb.scalar(f"{IMAGING_PLANE}/imaging_rate", "ophys_frame_rate")) \
-        if f"{IMAGING_PLANE}/imaging_rate" in nwb else 1 / float(np.median(np.diff(ts)))
+    rate = (
+        float(nwb.scalar(f"{IMAGING_PLANE}/imaging_rate", "ophys_frame_rate"))
+        if f"{IMAGING_PLANE}/imaging_rate" in nwb
+        else 1 / float(np.median(np.diff(ts)))
+    )
     data_vars, coords = {}, {}
     for var, series in TRACES.items():
         if series not in nwb:
@@ -95,22 +103,32 @@ def ophys(nwb: NWBReader, chunking: Chunking) -> xr.Dataset | None:
         rows = roi_rows(nwb, series, n_rows, var)
         raw = nwb.lazy(f"{series}/data", (chunking.time, max(len(rows), 1)), var)
         if raw.ndim != 2 or raw.shape[1] != len(rows):
-            raise InvalidNWBError(nwb.path, f"{series}/data",
-                                  f"expected (time, roi={len(rows)}) values, found shape {raw.shape}")
+            raise InvalidNWBError(
+                nwb.path,
+                f"{series}/data",
+                f"expected (time, roi={len(rows)}) values, found shape {raw.shape}",
+            )
         if raw.shape[0] != len(ts):
             # AllenSDK truncates extra ophys timestamps to the dff length; anything else is broken.
-            raise InvalidNWBError(nwb.path, f"{series}/data",
-                                  f"expected {len(ts)} frames like the dff timestamps, found {raw.shape[0]}")
+            raise InvalidNWBError(
+                nwb.path,
+                f"{series}/data",
+                f"expected {len(ts)} frames like the dff timestamps, found {raw.shape[0]}",
+            )
         traces = _in_cell_order(raw, rows, cells.row.to_numpy())
-        data_vars[var] = xr.Variable(("cell_specimen_id", "time"),
-                                     traces.rechunk((chunking.cells, chunking.time)))
+        data_vars[var] = xr.Variable(
+            ("cell_specimen_id", "time"), traces.rechunk((chunking.cells, chunking.time))
+        )
         if var == "events":
             scale = FILTER_SCALE_SECONDS * rate
             data_vars["filtered_events"] = xr.Variable(
                 ("cell_specimen_id", "time"),
                 _filtered(data_vars["events"].data, half_normal_kernel(scale)),
-                attrs={"description": "events filtered with a causal half-normal kernel of scale "
-                       f"{scale:.4g} frames, {FILTER_STEPS} frames long (AllenSDK defaults)"})
+                attrs={
+                    "description": "events filtered with a causal half-normal kernel of scale "
+                    f"{scale:.4g} frames, {FILTER_STEPS} frames long (AllenSDK defaults)"
+                },
+            )
             coords.update(_per_cell(nwb, ["lambda", "noise_std"], rows, cells.row.to_numpy()))
         if var == "corrected_fluorescence":
             coords.update(_per_cell(nwb, ["RMSE", "r"], rows, cells.row.to_numpy()))
@@ -141,7 +159,4 @@ def motion_correction(nwb: NWBReader, chunking: Chunking) -> xr.Dataset | None:
     paths = {a: f"{OPHYS}/ophys_motion_correction_{a}" for a in "xy"}
     if not all(p in nwb for p in paths.values()):
         return None
-    return series_group(nwb, paths, dim="time", chunk=chunking.time * 8,
-                        needed_for="motion correction")
-
-
+    return series_group(nwb, paths, dim="time", chunk=chunking.time * 8, needed_for="motion correction")

@@ -20,11 +20,33 @@ from .registry import Chunking, stream
 from .tables import frame_to_dataset
 
 INT_NULL = -99
-INT_COLUMNS = ["flashes_since_change", "image_index", "movie_repeat", "movie_frame_index",
-               "repeat", "stimulus_index"]
-ORDER = ["stimulus_block", "stimulus_block_name", "image_index", "image_name", "movie_frame_index",
-         "duration", "start_time", "end_time", "stop_time", "start_frame", "end_frame", "is_change",
-         "is_image_novel", "omitted", "movie_repeat", "flashes_since_change", "trials_id"]
+INT_COLUMNS = [
+    "flashes_since_change",
+    "image_index",
+    "movie_repeat",
+    "movie_frame_index",
+    "repeat",
+    "stimulus_index",
+]
+ORDER = [
+    "stimulus_block",
+    "stimulus_block_name",
+    "image_index",
+    "image_name",
+    "movie_frame_index",
+    "duration",
+    "start_time",
+    "end_time",
+    "stop_time",
+    "start_frame",
+    "end_frame",
+    "is_change",
+    "is_image_novel",
+    "omitted",
+    "movie_repeat",
+    "flashes_since_change",
+    "trials_id",
+]
 NULLABLE_BOOLEAN = "nullable_boolean"
 
 
@@ -38,8 +60,11 @@ def _is_flag(values: pd.Series) -> bool:
 
 def recompute_is_change(frame: pd.DataFrame) -> np.ndarray:
     """True where the image differs from the previous non-omitted image (AllenSDK is_change_event)."""
-    shown = frame["omitted"].astype("boolean").fillna(True).to_numpy() if "omitted" in frame \
+    shown = (
+        frame["omitted"].astype("boolean").fillna(True).to_numpy()
+        if "omitted" in frame
         else np.zeros(len(frame), bool)
+    )
     names = frame["image_name"].to_numpy(dtype=object)[~shown]
     change = np.zeros(len(names), bool)
     change[1:] = names[1:] != names[:-1]
@@ -55,8 +80,11 @@ def recompute_flashes_since_change(frame: pd.DataFrame) -> np.ndarray:
     other row, including gray-screen and movie rows, adds one.
     """
     name = frame["image_name"].to_numpy(dtype=object)
-    omitted = frame["omitted"].astype("boolean").fillna(False).to_numpy() if "omitted" in frame \
+    omitted = (
+        frame["omitted"].astype("boolean").fillna(False).to_numpy()
+        if "omitted" in frame
         else np.zeros(len(frame), bool)
+    )
     is_change = frame["is_change"].to_numpy(bool)
     out = np.zeros(len(frame), np.int64)
     for i in range(len(frame)):
@@ -89,14 +117,16 @@ def merged_presentations(nwb: NWBReader, recompute: bool) -> pd.DataFrame:
     for col in flags:
         table[col] = table[col].astype("boolean")
     if recompute and "image_name" in table:
-        for col, values in [("is_change", recompute_is_change(table)),
-                            ("flashes_since_change", None)]:
+        for col, values in [("is_change", recompute_is_change(table)), ("flashes_since_change", None)]:
             if col == "flashes_since_change":
                 values = recompute_flashes_since_change(table)
             if col in table:
                 stored = table[col]
-                same = np.array_equal(stored.astype("boolean").fillna(False).to_numpy(bool), values) \
-                    if col == "is_change" else np.array_equal(stored.fillna(INT_NULL).to_numpy(), values)
+                same = (
+                    np.array_equal(stored.astype("boolean").fillna(False).to_numpy(bool), values)
+                    if col == "is_change"
+                    else np.array_equal(stored.fillna(INT_NULL).to_numpy(), values)
+                )
                 if not same:
                     table[f"{col}_nwb"] = stored
             table[col] = values

@@ -28,13 +28,14 @@ from .convert import StoreSummary, convert_nwb
 
 #: NWB file patterns of the released layouts -> (kind of store, regex capturing the id)
 LAYOUT = [
-    ("ophys_experiment", "behavior_ophys_experiments/behavior_ophys_experiment_*.nwb",
-     r"behavior_ophys_experiment_(\d+)\.nwb$"),
+    (
+        "ophys_experiment",
+        "behavior_ophys_experiments/behavior_ophys_experiment_*.nwb",
+        r"behavior_ophys_experiment_(\d+)\.nwb$",
+    ),
     ("behavior_session", "behavior_sessions/behavior_session_*.nwb", r"behavior_session_(\d+)\.nwb$"),
-    ("ecephys_session", "behavior_ecephys_sessions/*/ecephys_session_*.nwb",
-     r"ecephys_session_(\d+)\.nwb$"),
-    ("behavior_session", "behavior_only_sessions/*/behavior_session_*.nwb",
-     r"behavior_session_(\d+)\.nwb$"),
+    ("ecephys_session", "behavior_ecephys_sessions/*/ecephys_session_*.nwb", r"ecephys_session_(\d+)\.nwb$"),
+    ("behavior_session", "behavior_only_sessions/*/behavior_session_*.nwb", r"behavior_session_(\d+)\.nwb$"),
 ]
 
 
@@ -71,8 +72,10 @@ class ProjectReport:
     failed: dict[str, str] = field(default_factory=dict)
 
     def describe(self) -> str:
-        lines = [f"{self.url}: {len(self.converted)} converted, {len(self.skipped)} unchanged, "
-                 f"{len(self.failed)} failed"]
+        lines = [
+            f"{self.url}: {len(self.converted)} converted, {len(self.skipped)} unchanged, "
+            f"{len(self.failed)} failed"
+        ]
         lines += [f"  FAILED {src}: {err}" for src, err in self.failed.items()]
         return "\n".join(lines)
 
@@ -83,8 +86,11 @@ def find_project_metadata(src: str, storage_options: dict | None = None) -> str:
     for depth in ("", "*/", "*/*/"):
         hits = fs.glob(join(root, depth + "project_metadata"))
         if hits:
-            return src.rstrip("/") + hits[0][len(root.rstrip("/")):-len("/project_metadata")] \
-                if "://" in src else os.path.dirname(hits[0])
+            return (
+                src.rstrip("/") + hits[0][len(root.rstrip("/")) : -len("/project_metadata")]
+                if "://" in src
+                else os.path.dirname(hits[0])
+            )
     raise ProjectNotFoundError(
         f"{src}: expected a released project (a folder with project_metadata/*.csv, or an AllenSDK "
         "cache directory above one); found none"
@@ -100,12 +106,14 @@ def discover(src: str, storage_options: dict | None = None) -> tuple[str, list[J
     prefix = src.rstrip("/")
     for kind, pattern, regex in LAYOUT:
         for path in sorted(fs.glob(join(root, pattern))):
-            rel = path[len(root.rstrip("/")) + 1:]
+            rel = path[len(root.rstrip("/")) + 1 :]
             match = re.search(regex, rel)
             if not match:
                 continue
-            lfp = tuple(join(prefix, p[len(root.rstrip("/")) + 1:])
-                        for p in sorted(fs.glob(join(os.path.dirname(path), "probe_*_lfp.nwb"))))
+            lfp = tuple(
+                join(prefix, p[len(root.rstrip("/")) + 1 :])
+                for p in sorted(fs.glob(join(os.path.dirname(path), "probe_*_lfp.nwb")))
+            )
             job = Job(kind=kind, id=int(match.group(1)), source=join(prefix, rel), lfp=lfp)
             jobs.append(job)
             for s in (job.source, *lfp):
@@ -115,18 +123,23 @@ def discover(src: str, storage_options: dict | None = None) -> tuple[str, list[J
 
 
 def _convert_job(job: Job, dst: str, storage_options: dict | None) -> StoreSummary:
-    return convert_nwb(job.source, join(dst, job.path), storage_options=storage_options,
-                       lfp=job.lfp)
+    return convert_nwb(job.source, join(dst, job.path), storage_options=storage_options, lfp=job.lfp)
 
 
 def _summary_row(job: Job, summary: StoreSummary, stats: dict) -> dict[str, Any]:
     size, mtime = stats[job.source]
     return {
-        "store": job.path, "kind": job.kind, "id": job.id, "source": job.source,
-        "source_size": size, "source_mtime": mtime,
+        "store": job.path,
+        "kind": job.kind,
+        "id": job.id,
+        "source": job.source,
+        "source_size": size,
+        "source_mtime": mtime,
         "lfp_sources": [f"{s}|{stats[s][0]}|{stats[s][1]}" for s in job.lfp],
-        "sha256": summary.source["sha256"], "groups": summary.groups,
-        "missing_streams": summary.missing, "converted_at": summary.source["converted_at"],
+        "sha256": summary.source["sha256"],
+        "groups": summary.groups,
+        "missing_streams": summary.missing,
+        "converted_at": summary.source["converted_at"],
     }
 
 
@@ -135,8 +148,12 @@ def _unchanged(job: Job, old: pd.DataFrame, stats: dict) -> bool:
         return False
     row = old.loc[job.path]
     lfp = [f"{s}|{stats[s][0]}|{stats[s][1]}" for s in job.lfp]
-    return (row.source == job.source and int(row.source_size) == stats[job.source][0]
-            and str(row.source_mtime) == stats[job.source][1] and list(row.lfp_sources) == lfp)
+    return (
+        row.source == job.source
+        and int(row.source_size) == stats[job.source][0]
+        and str(row.source_mtime) == stats[job.source][1]
+        and list(row.lfp_sources) == lfp
+    )
 
 
 def convert_project(
@@ -171,8 +188,10 @@ def convert_project(
     src = find_project_metadata(src, source_options)
     dataset, jobs, stats = discover(src, source_options)
     fs, meta = filesystem(join(src, "project_metadata"), source_options)
-    tables = {name: read_table(fs.cat_file(join(meta, csv)), name, index, dataset)
-              for name, (csv, index) in TABLES[dataset].items()}
+    tables = {
+        name: read_table(fs.cat_file(join(meta, csv)), name, index, dataset)
+        for name, (csv, index) in TABLES[dataset].items()
+    }
     try:
         old = open_manifest(dst, storage_options).table(STORES)
     except VbzarrError:
@@ -193,11 +212,17 @@ def convert_project(
             rows[job.path] = _summary_row(job, result, stats)
         if on_result is not None:
             on_result(job, result if isinstance(result, BaseException) else None)
-    stores = pd.DataFrame([{"store": k, **{c: v for c, v in dict(r).items() if c != "store"}}
-                           for k, r in rows.items()])
+    stores = pd.DataFrame(
+        [{"store": k, **{c: v for c, v in dict(r).items() if c != "store"}} for k, r in rows.items()]
+    )
     stores = stores.set_index("store").sort_index() if len(stores) else old
-    attrs = {"vbzarr_schema_version": SCHEMA_VERSION, "dataset": dataset, "source": src,
-             "tables": list(tables), "updated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
+    attrs = {
+        "vbzarr_schema_version": SCHEMA_VERSION,
+        "dataset": dataset,
+        "source": src,
+        "tables": list(tables),
+        "updated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
     write_manifest(dst, tables, stores, attrs, storage_options)
     return report
 
@@ -218,10 +243,13 @@ def _run(jobs: list[Job], dst: str, workers: int, progress: bool, storage_option
         return
     from dask.distributed import Client, LocalCluster, as_completed
 
-    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                      dashboard_address=":0") as cluster, Client(cluster) as client:
-        futures = {client.submit(_convert_job, job, dst, storage_options, pure=False): job
-                   for job in jobs}
+    with (
+        LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0"
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        futures = {client.submit(_convert_job, job, dst, storage_options, pure=False): job for job in jobs}
         for future in as_completed(futures):
             job = futures[future]
             err = future.exception()

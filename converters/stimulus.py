@@ -32,12 +32,22 @@ def stimulus_templates(nwb: NWBReader, chunking: Chunking) -> xr.Dataset | None:
         if f"{path}/unwarped" in nwb:
             unwarped = nwb.lazy(f"{path}/unwarped", (1, 4096, 4096), "stimulus_templates.unwarped")
             if unwarped.shape != warped.shape:
-                raise InvalidNWBError(nwb.path, f"{path}/unwarped",
-                                      f"expected the shape of data {warped.shape}, found {unwarped.shape}")
+                raise InvalidNWBError(
+                    nwb.path,
+                    f"{path}/unwarped",
+                    f"expected the shape of data {warped.shape}, found {unwarped.shape}",
+                )
             variables["unwarped"] = (("image_name", "row", "column"), unwarped)
         nwb.check_length(f"{path}/control_description", names, warped.shape[0], "one name per image")
-        parts.append(xr.Dataset(variables, coords={
-            "image_name": names, "image_set": ("image_name", np.full(len(names), name, dtype=object))}))
+        parts.append(
+            xr.Dataset(
+                variables,
+                coords={
+                    "image_name": names,
+                    "image_set": ("image_name", np.full(len(names), name, dtype=object)),
+                },
+            )
+        )
     return xr.concat(parts, dim="image_name") if len(parts) > 1 else parts[0]
 
 
@@ -47,5 +57,6 @@ def stimulus_timestamps(nwb: NWBReader, chunking: Chunking) -> xr.Dataset | None
     if STIMULUS_TIMESTAMPS not in nwb:
         return None
     ts = nwb.lazy(f"{STIMULUS_TIMESTAMPS}/timestamps", (chunking.rows,), "stimulus timestamps")
-    return xr.Dataset({"timestamps": (("frame",), ts, {"units": "seconds"})},
-                      coords={"frame": np.arange(ts.shape[0])})
+    return xr.Dataset(
+        {"timestamps": (("frame",), ts, {"units": "seconds"})}, coords={"frame": np.arange(ts.shape[0])}
+    )

@@ -54,10 +54,12 @@ def frame_to_dataset(
         data_vars[col] = xr.Variable((dim,), values, attrs=attrs)
     for col, (flat, ends) in (ragged or {}).items():
         flat_dim = ragged_dim(col)
-        data_vars[col] = xr.Variable((flat_dim,), flat, attrs={"ragged_index": col + RAGGED_INDEX_SUFFIX,
-                                                             "row_dim": dim})
+        data_vars[col] = xr.Variable(
+            (flat_dim,), flat, attrs={"ragged_index": col + RAGGED_INDEX_SUFFIX, "row_dim": dim}
+        )
         data_vars[col + RAGGED_INDEX_SUFFIX] = xr.Variable(
-            (dim,), np.asarray(ends, dtype=np.int64),
+            (dim,),
+            np.asarray(ends, dtype=np.int64),
             attrs={"description": f"end offset of each row's values in {col} (NWB VectorIndex)"},
         )
     return xr.Dataset(data_vars, coords={dim: index_values})

@@ -18,8 +18,11 @@ CHECKS = [
     ("units", "spike_times", "units/spike_times", False),
     ("units", "spike_amplitudes", "units/spike_amplitudes", False),
 ]
-TRACES = {"dff": "processing/ophys/dff/traces", "events": "processing/ophys/event_detection",
-          "corrected_fluorescence": "processing/ophys/corrected_fluorescence/traces"}
+TRACES = {
+    "dff": "processing/ophys/dff/traces",
+    "events": "processing/ophys/event_detection",
+    "corrected_fluorescence": "processing/ophys/corrected_fluorescence/traces",
+}
 BLOCK = 1 << 20
 
 

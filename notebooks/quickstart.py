@@ -28,8 +28,13 @@ if url is None:
     from converters.synthetic.project import make_vbo_project
 
     work = tempfile.mkdtemp(prefix="vbzarr-quickstart-")
-    make_vbo_project(f"{work}/release", n_containers=1, sessions_per_container=4,
-                     size=os.environ.get("VBZARR_SIZE", "tiny"), seed=11)
+    make_vbo_project(
+        f"{work}/release",
+        n_containers=1,
+        sessions_per_container=4,
+        size=os.environ.get("VBZARR_SIZE", "tiny"),
+        seed=11,
+    )
     convert_project(f"{work}/release", f"{work}/project")
     url = f"{work}/project"
 
@@ -74,6 +79,7 @@ assert np.isfinite(by_image.values).any()
 
 # %%
 exp = project.ophys_experiment(int(selection.index[0]))
-running = vbzarr.align(exp["running"]["speed"], changes[changes.ophys_experiment_id == selection.index[0]],
-                       window=(-1.0, 2.0))
+running = vbzarr.align(
+    exp["running"]["speed"], changes[changes.ophys_experiment_id == selection.index[0]], window=(-1.0, 2.0)
+)
 running.mean("event").compute()

@@ -31,16 +31,28 @@ def size() -> content.Size:
 @pytest.fixture(scope="session")
 def vbo_project(tmp_path_factory, size):
     """A synthetic VBO project: 1 Scientifica container with 3 sessions, 1 training session."""
-    return make_vbo_project(tmp_path_factory.mktemp("vbo"), n_containers=1,
-                            sessions_per_container=3, behavior_only_sessions=1, size=size, seed=1)
+    return make_vbo_project(
+        tmp_path_factory.mktemp("vbo"),
+        n_containers=1,
+        sessions_per_container=3,
+        behavior_only_sessions=1,
+        size=size,
+        seed=1,
+    )
 
 
 @pytest.fixture(scope="session")
 def vbo_multiscope(tmp_path_factory, size):
     """A synthetic Multiscope (11 Hz) project: 2 planes imaged in 2 sessions."""
-    return make_vbo_project(tmp_path_factory.mktemp("vbo-meso"), n_containers=2,
-                            sessions_per_container=2, planes_per_session=2,
-                            behavior_only_sessions=0, size=size, seed=2)
+    return make_vbo_project(
+        tmp_path_factory.mktemp("vbo-meso"),
+        n_containers=2,
+        sessions_per_container=2,
+        planes_per_session=2,
+        behavior_only_sessions=0,
+        size=size,
+        seed=2,
+    )
 
 
 @pytest.fixture(scope="session")
@@ -59,5 +71,6 @@ def vbn_project(tmp_path_factory):
     """A synthetic VBN project: 2 ecephys sessions (with LFP files) and 1 behavior-only session."""
     from converters.synthetic.vbn_project import make_vbn_project
 
-    return make_vbn_project(tmp_path_factory.mktemp("vbn"), n_sessions=2, behavior_only_sessions=1,
-                            size=SIZE, seed=3)
+    return make_vbn_project(
+        tmp_path_factory.mktemp("vbn"), n_sessions=2, behavior_only_sessions=1, size=SIZE, seed=3
+    )

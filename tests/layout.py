@@ -42,14 +42,16 @@ def layout(path: str | Path) -> dict[str, tuple]:
                 ndt = obj.attrs.get("neurodata_type")
                 if isinstance(obj, h5py.Group):
                     cols = obj.attrs.get("colnames")
-                    out[normalise(name) + "/"] = ("group", ndt, None if cols is None else
-                                                  frozenset(str(c) for c in cols))
+                    out[normalise(name) + "/"] = (
+                        "group",
+                        ndt,
+                        None if cols is None else frozenset(str(c) for c in cols),
+                    )
                     walk(obj, name + "/")
                 else:
                     # The width of a ragged column's index follows its length, not the layout.
                     ragged = name.endswith("_index") and obj.dtype.kind == "u"
-                    out[normalise(name)] = ("dataset", "uint" if ragged else str(obj.dtype),
-                                            obj.ndim, ndt)
+                    out[normalise(name)] = ("dataset", "uint" if ragged else str(obj.dtype), obj.ndim, ndt)
 
         walk(f, "")
     return out
@@ -57,5 +59,8 @@ def layout(path: str | Path) -> dict[str, tuple]:
 
 def differences(reference: str | Path, ours: str | Path) -> list[str]:
     a, b = layout(reference), layout(ours)
-    return [f"{k}: reference {a.get(k)} vs factory {b.get(k)}"
-            for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+    return [
+        f"{k}: reference {a.get(k)} vs factory {b.get(k)}"
+        for k in sorted(set(a) | set(b))
+        if a.get(k) != b.get(k)
+    ]

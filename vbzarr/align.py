@@ -43,8 +43,9 @@ def event_times(events: pd.DataFrame | Sequence[float] | np.ndarray) -> tuple[np
     if isinstance(events, pd.DataFrame):
         column = next((c for c in TIME_COLUMNS if c in events), None)
         if column is None:
-            raise AlignmentError(f"Expected events with one of the columns {TIME_COLUMNS}. "
-                                 f"Got columns {list(events.columns)}.")
+            raise AlignmentError(
+                f"Expected events with one of the columns {TIME_COLUMNS}. Got columns {list(events.columns)}."
+            )
         return events[column].to_numpy(dtype=np.float64), events
     times = np.asarray(events, dtype=np.float64)
     if times.ndim != 1:
@@ -71,8 +72,9 @@ def grid(window: tuple[float, float], rate: float) -> np.ndarray:
     return start + np.arange(n) / rate
 
 
-def sample_indices(t: np.ndarray, query: np.ndarray, method: str) -> tuple[np.ndarray, np.ndarray,
-                                                                            np.ndarray, np.ndarray]:
+def sample_indices(
+    t: np.ndarray, query: np.ndarray, method: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """``(i0, i1, w, valid)``: value = x[i0] * (1 - w) + x[i1] * w where ``valid``."""
     n = len(t)
     valid = np.isfinite(query) & (query >= t[0]) & (query <= t[-1])
@@ -91,8 +93,9 @@ def sample_indices(t: np.ndarray, query: np.ndarray, method: str) -> tuple[np.nd
     return i0, i1, w, valid
 
 
-def _gather(block: np.ndarray, i0: np.ndarray, i1: np.ndarray, w: np.ndarray, valid: np.ndarray
-            ) -> np.ndarray:
+def _gather(
+    block: np.ndarray, i0: np.ndarray, i1: np.ndarray, w: np.ndarray, valid: np.ndarray
+) -> np.ndarray:
     x0 = block[..., i0]
     x1 = block[..., i1]
     out = x0 * (1 - w) + x1 * w
@@ -110,7 +113,8 @@ def _time_axis(signal: xr.DataArray) -> tuple[str, np.ndarray]:
             return signal[name].dims[0], np.asarray(signal[name].values, dtype=np.float64)
     raise AlignmentError(
         f"Expected a signal with a 'time' dim or a 1-D 'timestamps' coordinate (e.g. eye_tracking). "
-        f"Got dims {signal.dims} and coords {list(signal.coords)}.")
+        f"Got dims {signal.dims} and coords {list(signal.coords)}."
+    )
 
 
 def native_rate(t: np.ndarray) -> float:
@@ -120,8 +124,9 @@ def native_rate(t: np.ndarray) -> float:
     return float(1.0 / np.median(np.diff(finite)))
 
 
-def _align_one(signal: xr.DataArray, times: np.ndarray, offsets: np.ndarray, method: str
-               ) -> tuple[da.Array, list[str]]:
+def _align_one(
+    signal: xr.DataArray, times: np.ndarray, offsets: np.ndarray, method: str
+) -> tuple[da.Array, list[str]]:
     """Dask array (..., event, time_from_event) for one session's signal, events in given order."""
     dim, t = _time_axis(signal)
     keep = np.isfinite(t)  # cross-session signals are NaN-padded past their last frame
@@ -143,10 +148,20 @@ def _align_one(signal: xr.DataArray, times: np.ndarray, offsets: np.ndarray, met
         sl = slice(a, a + per_block)
         lo, hi = int(i0[sl].min()), int(i1[sl].max()) + 1
         piece = data[..., lo:hi].rechunk({data.ndim - 1: -1})
-        blocks.append(da.map_blocks(
-            _gather, piece, i0[sl] - lo, i1[sl] - lo, w[sl], valid[sl],
-            dtype=np.float64, drop_axis=data.ndim - 1, new_axis=[data.ndim - 1, data.ndim],
-            chunks=(*data.chunks[:-1], (len(i0[sl]),), (len(offsets),))))
+        blocks.append(
+            da.map_blocks(
+                _gather,
+                piece,
+                i0[sl] - lo,
+                i1[sl] - lo,
+                w[sl],
+                valid[sl],
+                dtype=np.float64,
+                drop_axis=data.ndim - 1,
+                new_axis=[data.ndim - 1, data.ndim],
+                chunks=(*data.chunks[:-1], (len(i0[sl]),), (len(offsets),)),
+            )
+        )
     if not blocks:
         empty = np.zeros((*data.shape[:-1], 0, len(offsets)))
         out = da.from_array(empty, chunks=tuple((n,) for n in empty.shape))
@@ -165,8 +180,11 @@ def event_coords(table: pd.DataFrame) -> dict[str, tuple[str, np.ndarray]]:
         if values.map(lambda v: isinstance(v, list | np.ndarray)).any():
             continue
         if isinstance(values.dtype, pd.BooleanDtype | pd.Int64Dtype):
-            values = values.astype("float64") if values.isna().any() else values.astype(
-                "bool" if isinstance(values.dtype, pd.BooleanDtype) else "int64")
+            values = (
+                values.astype("float64")
+                if values.isna().any()
+                else values.astype("bool" if isinstance(values.dtype, pd.BooleanDtype) else "int64")
+            )
         elif isinstance(values.dtype, pd.StringDtype) or values.dtype == object:
             values = values.astype(object)
         coords[str(col)] = ("event", values.to_numpy())
@@ -177,8 +195,11 @@ def event_coords(table: pd.DataFrame) -> dict[str, tuple[str, np.ndarray]]:
 
 def _labels(signal: xr.DataArray, dims: list[str]) -> dict[str, xr.Variable]:
     """The signal's coordinates along the kept dims, loaded (small; groupby needs them in memory)."""
-    return {k: v.variable.load() for k, v in signal.coords.items()
-            if set(v.dims) <= set(dims) and k not in ("time", "timestamps")}
+    return {
+        k: v.variable.load()
+        for k, v in signal.coords.items()
+        if set(v.dims) <= set(dims) and k not in ("time", "timestamps")
+    }
 
 
 def align(
@@ -231,16 +252,21 @@ def align(
         coords = _labels(signal, other)
     else:
         if session not in table:
-            raise AlignmentError(f"Expected events with a {session!r} column to align a "
-                                 f"cross-session signal. Got columns {list(table.columns)}.")
+            raise AlignmentError(
+                f"Expected events with a {session!r} column to align a "
+                f"cross-session signal. Got columns {list(table.columns)}."
+            )
         sessions = table[session].to_numpy()
         unknown = set(sessions) - set(signal[session].values.tolist())
         if unknown:
-            raise AlignmentError(f"Expected events of the signal's sessions; {session} "
-                                 f"{sorted(unknown)[:5]} not in the signal.")
+            raise AlignmentError(
+                f"Expected events of the signal's sessions; {session} "
+                f"{sorted(unknown)[:5]} not in the signal."
+            )
         if rate is None:
-            rate = max(native_rate(np.asarray(signal.sel({session: s})["time"].values))
-                       for s in np.unique(sessions))
+            rate = max(
+                native_rate(np.asarray(signal.sel({session: s})["time"].values)) for s in np.unique(sessions)
+            )
         offsets = grid((start, stop), rate)
         parts, positions = [], []
         for s in pd.unique(sessions):
@@ -256,12 +282,20 @@ def align(
             data = da.take(data, order, axis=axis)
         coords = _labels(signal, other)
     out = xr.DataArray(
-        data, dims=(*other, "event", "time_from_event"),
-        coords={**coords, **event_coords(table),
-                "time_from_event": ("time_from_event", offsets, {"units": "seconds"})},
+        data,
+        dims=(*other, "event", "time_from_event"),
+        coords={
+            **coords,
+            **event_coords(table),
+            "time_from_event": ("time_from_event", offsets, {"units": "seconds"}),
+        },
         name=signal.name,
-        attrs={**signal.attrs, "aligned_method": method, "aligned_rate_hz": float(rate),
-               "aligned_window_s": [start, stop],
-               "edges": "NaN where a window runs past the first or last sample"},
+        attrs={
+            **signal.attrs,
+            "aligned_method": method,
+            "aligned_rate_hz": float(rate),
+            "aligned_window_s": [start, stop],
+            "edges": "NaN where a window runs past the first or last sample",
+        },
     )
     return out

@@ -26,13 +26,15 @@ def _convert(args: argparse.Namespace) -> int:
 
     options = json.loads(args.storage_options) if args.storage_options else None
     if is_nwb_file(args.src):
-        summary = converters.convert_nwb(args.src, args.dst, progress=not args.quiet,
-                                         storage_options=options)
-        print(f"{args.src} -> {args.dst}: {summary.kind} {summary.id}, "
-              f"{len(summary.groups)} groups, missing: {', '.join(summary.missing) or 'none'}")
+        summary = converters.convert_nwb(args.src, args.dst, progress=not args.quiet, storage_options=options)
+        print(
+            f"{args.src} -> {args.dst}: {summary.kind} {summary.id}, "
+            f"{len(summary.groups)} groups, missing: {', '.join(summary.missing) or 'none'}"
+        )
         return 0
-    report = convert_project(args.src, args.dst, progress=not args.quiet, storage_options=options,
-                             workers=args.workers)
+    report = convert_project(
+        args.src, args.dst, progress=not args.quiet, storage_options=options, workers=args.workers
+    )
     print(report.describe())
     return 1 if report.failed else 0
 

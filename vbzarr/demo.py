@@ -46,8 +46,7 @@ def run_demo(workdir: str | Path = "vbzarr-demo", size: str = "small", show: boo
     experiments = project.ophys_experiment_table
     container = experiments.ophys_container_id.iloc[0]
     selection = experiments[experiments.ophys_container_id == container]
-    say(f"[3/3] container {container}: {len(selection)} sessions "
-        f"({', '.join(selection.session_type)})")
+    say(f"[3/3] container {container}: {len(selection)} sessions ({', '.join(selection.session_type)})")
     dff = project.dff(selection)
     flashes = project.events_table(selection, "stimulus_presentations")
     changes = flashes[flashes.is_change.astype(bool)]
@@ -55,8 +54,10 @@ def run_demo(workdir: str | Path = "vbzarr-demo", size: str = "small", show: boo
     mean = response.groupby("experience_level").mean("event").compute()
     t3 = time.perf_counter()
     peak = mean.sel(time_from_event=slice(0.0, 0.75)).mean("time_from_event")
-    say(f"      {dff.sizes['cell_specimen_id']} cells x {len(changes)} changes, grid "
-        f"{response.sizes['time_from_event']} samples at 30 Hz")
+    say(
+        f"      {dff.sizes['cell_specimen_id']} cells x {len(changes)} changes, grid "
+        f"{response.sizes['time_from_event']} samples at 30 Hz"
+    )
     say("      mean dF/F 0-750 ms after a change, by experience level:")
     for level in peak.experience_level.values:
         values = peak.sel(experience_level=level).values

@@ -49,21 +49,62 @@ TABLES = {
 #: Columns holding list-like strings ("['a', 'b']", "[1, 2]") that are parsed into lists.
 LIST_COLUMNS = ["ophys_experiment_id", "ophys_container_id", "driver_line", "structure_acronyms"]
 #: AllenSDK casts these to nullable Int64 when present.
-VBO_INT64 = ["session_number", "age_in_days", "prior_exposures_to_image_set",
-             "prior_exposures_to_session_type", "prior_exposures_to_omissions", "ophys_session_id",
-             "imaging_plane_group_count", "imaging_plane_group", "targeted_areas",
-             "num_depths_per_area", "num_targeted_structures", "cell_specimen_id"]
-VBN_INT64 = ["prior_exposures_to_image_set", "ecephys_session_id", "unit_count", "probe_count",
-             "channel_count"]
-VBO_ORDER = ["behavior_session_id", "ophys_session_id", "ophys_container_id", "mouse_id", "indicator",
-             "full_genotype", "driver_line", "cre_line", "reporter_line", "sex", "age_in_days",
-             "imaging_depth", "targeted_structure", "targeted_imaging_depth",
-             "imaging_plane_group_count", "imaging_plane_group", "project_code", "session_type",
-             "session_number", "image_set", "behavior_type", "passive", "experience_level",
-             "prior_exposures_to_session_type", "prior_exposures_to_image_set",
-             "prior_exposures_to_omissions", "date_of_acquisition", "equipment_name",
-             "num_depths_per_area", "ophys_experiment_id", "num_targeted_structures",
-             "published_at", "isi_experiment_id"]
+VBO_INT64 = [
+    "session_number",
+    "age_in_days",
+    "prior_exposures_to_image_set",
+    "prior_exposures_to_session_type",
+    "prior_exposures_to_omissions",
+    "ophys_session_id",
+    "imaging_plane_group_count",
+    "imaging_plane_group",
+    "targeted_areas",
+    "num_depths_per_area",
+    "num_targeted_structures",
+    "cell_specimen_id",
+]
+VBN_INT64 = [
+    "prior_exposures_to_image_set",
+    "ecephys_session_id",
+    "unit_count",
+    "probe_count",
+    "channel_count",
+]
+VBO_ORDER = [
+    "behavior_session_id",
+    "ophys_session_id",
+    "ophys_container_id",
+    "mouse_id",
+    "indicator",
+    "full_genotype",
+    "driver_line",
+    "cre_line",
+    "reporter_line",
+    "sex",
+    "age_in_days",
+    "imaging_depth",
+    "targeted_structure",
+    "targeted_imaging_depth",
+    "imaging_plane_group_count",
+    "imaging_plane_group",
+    "project_code",
+    "session_type",
+    "session_number",
+    "image_set",
+    "behavior_type",
+    "passive",
+    "experience_level",
+    "prior_exposures_to_session_type",
+    "prior_exposures_to_image_set",
+    "prior_exposures_to_omissions",
+    "date_of_acquisition",
+    "equipment_name",
+    "num_depths_per_area",
+    "ophys_experiment_id",
+    "num_targeted_structures",
+    "published_at",
+    "isi_experiment_id",
+]
 STORES = "stores"
 
 
@@ -74,8 +115,7 @@ def dataset_of(names: list[str]) -> str:
             return dataset
     expected = "; ".join(", ".join(csv for csv, _ in t.values()) for t in TABLES.values())
     raise ProjectNotFoundError(
-        f"expected the project_metadata CSVs of a Visual Behavior release ({expected}); "
-        f"found {sorted(names)}"
+        f"expected the project_metadata CSVs of a Visual Behavior release ({expected}); found {sorted(names)}"
     )
 
 
@@ -88,16 +128,21 @@ def _parse_list(value: Any) -> Any:
 def read_table(csv: bytes | str, name: str, index: str, dataset: str) -> pd.DataFrame:
     """One project CSV as the AllenSDK returns it (index, dtypes, lists, dates, column order)."""
     vbo = dataset == "visual-behavior-ophys"
-    frame = pd.read_csv(io.BytesIO(csv) if isinstance(csv, bytes) else csv,
-                        dtype={"mouse_id": str} if vbo else None)
+    frame = pd.read_csv(
+        io.BytesIO(csv) if isinstance(csv, bytes) else csv, dtype={"mouse_id": str} if vbo else None
+    )
     for col in LIST_COLUMNS:
         if col in frame and not pd.api.types.is_numeric_dtype(frame[col]):
             frame[col] = frame[col].astype(object).map(_parse_list)
     if vbo and "date_of_acquisition" in frame:
         frame["date_of_acquisition"] = pd.to_datetime(
-            frame["date_of_acquisition"], format="ISO8601", utc=True).astype("datetime64[ns, UTC]")
-    nullable = VBO_INT64 if vbo else (
-        VBN_INT64 if name in ("ecephys_session_table", "behavior_session_table") else [])
+            frame["date_of_acquisition"], format="ISO8601", utc=True
+        ).astype("datetime64[ns, UTC]")
+    nullable = (
+        VBO_INT64
+        if vbo
+        else (VBN_INT64 if name in ("ecephys_session_table", "behavior_session_table") else [])
+    )
     for col in nullable:
         if col in frame:
             frame[col] = frame[col].astype("Int64")
@@ -123,9 +168,11 @@ def decode_table(data: np.ndarray) -> pd.DataFrame:
     """The inverse of :func:`encode_table`."""
     frame = pd.read_json(io.StringIO(bytes(data).decode("utf-8")), orient="table")
     # pandas gives a RangeIndex when ids happen to be contiguous; keep a plain index of the ids.
-    frame.index = pd.Index(frame.index.to_numpy(), name=frame.index.name,
-                           dtype=frame.index.dtype if not isinstance(frame.index, pd.RangeIndex)
-                           else np.int64)
+    frame.index = pd.Index(
+        frame.index.to_numpy(),
+        name=frame.index.name,
+        dtype=frame.index.dtype if not isinstance(frame.index, pd.RangeIndex) else np.int64,
+    )
     return frame
 
 
@@ -136,17 +183,26 @@ def _zarr_store(url: str, storage_options: dict | None, mode: str):
     return FsspecStore.from_url(url, storage_options=options, read_only=mode == "r")
 
 
-def write_manifest(url: str, tables: dict[str, pd.DataFrame], stores: pd.DataFrame,
-                   attrs: dict[str, Any], storage_options: dict | None = None) -> None:
+def write_manifest(
+    url: str,
+    tables: dict[str, pd.DataFrame],
+    stores: pd.DataFrame,
+    attrs: dict[str, Any],
+    storage_options: dict | None = None,
+) -> None:
     """Write ``<url>/manifest.zarr``: the tables, the store index, consolidated metadata."""
     store = _zarr_store(join(url, MANIFEST), storage_options, "w")
     root = zarr.open_group(store, mode="w", zarr_format=3, attributes=attrs)
     for name, frame in {**tables, STORES: stores}.items():
         data = encode_table(frame)
-        arr = root.create_array(name, shape=data.shape, chunks=(max(len(data), 1),), dtype=np.uint8,
-                                compressors=[ZstdCodec(level=9)],
-                                attributes={"format": "pandas-json-table", "rows": len(frame),
-                                            "index": frame.index.name})
+        arr = root.create_array(
+            name,
+            shape=data.shape,
+            chunks=(max(len(data), 1),),
+            dtype=np.uint8,
+            compressors=[ZstdCodec(level=9)],
+            attributes={"format": "pandas-json-table", "rows": len(frame), "index": frame.index.name},
+        )
         arr[:] = data
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Consolidated metadata", category=UserWarning)

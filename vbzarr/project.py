@@ -19,10 +19,22 @@ from .urls import join, object_storage_options
 
 #: Experiment-table columns carried as coordinates on ``ophys_experiment_id`` in cross-session
 #: views, so that grouping by cre line, experience level, session... is one ``groupby``.
-SESSION_COORDS = ["ophys_session_id", "behavior_session_id", "ophys_container_id", "mouse_id",
-                  "cre_line", "session_type", "session_number", "experience_level", "passive",
-                  "image_set", "imaging_depth", "targeted_structure", "equipment_name",
-                  "project_code"]
+SESSION_COORDS = [
+    "ophys_session_id",
+    "behavior_session_id",
+    "ophys_container_id",
+    "mouse_id",
+    "cre_line",
+    "session_type",
+    "session_number",
+    "experience_level",
+    "passive",
+    "image_set",
+    "imaging_depth",
+    "targeted_structure",
+    "equipment_name",
+    "project_code",
+]
 
 
 class Project:
@@ -52,8 +64,7 @@ class Project:
         """A project table by name (a copy; the cached one stays intact)."""
         if name not in self._tables:
             if name not in (*self.table_names, STORES):
-                raise ManifestError(
-                    f"{self.url}: expected a table in {self.table_names}; got {name!r}")
+                raise ManifestError(f"{self.url}: expected a table in {self.table_names}; got {name!r}")
             self._tables[name] = self.manifest.table(name)
         return self._tables[name].copy()
 
@@ -76,13 +87,15 @@ class Project:
         path = f"{STORE_FOLDERS[kind + '_id']}/{int(store_id)}.zarr"
         if path not in self._store_paths:
             raise StoreNotFoundError(
-                f"{self.url}: no {kind} {store_id} in the manifest ({len(self._store_paths)} stores)")
+                f"{self.url}: no {kind} {store_id} in the manifest ({len(self._store_paths)} stores)"
+            )
         try:
             return open_store(join(self.url, path), storage_options=self.storage_options)
         except StoreNotFoundError as err:
             raise ManifestError(
                 f"{self.url}: the manifest lists {path}, but the store is missing ({err}). "
-                "Re-run `vbzarr convert` to repair the project.") from err
+                "Re-run `vbzarr convert` to repair the project."
+            ) from err
 
     def group(self, kind: str, store_id: int, group: str, dask: bool = True) -> xr.Dataset:
         """One group of one store as a lazy Dataset (cheaper than the whole tree: on object
@@ -94,17 +107,23 @@ class Project:
         path = f"{STORE_FOLDERS[kind + '_id']}/{int(store_id)}.zarr"
         if path not in self._store_paths:
             raise StoreNotFoundError(
-                f"{self.url}: no {kind} {store_id} in the manifest ({len(self._store_paths)} stores)")
+                f"{self.url}: no {kind} {store_id} in the manifest ({len(self._store_paths)} stores)"
+            )
         url = join(self.url, path)
         try:
-            return xr.open_zarr(url, group=group, consolidated=True, zarr_format=3,
-                                chunks={} if dask else None,
-                                storage_options=object_storage_options(url, self.storage_options)
-                                if "://" in url else None)
+            return xr.open_zarr(
+                url,
+                group=group,
+                consolidated=True,
+                zarr_format=3,
+                chunks={} if dask else None,
+                storage_options=object_storage_options(url, self.storage_options) if "://" in url else None,
+            )
         except FileNotFoundError as err:
             raise ManifestError(
                 f"{self.url}: expected group {group!r} in {path} (listed by the manifest); it is "
-                f"missing ({err}). Re-run `vbzarr convert` to repair the project.") from err
+                f"missing ({err}). Re-run `vbzarr convert` to repair the project."
+            ) from err
 
     @functools.cached_property
     def _store_paths(self) -> set[str]:
@@ -141,8 +160,9 @@ class Project:
                 coords[col] = ("ophys_experiment_id", values.to_numpy())
         return coords
 
-    def cell_traces(self, ids: Iterable[int] | pd.DataFrame | None = None,
-                    variable: str = "dff") -> xr.DataArray:
+    def cell_traces(
+        self, ids: Iterable[int] | pd.DataFrame | None = None, variable: str = "dff"
+    ) -> xr.DataArray:
         """One lazy array of a cell trace over many experiments, cells matched by id.
 
         Dims ``(ophys_experiment_id, cell_specimen_id, frame)``: the union of the experiments'
@@ -172,31 +192,47 @@ class Project:
         for eid in ids:
             ophys = self.group("ophys_experiment", eid, "ophys", dask=False)
             if variable not in ophys:
-                raise ManifestError(f"{self.url}: experiment {eid} has no {variable!r}; it has "
-                                    f"{sorted(ophys.data_vars)}")
+                raise ManifestError(
+                    f"{self.url}: experiment {eid} has no {variable!r}; it has {sorted(ophys.data_vars)}"
+                )
             keep = ~np.isnan(np.asarray(ophys.cell_specimen_id.values, dtype=float))
             # Only the trace becomes a dask array (on its stored chunks); coordinates are read
             # directly, without a task graph.
-            trace = ophys[variable].chunk(dict(zip(ophys[variable].dims,
-                                                   ophys[variable].encoding["chunks"], strict=True)))
+            trace = ophys[variable].chunk(
+                dict(zip(ophys[variable].dims, ophys[variable].encoding["chunks"], strict=True))
+            )
             var = trace.isel(cell_specimen_id=np.flatnonzero(keep))
-            parts.append(xr.DataArray(
-                var.data, dims=("cell_specimen_id", "frame"),
-                coords={"cell_specimen_id": var.cell_specimen_id.values.astype(np.int64),
+            parts.append(
+                xr.DataArray(
+                    var.data,
+                    dims=("cell_specimen_id", "frame"),
+                    coords={
+                        "cell_specimen_id": var.cell_specimen_id.values.astype(np.int64),
                         "cell_roi_id": ("cell_specimen_id", var.cell_roi_id.values.astype(np.float64)),
                         "time": ("frame", ophys.time.values),
-                        "frame": np.arange(ophys.sizes["time"])},
-                name=variable, attrs=ophys[variable].attrs))
-        out = xr.concat(parts, dim=pd.Index(ids, name="ophys_experiment_id"), join="outer",
-                        fill_value=np.nan, coords="different", compat="equals")
+                        "frame": np.arange(ophys.sizes["time"]),
+                    },
+                    name=variable,
+                    attrs=ophys[variable].attrs,
+                )
+            )
+        out = xr.concat(
+            parts,
+            dim=pd.Index(ids, name="ophys_experiment_id"),
+            join="outer",
+            fill_value=np.nan,
+            coords="different",
+            compat="equals",
+        )
         return out.assign_coords(self._session_coords(ids))
 
     def dff(self, ids: Iterable[int] | pd.DataFrame | None = None) -> xr.DataArray:
         """``cell_traces(ids, "dff")``: dF/F of every cell of the experiments, cells matched."""
         return self.cell_traces(ids, "dff")
 
-    def events_table(self, ids: Iterable[int] | pd.DataFrame | None = None,
-                     table: str = "stimulus_presentations") -> pd.DataFrame:
+    def events_table(
+        self, ids: Iterable[int] | pd.DataFrame | None = None, table: str = "stimulus_presentations"
+    ) -> pd.DataFrame:
         """``stimulus_presentations`` or ``trials`` of many sessions in one DataFrame.
 
         Rows keep their table index as a column and gain the session id (``ophys_experiment_id``
@@ -204,8 +240,9 @@ class Project:
         :func:`vbzarr.align` / :func:`vbzarr.spike_counts` and ``groupby``.
         """
         vbn = self.dataset == "visual-behavior-neuropixels"
-        key, kind = ("ecephys_session_id", "ecephys_session") if vbn else \
-            ("ophys_experiment_id", "ophys_experiment")
+        key, kind = (
+            ("ecephys_session_id", "ecephys_session") if vbn else ("ophys_experiment_id", "ophys_experiment")
+        )
         sessions_table = self.ecephys_session_table if vbn else self.ophys_experiment_table
         if ids is None:
             ids = sessions_table.index
@@ -218,8 +255,18 @@ class Project:
             frame.insert(0, key, sid)
             frames.append(frame.reset_index())
         out = pd.concat(frames, ignore_index=True)
-        columns = SESSION_COORDS if not vbn else ["behavior_session_id", "mouse_id", "genotype",
-                                                   "session_type", "experience_level", "image_set"]
+        columns = (
+            SESSION_COORDS
+            if not vbn
+            else [
+                "behavior_session_id",
+                "mouse_id",
+                "genotype",
+                "session_type",
+                "experience_level",
+                "image_set",
+            ]
+        )
         extra = sessions_table.reindex(ids)[[c for c in columns if c in sessions_table and c not in out]]
         out = out.join(extra, on=key)
         out.index.name = "event"
@@ -248,16 +295,21 @@ class Project:
             offset += int(ends[-1]) if len(ends) else 0
         if not per_unit:
             raise ManifestError(f"{self.url}: expected at least one ecephys session id")
-        return xr.merge([xr.concat(per_unit, dim="unit_id", join="outer"),
-                         xr.concat(per_spike, dim="spike", join="outer")])
+        return xr.merge(
+            [
+                xr.concat(per_unit, dim="unit_id", join="outer"),
+                xr.concat(per_spike, dim="spike", join="outer"),
+            ]
+        )
 
     def describe(self) -> str:
         """A short text summary: dataset, tables and their sizes, stores by kind."""
         stores = self.stores
-        lines = [f"vbzarr project {self.url} ({self.dataset}, schema "
-                 f"{self.manifest.attrs['vbzarr_schema_version']})"]
-        lines += [f"  {name}: {self.manifest.group[name].attrs['rows']} rows"
-                  for name in self.table_names]
+        lines = [
+            f"vbzarr project {self.url} ({self.dataset}, schema "
+            f"{self.manifest.attrs['vbzarr_schema_version']})"
+        ]
+        lines += [f"  {name}: {self.manifest.group[name].attrs['rows']} rows" for name in self.table_names]
         lines += [f"  {kind} stores: {n}" for kind, n in stores["kind"].value_counts().items()]
         return "\n".join(lines)
 

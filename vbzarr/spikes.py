@@ -22,8 +22,9 @@ UNITS_PER_BLOCK = 64
 EVENTS_PER_BLOCK = 4096
 
 
-def _counts(spikes: np.ndarray, starts: np.ndarray, ends: np.ndarray, times: np.ndarray,
-            edges: np.ndarray) -> np.ndarray:
+def _counts(
+    spikes: np.ndarray, starts: np.ndarray, ends: np.ndarray, times: np.ndarray, edges: np.ndarray
+) -> np.ndarray:
     """(unit, event, bin) counts for units whose spikes are spikes[starts[u]:ends[u]]."""
     out = np.zeros((len(starts), len(times), len(edges) - 1), dtype=np.int32)
     bounds = times[:, None] + edges[None, :]
@@ -85,8 +86,11 @@ def spike_counts(
     edges = parse_bin_edges(bin_edges)
     times, table = event_times(events)
     ends = np.asarray(units["spike_times_index"].values, dtype=np.int64)
-    starts = np.asarray(units["spike_starts"].values, dtype=np.int64) if "spike_starts" in units \
+    starts = (
+        np.asarray(units["spike_starts"].values, dtype=np.int64)
+        if "spike_starts" in units
         else np.concatenate([[0], ends[:-1]])
+    )
     flat = units["spike_times"].variable  # dask- or lazily-indexed: a slice reads only its chunks
     rows = []
     for u in range(0, len(ends), UNITS_PER_BLOCK):
@@ -94,34 +98,45 @@ def spike_counts(
         lo, hi = (int(a.min()), int(b.max())) if len(a) else (0, 0)
         # One contiguous read per block of units. A dask-backed variable is sliced as a dask
         # array (dask.delayed would otherwise materialise the whole variable for every task).
-        spikes = flat.data[lo:hi] if isinstance(flat.data, da.Array) else \
-            dask.delayed(_read)(flat, lo, hi)
+        spikes = flat.data[lo:hi] if isinstance(flat.data, da.Array) else dask.delayed(_read)(flat, lo, hi)
         cols = []
         for e in range(0, len(times), EVENTS_PER_BLOCK):
             t = times[e : e + EVENTS_PER_BLOCK]
             block = dask.delayed(_counts)(spikes, a - lo, b - lo, t, edges)
             cols.append(da.from_delayed(block, shape=(len(a), len(t), len(edges) - 1), dtype=np.int32))
-        rows.append(da.concatenate(cols, axis=1) if cols else
-                    da.zeros((len(a), 0, len(edges) - 1), dtype=np.int32))
+        rows.append(
+            da.concatenate(cols, axis=1) if cols else da.zeros((len(a), 0, len(edges) - 1), dtype=np.int32)
+        )
     data = da.concatenate(rows, axis=0) if rows else da.zeros((0, len(times), len(edges) - 1), np.int32)
     session = "ecephys_session_id"
     if session in units.coords and session in table:
         # Units of many sessions: a unit counts only the events of its own session (NaN elsewhere).
         same = units[session].values[:, None] == table[session].to_numpy()[None, :]
-        data = da.where(da.from_array(same[:, :, None], chunks=(UNITS_PER_BLOCK, EVENTS_PER_BLOCK, -1)),
-                        data.astype(np.float32), np.float32(np.nan))
+        data = da.where(
+            da.from_array(same[:, :, None], chunks=(UNITS_PER_BLOCK, EVENTS_PER_BLOCK, -1)),
+            data.astype(np.float32),
+            np.float32(np.nan),
+        )
     # Per-unit labels are small: load them, so that groupby (area, probe, quality...) just works.
     unit_coords = {k: v.variable.load() for k, v in units.coords.items() if v.dims == ("unit_id",)}
     for name, var in units.data_vars.items():
-        if var.dims == ("unit_id",) and name not in ("spike_times_index", "spike_amplitudes_index",
-                                                     "spike_starts"):
+        if var.dims == ("unit_id",) and name not in (
+            "spike_times_index",
+            "spike_amplitudes_index",
+            "spike_starts",
+        ):
             unit_coords[name] = var.variable.load()
     return xr.DataArray(
-        data, dims=("unit_id", "event", "time_from_event"),
-        coords={**unit_coords, **event_coords(table),
-                "time_from_event": ("time_from_event", edges[:-1], {"units": "seconds"}),
-                "bin_end": ("time_from_event", edges[1:])},
-        name="spike_counts", attrs={"bins": "[start, end) relative to each event"},
+        data,
+        dims=("unit_id", "event", "time_from_event"),
+        coords={
+            **unit_coords,
+            **event_coords(table),
+            "time_from_event": ("time_from_event", edges[:-1], {"units": "seconds"}),
+            "bin_end": ("time_from_event", edges[1:]),
+        },
+        name="spike_counts",
+        attrs={"bins": "[start, end) relative to each event"},
     )
 
 
@@ -138,8 +153,11 @@ def spike_train(units: xr.Dataset | xr.DataTree, unit_id: int) -> np.ndarray:
     """One unit's spike times: one contiguous read of its slice of ``spike_times``."""
     if isinstance(units, xr.DataTree):
         units = units.to_dataset()
-    position = int(np.flatnonzero(units["unit_id"].values == unit_id)[0]) \
-        if unit_id in units["unit_id"].values else None
+    position = (
+        int(np.flatnonzero(units["unit_id"].values == unit_id)[0])
+        if unit_id in units["unit_id"].values
+        else None
+    )
     if position is None:
         raise AlignmentError(f"Expected a unit_id of this units table. Got {unit_id}.")
     end = int(units["spike_times_index"][position])
@@ -171,5 +189,4 @@ def spikes_in_window(units: xr.Dataset | xr.DataTree, start: float, stop: float)
     values = units["spike_times"].isel(spike=index).values if len(index) else np.zeros(0)
     owner = np.repeat(ids, counts)
     keep = (values >= start) & (values < stop)
-    return xr.Dataset({"spike_times": ("spike", values[keep])},
-                      coords={"unit_id": ("spike", owner[keep])})
+    return xr.Dataset({"spike_times": ("spike", values[keep])}, coords={"unit_id": ("spike", owner[keep])})

@@ -15,8 +15,9 @@ def is_local(url: str | os.PathLike) -> bool:
     return "://" not in url or url.startswith("file://")
 
 
-def filesystem(url: str | os.PathLike, storage_options: dict[str, Any] | None = None
-               ) -> tuple[fsspec.AbstractFileSystem, str]:
+def filesystem(
+    url: str | os.PathLike, storage_options: dict[str, Any] | None = None
+) -> tuple[fsspec.AbstractFileSystem, str]:
     """The fsspec filesystem of ``url`` and the path within it.
 
     ``s3://`` needs s3fs (``pip install vbzarr[s3]``); fsspec raises an ImportError saying so.

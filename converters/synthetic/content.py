@@ -20,14 +20,26 @@ FLASH_FRAMES = 15  # 250 ms at 60 Hz
 FLASH_PERIOD_FRAMES = 45  # 750 ms
 OMITTED_INDEX = 8
 IMAGE_SETS = {
-    "A": ("Natural_Images_Lum_Matched_set_training_2017", "2017.07.14",
-          ["im065", "im061", "im062", "im063", "im066", "im069", "im077", "im085"]),
-    "B": ("Natural_Images_Lum_Matched_set_ophys_6_2017", "2017.07.14",
-          ["im012", "im024", "im034", "im044", "im047", "im078", "im083", "im111"]),
-    "G": ("Natural_Images_Lum_Matched_set_ophys_G_2019", "",
-          ["im012_r", "im036_r", "im044_r", "im047_r", "im078_r", "im083_r", "im111_r", "im115_r"]),
-    "H": ("Natural_Images_Lum_Matched_set_ophys_H_2019", "",
-          ["im005_r", "im024_r", "im034_r", "im087_r", "im104_r", "im114_r", "im083_r", "im111_r"]),
+    "A": (
+        "Natural_Images_Lum_Matched_set_training_2017",
+        "2017.07.14",
+        ["im065", "im061", "im062", "im063", "im066", "im069", "im077", "im085"],
+    ),
+    "B": (
+        "Natural_Images_Lum_Matched_set_ophys_6_2017",
+        "2017.07.14",
+        ["im012", "im024", "im034", "im044", "im047", "im078", "im083", "im111"],
+    ),
+    "G": (
+        "Natural_Images_Lum_Matched_set_ophys_G_2019",
+        "",
+        ["im012_r", "im036_r", "im044_r", "im047_r", "im078_r", "im083_r", "im111_r", "im115_r"],
+    ),
+    "H": (
+        "Natural_Images_Lum_Matched_set_ophys_H_2019",
+        "",
+        ["im005_r", "im024_r", "im034_r", "im087_r", "im104_r", "im114_r", "im083_r", "im111_r"],
+    ),
 }
 
 
@@ -54,10 +66,24 @@ class Size:
         """``"tiny"`` for unit tests, ``"small"`` for demos, ``"realistic"`` for benchmarks."""
         presets = {
             "tiny": cls(),
-            "small": cls(task_minutes=4, gray_minutes=0.5, n_cells=24, fov=128,
-                         template_shape=(60, 96), movie_frames=300),
-            "realistic": cls(task_minutes=60, gray_minutes=5, movie_repeats=10, movie_frames=900,
-                             n_cells=80, fov=512, template_shape=(1200, 1920), eye_rate=60.0),
+            "small": cls(
+                task_minutes=4,
+                gray_minutes=0.5,
+                n_cells=24,
+                fov=128,
+                template_shape=(60, 96),
+                movie_frames=300,
+            ),
+            "realistic": cls(
+                task_minutes=60,
+                gray_minutes=5,
+                movie_repeats=10,
+                movie_frames=900,
+                n_cells=80,
+                fov=512,
+                template_shape=(1200, 1920),
+                eye_rate=60.0,
+            ),
         }
         if name not in presets:
             raise ValueError(f"Expected a size preset in {sorted(presets)}. Got {name!r} instead.")
@@ -115,8 +141,7 @@ def _change_detection(rng, n_flash, start_frame, image_names, passive, omit_frac
     return idx, is_change, omitted
 
 
-def _task_block(rng, ts, first_frame, n_flash, names, passive, float_flags, *, novel=(),
-                reward_volume=0.007):
+def _task_block(rng, ts, first_frame, n_flash, names, passive, float_flags, *, novel=(), reward_volume=0.007):
     """Flashes of a change-detection block starting at ``first_frame``, and the block's trials.
 
     ``novel`` names the images the mouse has not seen before (``is_image_novel``).
@@ -130,10 +155,12 @@ def _task_block(rng, ts, first_frame, n_flash, names, passive, float_flags, *, n
     for i in range(1, n_flash):
         since[i] = 0 if is_change[i] else since[i - 1] + 1
 
-    trials, trial_of_flash, sham = _trials(rng, ts, start_frame, is_change, omitted, idx, names,
-                                           passive, reward_volume)
-    image_name = np.array([("omitted" if o else names[k]) for k, o in zip(idx, omitted, strict=True)],
-                          dtype=object)
+    trials, trial_of_flash, sham = _trials(
+        rng, ts, start_frame, is_change, omitted, idx, names, passive, reward_volume
+    )
+    image_name = np.array(
+        [("omitted" if o else names[k]) for k, o in zip(idx, omitted, strict=True)], dtype=object
+    )
     is_image_novel = np.isin(image_name, list(novel)).astype(float)
     if float_flags:
         is_image_novel[omitted] = np.nan
@@ -177,10 +204,26 @@ def _licks_and_rewards(rng, ts, trials) -> tuple[np.ndarray, pd.DataFrame]:
 # Column order of the image block as the AllenSDK writes it, per release. The VBN release drops the
 # block names, `image_set` and the movie columns (and, in ecephys files, `image_index`).
 _VBO_TASK_COLUMNS = [
-    "start_time", "stop_time", "stimulus_block", "stimulus_block_name", "image_index", "image_name",
-    "movie_frame_index", "duration", "start_frame", "end_frame", "is_change", "is_image_novel",
-    "omitted", "movie_repeat", "flashes_since_change", "trials_id", "image_set", "active",
-    "is_sham_change", "stimulus_name",
+    "start_time",
+    "stop_time",
+    "stimulus_block",
+    "stimulus_block_name",
+    "image_index",
+    "image_name",
+    "movie_frame_index",
+    "duration",
+    "start_frame",
+    "end_frame",
+    "is_change",
+    "is_image_novel",
+    "omitted",
+    "movie_repeat",
+    "flashes_since_change",
+    "trials_id",
+    "image_set",
+    "active",
+    "is_sham_change",
+    "stimulus_name",
 ]
 REWARD_VOLUME = {"vbo": 0.007, "vbn": 0.003}
 
@@ -212,8 +255,9 @@ def simulate_schedule(
     n_frames = gray + task_frames + gray + movie_frames + 1
     ts = stimulus_timestamps(rng, n_frames)
 
-    flashes, trials = _task_block(rng, ts, gray, n_flash, names, passive, float_flags,
-                                  reward_volume=REWARD_VOLUME[release])
+    flashes, trials = _task_block(
+        rng, ts, gray, n_flash, names, passive, float_flags, reward_volume=REWARD_VOLUME[release]
+    )
     task = flashes.assign(
         stimulus_block=1 if with_gray_and_movie else 0,
         stimulus_block_name="change_detection_behavior" if not passive else "change_detection_passive",
@@ -252,8 +296,15 @@ def _gray_and_movie(ts, gray, task_frames, size) -> dict[str, pd.DataFrame]:
     post = gray + task_frames
     spont_start = np.array([0, post])
     spont_end = np.array([gray, post + gray])
-    common = {"movie_frame_index": -99, "flashes_since_change": -99, "trials_id": -99,
-              "active": False, "is_sham_change": False, "image_index": -99, "movie_repeat": -99}
+    common = {
+        "movie_frame_index": -99,
+        "flashes_since_change": -99,
+        "trials_id": -99,
+        "active": False,
+        "is_sham_change": False,
+        "image_index": -99,
+        "movie_repeat": -99,
+    }
     spont = pd.DataFrame(
         {
             "start_time": [0.0, ts[post]],
@@ -504,14 +555,33 @@ class EcephysSize:
         """
         presets = {
             "tiny": cls(),
-            "small": cls(task_minutes=5, spontaneous_seconds=(10.0, 30.0), n_flashes=30,
-                         opto_trials=60, n_probes=3, channels_per_probe=96, units_per_probe=40,
-                         waveform_channels=24, lfp_probes=2, lfp_channels=24,
-                         template_shape=(60, 96)),
-            "realistic": cls(task_minutes=45, spontaneous_seconds=(10.0, 300.0), gabor_repeats=15,
-                             n_flashes=150, opto_trials=300, n_probes=6, channels_per_probe=384,
-                             units_per_probe=330, waveform_channels=384, lfp_probes=6,
-                             lfp_channels=96, template_shape=(1200, 1920)),
+            "small": cls(
+                task_minutes=5,
+                spontaneous_seconds=(10.0, 30.0),
+                n_flashes=30,
+                opto_trials=60,
+                n_probes=3,
+                channels_per_probe=96,
+                units_per_probe=40,
+                waveform_channels=24,
+                lfp_probes=2,
+                lfp_channels=24,
+                template_shape=(60, 96),
+            ),
+            "realistic": cls(
+                task_minutes=45,
+                spontaneous_seconds=(10.0, 300.0),
+                gabor_repeats=15,
+                n_flashes=150,
+                opto_trials=300,
+                n_probes=6,
+                channels_per_probe=384,
+                units_per_probe=330,
+                waveform_channels=384,
+                lfp_probes=6,
+                lfp_channels=96,
+                template_shape=(1200, 1920),
+            ),
         }
         if name not in presets:
             raise ValueError(f"Expected a size preset in {sorted(presets)}. Got {name!r} instead.")
@@ -522,8 +592,12 @@ RECORDING_START = 4.5  # first spike / LFP sample, s (the eye camera starts ~2.5
 STIMULUS_START = 25.0  # first stimulus frame, s
 GABOR_FRAMES = 15
 FLASH_250MS_PERIOD = 120  # full-field flashes every 2 s
-_GABOR_GRID = [(o, x, y) for o in (0.0, 45.0, 90.0)  # orientation, position_x, position_y
-               for x in range(-40, 41, 10) for y in range(-40, 41, 10)]
+_GABOR_GRID = [
+    (o, x, y)
+    for o in (0.0, 45.0, 90.0)  # orientation, position_x, position_y
+    for x in range(-40, 41, 10)
+    for y in range(-40, 41, 10)
+]
 
 
 def _vbn_frames(size: EcephysSize) -> tuple[np.ndarray, int, int]:
@@ -531,9 +605,14 @@ def _vbn_frames(size: EcephysSize) -> tuple[np.ndarray, int, int]:
     n_flash = int(size.task_minutes * 60 * STIMULUS_FRAME_RATE) // FLASH_PERIOD_FRAMES
     s1, s2 = (round(s * STIMULUS_FRAME_RATE) for s in size.spontaneous_seconds)
     # Block 1 starts at the end of the last flash; 1.5 s of gray before the replay, 1 s around.
-    lengths = [60, n_flash * FLASH_PERIOD_FRAMES - (FLASH_PERIOD_FRAMES - FLASH_FRAMES), s1,
-               len(_GABOR_GRID) * size.gabor_repeats * GABOR_FRAMES, s2,
-               size.n_flashes * FLASH_250MS_PERIOD + 90]
+    lengths = [
+        60,
+        n_flash * FLASH_PERIOD_FRAMES - (FLASH_PERIOD_FRAMES - FLASH_FRAMES),
+        s1,
+        len(_GABOR_GRID) * size.gabor_repeats * GABOR_FRAMES,
+        s2,
+        size.n_flashes * FLASH_250MS_PERIOD + 90,
+    ]
     starts = np.cumsum(lengths)
     return starts, int(starts[-1] + n_flash * FLASH_PERIOD_FRAMES + 60), n_flash
 
@@ -547,22 +626,73 @@ def recording_span(size: EcephysSize) -> tuple[float, float]:
 
 
 # Columns of the VBN presentation tables and trials, in the order the AllenSDK writes them.
-_VBN_COMMON = ["start_time", "stop_time", "stimulus_block", "duration", "start_frame", "end_frame",
-               "flashes_since_change", "trials_id", "active"]
+_VBN_COMMON = [
+    "start_time",
+    "stop_time",
+    "stimulus_block",
+    "duration",
+    "start_frame",
+    "end_frame",
+    "flashes_since_change",
+    "trials_id",
+    "active",
+]
 VBN_COLUMNS = {
-    "images": ["start_time", "stop_time", "stimulus_block", "image_name", "duration", "start_frame",
-               "end_frame", "is_change", "is_image_novel", "omitted", "flashes_since_change",
-               "trials_id", "active", "stimulus_name", "rewarded", "stimulus_index", "is_sham_change"],
+    "images": [
+        "start_time",
+        "stop_time",
+        "stimulus_block",
+        "image_name",
+        "duration",
+        "start_frame",
+        "end_frame",
+        "is_change",
+        "is_image_novel",
+        "omitted",
+        "flashes_since_change",
+        "trials_id",
+        "active",
+        "stimulus_name",
+        "rewarded",
+        "stimulus_index",
+        "is_sham_change",
+    ],
     "spontaneous": [*_VBN_COMMON, "stimulus_name", "stimulus_index", "is_sham_change"],
-    "gabor_20_deg_250ms": [*_VBN_COMMON, "position_y", "stimulus_name", "temporal_frequency",
-                           "stimulus_index", "spatial_frequency", "contrast", "position_x",
-                           "is_sham_change", "orientation"],
-    "flash_250ms": [*_VBN_COMMON, "stimulus_name", "color", "stimulus_index", "contrast",
-                    "is_sham_change"],
-    "trials": ["start_time", "stop_time", "initial_image_name", "change_image_name", "is_change",
-               "change_time_no_display_delay", "go", "catch", "lick_times", "response_time",
-               "reward_time", "reward_volume", "hit", "false_alarm", "miss", "correct_reject",
-               "aborted", "auto_rewarded", "change_frame", "trial_length"],
+    "gabor_20_deg_250ms": [
+        *_VBN_COMMON,
+        "position_y",
+        "stimulus_name",
+        "temporal_frequency",
+        "stimulus_index",
+        "spatial_frequency",
+        "contrast",
+        "position_x",
+        "is_sham_change",
+        "orientation",
+    ],
+    "flash_250ms": [*_VBN_COMMON, "stimulus_name", "color", "stimulus_index", "contrast", "is_sham_change"],
+    "trials": [
+        "start_time",
+        "stop_time",
+        "initial_image_name",
+        "change_image_name",
+        "is_change",
+        "change_time_no_display_delay",
+        "go",
+        "catch",
+        "lick_times",
+        "response_time",
+        "reward_time",
+        "reward_volume",
+        "hit",
+        "false_alarm",
+        "miss",
+        "correct_reject",
+        "aborted",
+        "auto_rewarded",
+        "change_frame",
+        "trial_length",
+    ],
 }
 
 
@@ -603,50 +733,100 @@ def simulate_vbn_schedule(
     stim_name, _, names = IMAGE_SETS[image_set]
     starts, n_frames, n_flash = _vbn_frames(size)
     ts = stimulus_timestamps(rng, n_frames, t0=STIMULUS_START)
-    flashes, trials = _task_block(rng, ts, int(starts[0]), n_flash, names, False, True,
-                                  novel=novel_images, reward_volume=REWARD_VOLUME["vbn"])
+    flashes, trials = _task_block(
+        rng,
+        ts,
+        int(starts[0]),
+        n_flash,
+        names,
+        False,
+        True,
+        novel=novel_images,
+        reward_volume=REWARD_VOLUME["vbn"],
+    )
 
     def timing(start_frame, end_frame) -> dict:
-        return {"start_time": ts[start_frame], "stop_time": ts[end_frame],
-                "duration": ts[end_frame] - ts[start_frame], "start_frame": start_frame,
-                "end_frame": end_frame}
+        return {
+            "start_time": ts[start_frame],
+            "stop_time": ts[end_frame],
+            "duration": ts[end_frame] - ts[start_frame],
+            "start_frame": start_frame,
+            "end_frame": end_frame,
+        }
 
     def block(name: str, number, start_frame, end_frame, index: int = -99, **cols):
-        frame = pd.DataFrame({**timing(start_frame, end_frame), "stimulus_block": number,
-                              "flashes_since_change": -99, "trials_id": -99, "active": False,
-                              "stimulus_name": name, "stimulus_index": index,
-                              "is_sham_change": False, **cols})
+        frame = pd.DataFrame(
+            {
+                **timing(start_frame, end_frame),
+                "stimulus_block": number,
+                "flashes_since_change": -99,
+                "trials_id": -99,
+                "active": False,
+                "stimulus_name": name,
+                "stimulus_index": index,
+                "is_sham_change": False,
+                **cols,
+            }
+        )
         return frame[VBN_COLUMNS[name]]
 
     # A change flash is `rewarded` when its trial was (hit or auto-reward).
     in_trial = flashes.trials_id.to_numpy() >= 0
     trial_rewarded = trials.reward_time.notna().to_numpy()[np.where(in_trial, flashes.trials_id, 0)]
-    active = flashes.assign(stimulus_block=0, active=True, stimulus_name=stim_name,
-                            rewarded=((flashes.is_change == 1) & in_trial & trial_rewarded) * 1.0,
-                            stimulus_index=-99)
+    active = flashes.assign(
+        stimulus_block=0,
+        active=True,
+        stimulus_name=stim_name,
+        rewarded=((flashes.is_change == 1) & in_trial & trial_rewarded) * 1.0,
+        stimulus_index=-99,
+    )
     shift = int(starts[5] - starts[0])
-    replay = active.assign(**timing(active.start_frame.to_numpy() + shift,
-                                    active.end_frame.to_numpy() + shift),
-                           stimulus_block=5, active=False)
+    replay = active.assign(
+        **timing(active.start_frame.to_numpy() + shift, active.end_frame.to_numpy() + shift),
+        stimulus_block=5,
+        active=False,
+    )
     images = pd.concat([active, replay], ignore_index=True)[VBN_COLUMNS["images"]]
 
     spont = block("spontaneous", [1, 3], starts[[1, 3]], starts[[2, 4]])
-    grid = np.array([_GABOR_GRID[i] for _ in range(size.gabor_repeats)
-                     for i in rng.permutation(len(_GABOR_GRID))]).reshape(-1, 3)
+    grid = np.array(
+        [_GABOR_GRID[i] for _ in range(size.gabor_repeats) for i in rng.permutation(len(_GABOR_GRID))]
+    ).reshape(-1, 3)
     gabor_frames = starts[2] + GABOR_FRAMES * np.arange(len(grid))
-    gabor = block("gabor_20_deg_250ms", 2, gabor_frames, gabor_frames + FLASH_FRAMES, 0,
-                  orientation=grid[:, 0], position_x=grid[:, 1], position_y=grid[:, 2],
-                  spatial_frequency=0.08, temporal_frequency=4.0, contrast=0.8)
+    gabor = block(
+        "gabor_20_deg_250ms",
+        2,
+        gabor_frames,
+        gabor_frames + FLASH_FRAMES,
+        0,
+        orientation=grid[:, 0],
+        position_x=grid[:, 1],
+        position_y=grid[:, 2],
+        spatial_frequency=0.08,
+        temporal_frequency=4.0,
+        contrast=0.8,
+    )
     flash_frames = starts[4] + FLASH_250MS_PERIOD * np.arange(size.n_flashes)
-    flash = block("flash_250ms", 4, flash_frames, flash_frames + FLASH_FRAMES, 1,
-                  color=rng.choice([-1.0, 1.0], size.n_flashes), contrast=0.8)
+    flash = block(
+        "flash_250ms",
+        4,
+        flash_frames,
+        flash_frames + FLASH_FRAMES,
+        1,
+        color=rng.choice([-1.0, 1.0], size.n_flashes),
+        contrast=0.8,
+    )
 
     trials["change_time_no_display_delay"] = trials.change_time - display_delay
     licks, rewards = _licks_and_rewards(rng, ts, trials)
     return Schedule(
         stimulus_timestamps=ts,
-        blocks={f"{stim_name}_presentations": images, "spontaneous_presentations": spont,
-                "gabor_20_deg_250ms_presentations": gabor, "flash_250ms_presentations": flash},
+        blocks={
+            f"{stim_name}_presentations": images,
+            "spontaneous_presentations": spont,
+            "gabor_20_deg_250ms_presentations": gabor,
+            "flash_250ms_presentations": flash,
+        },
         trials=trials[VBN_COLUMNS["trials"]],
         lick_times=licks,
         # Licks and running are sampled on the sync clock, i.e. before the display lag.
@@ -673,14 +853,16 @@ def optotagging(rng: np.random.Generator, t0: float, n: int) -> pd.DataFrame:
     start = t0 + np.cumsum(rng.uniform(1.5, 2.5, n))
     pulse = rng.random(n) < 0.5
     duration = np.where(pulse, 0.01, 1.0)
-    return pd.DataFrame({
-        "start_time": start,
-        "condition": np.where(pulse, "a single square pulse", "half-period of a cosine wave"),
-        "level": rng.choice([0.5, 1.085, 1.265], n),
-        "stop_time": start + duration,
-        "stimulus_name": np.where(pulse, "pulse", "raised_cosine"),
-        "duration": duration,
-    })
+    return pd.DataFrame(
+        {
+            "start_time": start,
+            "condition": np.where(pulse, "a single square pulse", "half-period of a cosine wave"),
+            "level": rng.choice([0.5, 1.085, 1.265], n),
+            "stop_time": start + duration,
+            "stimulus_name": np.where(pulse, "pulse", "raised_cosine"),
+            "duration": duration,
+        }
+    )
 
 
 def _sorted_uniform(rng, counts, t0, t1, refractory):
@@ -746,8 +928,7 @@ def spike_trains(
     evoked = []
     for on, c in zip(onsets, counts, strict=True):
         k = 0 if on is None or not len(on) else min(int(rng.poisson(1.5 * len(on))), int(c) // 2)
-        evoked.append(on[rng.integers(0, len(on), k)] + rng.uniform(*latency, k) if k
-                      else np.empty(0))
+        evoked.append(on[rng.integers(0, len(on), k)] + rng.uniform(*latency, k) if k else np.empty(0))
     base = counts - np.array([len(e) for e in evoked], np.int64)
     out = np.empty(int(counts.sum()))
     first = np.cumsum(counts) - counts
@@ -765,23 +946,28 @@ def spike_trains(
     return out
 
 
-def mean_waveforms(rng: np.random.Generator, amplitude: np.ndarray, peak: np.ndarray,
-                   n_channels: int, n_samples: int) -> np.ndarray:
+def mean_waveforms(
+    rng: np.random.Generator, amplitude: np.ndarray, peak: np.ndarray, n_channels: int, n_samples: int
+) -> np.ndarray:
     """Mean spike waveforms (uV), ``(units * n_channels, n_samples)`` float32: a trough and a slower
     peak on channel ``peak[u]`` of the unit's ``n_channels``, decaying with distance."""
     t = np.arange(n_samples)[None, None, :]
     trough = rng.uniform(18, 24, (len(amplitude), 1, 1))
     width = rng.uniform(2.0, 4.0, (len(amplitude), 1, 1))
-    shape = (-np.exp(-((t - trough) / width) ** 2)
-             + 0.35 * np.exp(-((t - trough - 12) / (3 * width)) ** 2))
+    shape = -np.exp(-(((t - trough) / width) ** 2)) + 0.35 * np.exp(-(((t - trough - 12) / (3 * width)) ** 2))
     distance = np.abs(np.arange(n_channels)[None, :, None] - peak[:, None, None])
     scale = amplitude[:, None, None] * np.exp(-distance / rng.uniform(2, 6, (len(amplitude), 1, 1)))
     wf = scale * shape + rng.normal(0, 2.0, (len(amplitude), n_channels, n_samples))
     return wf.reshape(-1, n_samples).astype(np.float32)
 
 
-def lfp_traces(rng: np.random.Generator, timestamps: np.ndarray, depth: np.ndarray,
-               onsets: np.ndarray, chunk: int = 1 << 18) -> np.ndarray:
+def lfp_traces(
+    rng: np.random.Generator,
+    timestamps: np.ndarray,
+    depth: np.ndarray,
+    onsets: np.ndarray,
+    chunk: int = 1 << 18,
+) -> np.ndarray:
     """LFP (V), ``(time, channel)`` float32: a few smooth sources mixed with depth-dependent weights
     (neighbouring channels correlate), a flash-evoked deflection and channel noise.
 
@@ -809,8 +995,9 @@ def lfp_traces(rng: np.random.Generator, timestamps: np.ndarray, depth: np.ndarr
     return out
 
 
-def current_source_density(rng: np.random.Generator, n_sites: int = 384,
-                           rate: float = 500.0) -> dict[str, np.ndarray]:
+def current_source_density(
+    rng: np.random.Generator, n_sites: int = 384, rate: float = 500.0
+) -> dict[str, np.ndarray]:
     """Flash-triggered CSD, ``(time, virtual site)`` from -100 to +250 ms: a sink flanked by sources
     ~50 ms after the flash, plus noise; with the virtual sites' positions (um)."""
     t = np.round(np.arange(-0.1, 0.25 + 0.5 / rate, 1 / rate), 6)

@@ -45,29 +45,72 @@ VISUAL_AREAS = {"A": "VISam", "B": "VISpm", "C": "VISp", "D": "VISl", "E": "VISa
 THALAMUS = ["LP", "LGd", "LGv", "PoT", "POL", "TH", "MGv", "MGd", "PIL", "SGN"]
 MIDBRAIN = ["MRN", "MB", "SCig", "APN"]
 STRUCTURE_IDS = {
-    "VISp": 385, "VISl": 409, "VISal": 402, "VISam": 394, "VISpm": 533, "VISrl": 417, "CA1": 382,
-    "DG": 726, "LP": 218, "LGd": 170, "LGv": 178, "PoT": 1020, "POL": 1029, "TH": 549, "MGv": 1072,
-    "MGd": 1063, "PIL": 560581559, "SGN": 325, "MRN": 128, "MB": 313, "SCig": 10, "APN": 215,
+    "VISp": 385,
+    "VISl": 409,
+    "VISal": 402,
+    "VISam": 394,
+    "VISpm": 533,
+    "VISrl": 417,
+    "CA1": 382,
+    "DG": 726,
+    "LP": 218,
+    "LGd": 170,
+    "LGv": 178,
+    "PoT": 1020,
+    "POL": 1029,
+    "TH": 549,
+    "MGv": 1072,
+    "MGd": 1063,
+    "PIL": 560581559,
+    "SGN": 325,
+    "MRN": 128,
+    "MB": 313,
+    "SCig": 10,
+    "APN": 215,
     "root": 997,
 }
 PROBE_LENGTH = 3840.0  # um, 384 channels in 192 rows 20 um apart
 N_PROBE_CHANNELS = 384
 HORIZONTAL = np.array([43, 11, 59, 27])  # checkerboard columns of Neuropixels 1.0
 UNIT_METRICS = [
-    "PT_ratio", "amplitude", "amplitude_cutoff", "cluster_id", "cumulative_drift", "d_prime",
-    "firing_rate", "isi_violations", "isolation_distance", "l_ratio", "local_index", "max_drift",
-    "nn_hit_rate", "nn_miss_rate", "peak_channel_id", "presence_ratio", "quality", "recovery_slope",
-    "repolarization_slope", "silhouette_score", "snr", "spread", "velocity_above", "velocity_below",
+    "PT_ratio",
+    "amplitude",
+    "amplitude_cutoff",
+    "cluster_id",
+    "cumulative_drift",
+    "d_prime",
+    "firing_rate",
+    "isi_violations",
+    "isolation_distance",
+    "l_ratio",
+    "local_index",
+    "max_drift",
+    "nn_hit_rate",
+    "nn_miss_rate",
+    "peak_channel_id",
+    "presence_ratio",
+    "quality",
+    "recovery_slope",
+    "repolarization_slope",
+    "silhouette_score",
+    "snr",
+    "spread",
+    "velocity_above",
+    "velocity_below",
     "waveform_duration",
 ]
 ELECTRODE_COLUMNS = {  # NWB column: (channels-table column, description) in the release's order
     "location": ("structure_acronym", "the location of channel within the subject e.g. brain region"),
     "group": (None, "a reference to the ElectrodeGroup this electrode is a part of"),
     "group_name": (None, "the name of the ElectrodeGroup this electrode is a part of"),
-    "probe_vertical_position": ("probe_vertical_position",
-                                "Length-wise position of electrode/channel on device (microns)"),
-    "probe_horizontal_position": ("probe_horizontal_position",
-                                  "Width-wise position of electrode/channel on device (microns)"),
+    "probe_vertical_position": (
+        "probe_vertical_position",
+        "Length-wise position of electrode/channel on device (microns)",
+    ),
+    "probe_horizontal_position": (
+        "probe_horizontal_position",
+        "Width-wise position of electrode/channel on device (microns)",
+    ),
     "probe_id": ("ecephys_probe_id", "The unique id of this electrode's/channel's device"),
     "probe_channel_number": ("probe_channel_number", "The local index of electrode/channel on device"),
     "valid_data": ("valid_data", "Whether data from this electrode/channel is usable"),
@@ -75,8 +118,7 @@ ELECTRODE_COLUMNS = {  # NWB column: (channels-table column, description) in the
     "y": ("dorsal_ventral_ccf_coordinate", "the y coordinate of the position (+y is inferior)"),
     "z": ("left_right_ccf_coordinate", "the z coordinate of the position (+z is right)"),
     "imp": (None, "the impedance of the electrode, in ohms"),
-    "filtering": (None, "description of hardware filtering, including the filter name and frequency "
-                        "cutoffs"),
+    "filtering": (None, "description of hardware filtering, including the filter name and frequency cutoffs"),
 }
 
 
@@ -135,12 +177,15 @@ def simulate_probes(
     duration = t1 - t0
     letters = sorted(rng.choice(list(VISUAL_AREAS), size.n_probes, replace=False))
     probe_ids = first_probe_id + np.arange(size.n_probes)
-    probes = pd.DataFrame({
-        "name": [f"probe{c}" for c in letters],
-        "sampling_rate": 30000.0 + rng.uniform(0.0, 0.16, size.n_probes),
-        "lfp_sampling_rate": 2500.0 + rng.uniform(0.0, 0.015, size.n_probes),
-        "has_lfp_data": with_lfp & (np.arange(size.n_probes) < size.lfp_probes),
-    }, index=pd.Index(probe_ids, name="ecephys_probe_id"))
+    probes = pd.DataFrame(
+        {
+            "name": [f"probe{c}" for c in letters],
+            "sampling_rate": 30000.0 + rng.uniform(0.0, 0.16, size.n_probes),
+            "lfp_sampling_rate": 2500.0 + rng.uniform(0.0, 0.015, size.n_probes),
+            "has_lfp_data": with_lfp & (np.arange(size.n_probes) < size.lfp_probes),
+        },
+        index=pd.Index(probe_ids, name="ecephys_probe_id"),
+    )
 
     numbers = np.unique(np.round(np.linspace(0, N_PROBE_CHANNELS - 1, size.channels_per_probe)))
     numbers = numbers.astype(np.int64)
@@ -149,8 +194,10 @@ def simulate_probes(
     next_channel, next_unit = first_channel_id, first_unit_id
     for letter, pid in zip(letters, probe_ids, strict=True):
         n = len(numbers)
-        areas = np.array([rng.choice(MIDBRAIN), rng.choice(THALAMUS), "DG", "CA1",
-                          VISUAL_AREAS[letter], "root"], dtype=object)
+        areas = np.array(
+            [rng.choice(MIDBRAIN), rng.choice(THALAMUS), "DG", "CA1", VISUAL_AREAS[letter], "root"],
+            dtype=object,
+        )
         bounds = np.cumsum(rng.uniform(0.7, 1.3, 5) * [0.2, 0.25, 0.1, 0.1, 0.2])
         tip = np.array([7600.0, 3600.0, 8800.0]) + rng.normal(0, [250, 100, 250])
         direction = np.array([470.0, -3050.0, -1000.0]) + rng.normal(0, [60, 60, 60])
@@ -160,28 +207,38 @@ def simulate_probes(
             valid[rng.integers(n)] = False
         ids = next_channel + np.cumsum(rng.integers(1, 3, n))  # ids of dropped channels are skipped
         next_channel = int(ids[-1]) + 1
-        channel_frames.append(pd.DataFrame({
-            "ecephys_probe_id": pid,
-            "probe_channel_number": numbers,
-            "probe_vertical_position": vertical,
-            "probe_horizontal_position": HORIZONTAL[numbers % 4],
-            "anterior_posterior_ccf_coordinate": ccf[:, 0],
-            "dorsal_ventral_ccf_coordinate": ccf[:, 1],
-            "left_right_ccf_coordinate": ccf[:, 2],
-            "structure_acronym": areas[np.searchsorted(bounds, vertical / PROBE_LENGTH)],
-            "valid_data": valid,
-        }, index=pd.Index(ids, name="ecephys_channel_id")))
+        channel_frames.append(
+            pd.DataFrame(
+                {
+                    "ecephys_probe_id": pid,
+                    "probe_channel_number": numbers,
+                    "probe_vertical_position": vertical,
+                    "probe_horizontal_position": HORIZONTAL[numbers % 4],
+                    "anterior_posterior_ccf_coordinate": ccf[:, 0],
+                    "dorsal_ventral_ccf_coordinate": ccf[:, 1],
+                    "left_right_ccf_coordinate": ccf[:, 2],
+                    "structure_acronym": areas[np.searchsorted(bounds, vertical / PROBE_LENGTH)],
+                    "valid_data": valid,
+                },
+                index=pd.Index(ids, name="ecephys_channel_id"),
+            )
+        )
 
         u = size.units_per_probe
         peak = np.sort(rng.choice(np.flatnonzero(valid), u))
         half = size.waveform_channels // 2
-        unit_frames.append(pd.DataFrame({
-            "ecephys_probe_id": pid,
-            "peak_channel_id": ids[peak],
-            "local_index": np.arange(u),
-            "cluster_id": np.sort(rng.choice(3 * u, u, replace=False)),
-            "wf_peak": np.clip(half + rng.integers(-1, 2, u), 0, size.waveform_channels - 1),
-        }, index=pd.Index(next_unit + np.cumsum(rng.integers(1, 4, u)), name="unit_id")))
+        unit_frames.append(
+            pd.DataFrame(
+                {
+                    "ecephys_probe_id": pid,
+                    "peak_channel_id": ids[peak],
+                    "local_index": np.arange(u),
+                    "cluster_id": np.sort(rng.choice(3 * u, u, replace=False)),
+                    "wf_peak": np.clip(half + rng.integers(-1, 2, u), 0, size.waveform_channels - 1),
+                },
+                index=pd.Index(next_unit + np.cumsum(rng.integers(1, 4, u)), name="unit_id"),
+            )
+        )
         next_unit = int(unit_frames[-1].index[-1]) + 1
 
     channels = pd.concat(channel_frames)
@@ -238,8 +295,9 @@ def _metadata(info: EcephysSessionInfo):
     )
 
 
-def _add_probes(nwb: NWBFile, info: EcephysSessionInfo, size: content.EcephysSize,
-                channels: pd.DataFrame) -> None:
+def _add_probes(
+    nwb: NWBFile, info: EcephysSessionInfo, size: content.EcephysSize, channels: pd.DataFrame
+) -> None:
     """Rig and probe devices, one electrode group per probe, and the electrodes table of
     ``channels`` (id = ``ecephys_channel_id``)."""
     _create_device(nwb, name=info.equipment_name, **SCIENTIFICA)
@@ -247,14 +305,23 @@ def _add_probes(nwb: NWBFile, info: EcephysSessionInfo, size: content.EcephysSiz
     for pid in channels.ecephys_probe_id.unique():
         probe = info.probes.loc[pid]
         device = _create_device(
-            nwb, cls(NS_ECEPHYS, "EcephysProbe"), name=probe["name"],
-            description="Neuropixels 1.0 Probe", manufacturer="imec", probe_id=int(pid),
-            sampling_rate=float(probe.sampling_rate))
+            nwb,
+            cls(NS_ECEPHYS, "EcephysProbe"),
+            name=probe["name"],
+            description="Neuropixels 1.0 Probe",
+            manufacturer="imec",
+            probe_id=int(pid),
+            sampling_rate=float(probe.sampling_rate),
+        )
         groups[pid] = cls(NS_ECEPHYS, "EcephysElectrodeGroup")(
-            name=probe["name"], description="Ecephys Electrode Group",
-            location="See electrode locations", device=device,
-            has_lfp_data=bool(probe.has_lfp_data), probe_id=int(pid),
-            lfp_sampling_rate=size.lfp_rate if probe.has_lfp_data else np.nan)
+            name=probe["name"],
+            description="Ecephys Electrode Group",
+            location="See electrode locations",
+            device=device,
+            has_lfp_data=bool(probe.has_lfp_data),
+            probe_id=int(pid),
+            lfp_sampling_rate=size.lfp_rate if probe.has_lfp_data else np.nan,
+        )
         nwb.add_electrode_group(groups[pid])
     n = len(channels)
     special = {
@@ -264,9 +331,13 @@ def _add_probes(nwb: NWBFile, info: EcephysSessionInfo, size: content.EcephysSiz
         "filtering": np.full(n, "AP band: 500 Hz high-pass; LFP band: 1000 Hz low-pass", object),
     }
     columns = [
-        VectorData(name=name, description=doc,
-                   data=special[name] if source is None else channels[source].to_numpy(
-                       object if name == "location" else None))
+        VectorData(
+            name=name,
+            description=doc,
+            data=special[name]
+            if source is None
+            else channels[source].to_numpy(object if name == "location" else None),
+        )
         for name, (source, doc) in ELECTRODE_COLUMNS.items()
     ]
     nwb.electrodes = ElectrodesTable(id=channels.index.to_numpy(), columns=columns)
@@ -277,37 +348,53 @@ def _ragged(name: str, description: str, data: np.ndarray, ends: np.ndarray, **k
     return [column, VectorIndex(name=f"{name}_index", data=ends, target=column)]
 
 
-def _add_units(nwb: NWBFile, rng: np.random.Generator, info: EcephysSessionInfo,
-               schedule: content.Schedule, size: content.EcephysSize) -> None:
+def _add_units(
+    nwb: NWBFile,
+    rng: np.random.Generator,
+    info: EcephysSessionInfo,
+    schedule: content.Schedule,
+    size: content.EcephysSize,
+) -> None:
     """The units table, built from whole arrays (a row at a time is far too slow for ~1e8 spikes)."""
     units = info.units
     t0, t1 = content.recording_span(size)
     counts = np.rint(units.firing_rate.to_numpy() * (t1 - t0)).astype(np.int64)
     shown = content.image_onsets(schedule)
-    onsets = [None if p < 0 else
-              shown.start_time[shown.image_name == schedule.image_names[p]].to_numpy()
-              for p in units.preferred]
+    onsets = [
+        None if p < 0 else shown.start_time[shown.image_name == schedule.image_names[p]].to_numpy()
+        for p in units.preferred
+    ]
     times = content.spike_trains(rng, counts, t0, t1, onsets)
     amplitudes = np.repeat(units.amplitude.to_numpy() * 1e-6, counts)
     amplitudes *= rng.lognormal(0.0, 0.25, len(times))
-    waveforms = content.mean_waveforms(rng, units.amplitude.to_numpy(), units.wf_peak.to_numpy(),
-                                       size.waveform_channels, size.waveform_samples)
+    waveforms = content.mean_waveforms(
+        rng,
+        units.amplitude.to_numpy(),
+        units.wf_peak.to_numpy(),
+        size.waveform_channels,
+        size.waveform_samples,
+    )
     ends = np.cumsum(counts)
-    columns = [VectorData(name=c, description="no description",
-                          data=units[c].to_numpy(object if c == "quality" else None))
-               for c in UNIT_METRICS]
+    columns = [
+        VectorData(
+            name=c, description="no description", data=units[c].to_numpy(object if c == "quality" else None)
+        )
+        for c in UNIT_METRICS
+    ]
     columns += _ragged("spike_times", "times (s) of detected spiking events", times, ends)
-    columns += _ragged("spike_amplitudes", "amplitude (s) of detected spiking events", amplitudes,
-                       ends)
-    columns += _ragged("waveform_mean", "mean waveforms on peak channels (over samples)", waveforms,
-                       size.waveform_channels * np.arange(1, len(units) + 1))
+    columns += _ragged("spike_amplitudes", "amplitude (s) of detected spiking events", amplitudes, ends)
+    columns += _ragged(
+        "waveform_mean",
+        "mean waveforms on peak channels (over samples)",
+        waveforms,
+        size.waveform_channels * np.arange(1, len(units) + 1),
+    )
     nwb.units = Units(name="units", description="", id=units.index.to_numpy(), columns=columns)
 
 
 def _add_optotagging(nwb: NWBFile, trials: pd.DataFrame) -> None:
     module = nwb.create_processing_module("optotagging", "optogenetic stimulution data")
-    series = _series("optotagging", trials.duration.to_numpy(), trials.start_time.to_numpy(),
-                     "seconds")
+    series = _series("optotagging", trials.duration.to_numpy(), trials.start_time.to_numpy(), "seconds")
     module.add(series)
     table = TimeIntervals(name="optogenetic_stimulation", description="")
     for col in ("condition", "level", "stimulus_name", "duration"):
@@ -328,16 +415,17 @@ def _write_ecephys(nwb: NWBFile, path: str | Path) -> Path:
     return path
 
 
-def _schedule(info: EcephysSessionInfo, size: content.EcephysSize) -> tuple[np.random.Generator,
-                                                                             content.Schedule]:
+def _schedule(
+    info: EcephysSessionInfo, size: content.EcephysSize
+) -> tuple[np.random.Generator, content.Schedule]:
     # Drawn first from the session's seed, so a session's files all see the same stimulus.
     rng = np.random.default_rng(info.seed)
-    return rng, content.simulate_vbn_schedule(rng, size, image_set=info.image_set,
-                                              novel_images=info.novel_images)
+    return rng, content.simulate_vbn_schedule(
+        rng, size, image_set=info.image_set, novel_images=info.novel_images
+    )
 
 
-def write_ecephys_session(path: str | Path, info: EcephysSessionInfo,
-                          size: content.EcephysSize) -> Path:
+def write_ecephys_session(path: str | Path, info: EcephysSessionInfo, size: content.EcephysSize) -> Path:
     """Write ``ecephys_session_<id>.nwb`` of a VBN session, as the AllenSDK lays it out.
 
     Parameters
@@ -355,8 +443,9 @@ def write_ecephys_session(path: str | Path, info: EcephysSessionInfo,
         ``path``.
     """
     rng, schedule = _schedule(info, size)
-    nwb = _nwbfile(info, str(info.ecephys_session_id), ["visual", "behavior", "task"],
-                   experiment_description=None)
+    nwb = _nwbfile(
+        info, str(info.ecephys_session_id), ["visual", "behavior", "task"], experiment_description=None
+    )
     _add_probes(nwb, info, size, info.channels)
     nwb.add_lab_meta_data(_metadata(info))
     nwb.add_lab_meta_data(_task_parameters(info, schedule))
@@ -368,8 +457,9 @@ def write_ecephys_session(path: str | Path, info: EcephysSessionInfo,
     return _write_ecephys(nwb, path)
 
 
-def write_probe_lfp(path: str | Path, info: EcephysSessionInfo, probe: str | int,
-                    size: content.EcephysSize) -> Path:
+def write_probe_lfp(
+    path: str | Path, info: EcephysSessionInfo, probe: str | int, size: content.EcephysSize
+) -> Path:
     """Write ``probe_<name>_lfp.nwb``: one probe's LFP (float32, time x channels, on every
     ``len(channels) // size.lfp_channels``-th channel) and its current source density.
 
@@ -394,31 +484,48 @@ def write_probe_lfp(path: str | Path, info: EcephysSessionInfo, probe: str | int
     _, schedule = _schedule(info, size)
     rng = np.random.default_rng([info.seed, int(pid)])
     channels = lfp_channels(info.channels[info.channels.ecephys_probe_id == pid], size.lfp_channels)
-    nwb = _nwbfile(info, str(pid), None, experiment_description=None, session_id="None",
-                   session_description="LFP data and associated info for one probe")
+    nwb = _nwbfile(
+        info,
+        str(pid),
+        None,
+        experiment_description=None,
+        session_id="None",
+        session_description="LFP data and associated info for one probe",
+    )
     _add_probes(nwb, info, size, channels)
     nwb.add_lab_meta_data(_metadata(info))
 
     t0, t1 = content.recording_span(size)
     timestamps = t0 + np.arange(int((t1 - t0) * size.lfp_rate)) / size.lfp_rate
-    data = content.lfp_traces(rng, timestamps, channels.probe_vertical_position.to_numpy(float),
-                              content.image_onsets(schedule).start_time.to_numpy())
+    data = content.lfp_traces(
+        rng,
+        timestamps,
+        channels.probe_vertical_position.to_numpy(float),
+        content.image_onsets(schedule).start_time.to_numpy(),
+    )
     lfp = LFP(name=f"probe_{pid}_lfp")
     nwb.add_acquisition(lfp)  # before its series, so the series' electrodes share its ancestor
     series = ElectricalSeries(
-        name=f"probe_{pid}_lfp_data", data=data, timestamps=timestamps,
-        electrodes=nwb.create_electrode_table_region(list(range(len(channels))),
-                                                     f"lfp channels on probe {pid}"))
+        name=f"probe_{pid}_lfp_data",
+        data=data,
+        timestamps=timestamps,
+        electrodes=nwb.create_electrode_table_region(
+            list(range(len(channels))), f"lfp channels on probe {pid}"
+        ),
+    )
     lfp.add_electrical_series(series)
     nwb.add_acquisition(series)  # the release also links it at acquisition/probe_<id>_lfp_data
 
     csd = content.current_source_density(rng)
-    module = nwb.create_processing_module("current_source_density",
-                                          "Precalculated current source density")
-    module.add(cls(NS_ECEPHYS, "EcephysCSD")(
-        name="ecephys_csd",
-        time_series=[_series("current_source_density", csd["data"], csd["timestamps"], "V/cm^2")],
-        virtual_electrode_x_positions=csd["x"], virtual_electrode_x_positions__unit="um",
-        virtual_electrode_y_positions=csd["y"], virtual_electrode_y_positions__unit="um",
-    ))
+    module = nwb.create_processing_module("current_source_density", "Precalculated current source density")
+    module.add(
+        cls(NS_ECEPHYS, "EcephysCSD")(
+            name="ecephys_csd",
+            time_series=[_series("current_source_density", csd["data"], csd["timestamps"], "V/cm^2")],
+            virtual_electrode_x_positions=csd["x"],
+            virtual_electrode_x_positions__unit="um",
+            virtual_electrode_y_positions=csd["y"],
+            virtual_electrode_y_positions__unit="um",
+        )
+    )
     return _write_ecephys(nwb, path)

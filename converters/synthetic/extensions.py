@@ -86,9 +86,7 @@ def _namespaces() -> dict[str, list[NWBGroupSpec]]:
                 doc="task parameters",
                 neurodata_type_def="BehaviorTaskParameters",
                 neurodata_type_inc="LabMetaData",
-                attributes=_attrs(
-                    _TASK_PARAMETERS, {"blank_duration_sec": [2], "response_window_sec": [2]}
-                ),
+                attributes=_attrs(_TASK_PARAMETERS, {"blank_duration_sec": [2], "response_window_sec": [2]}),
             ),
             NWBGroupSpec(
                 doc="subject",
@@ -133,9 +131,7 @@ def _namespaces() -> dict[str, list[NWBGroupSpec]]:
                 neurodata_type_def="StimulusTemplate",
                 neurodata_type_inc="ImageSeries",
                 datasets=[
-                    NWBDatasetSpec(
-                        name="unwarped", doc="unwarped", dtype="float", shape=[None, None, None]
-                    )
+                    NWBDatasetSpec(name="unwarped", doc="unwarped", dtype="float", shape=[None, None, None])
                 ],
             )
         ],

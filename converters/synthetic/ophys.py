@@ -8,8 +8,8 @@ AllenSDK's writer produces (see ``../shared/reference-nwb/LAYOUT.md``); the cont
 from __future__ import annotations
 
 import datetime as dt
-import warnings
 import uuid
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,7 +22,7 @@ from pynwb.base import Images
 from pynwb.device import Device
 from pynwb.epoch import TimeIntervals
 from pynwb.image import GrayscaleImage, IndexSeries
-from pynwb.ophys import DfOverF, Fluorescence, ImageSegmentation, OpticalChannel, RoiResponseSeries
+from pynwb.ophys import DfOverF, Fluorescence, ImageSegmentation, OpticalChannel
 
 from . import content
 from .extensions import cls
@@ -91,15 +91,19 @@ class OphysExperimentInfo(BehaviorSessionInfo):
 
 
 def _series(name, data, timestamps, unit, description="no description", **kw) -> TimeSeries:
-    return TimeSeries(name=name, data=data, timestamps=timestamps, unit=unit,
-                      description=description, **kw)
+    return TimeSeries(name=name, data=data, timestamps=timestamps, unit=unit, description=description, **kw)
 
 
 _DESCRIPTION = "Synthetic Visual Behavior session written by vbzarr's factory."
 
 
-def _nwbfile(info: BehaviorSessionInfo, identifier: str, keywords: list[str] | None,
-             experiment_description: str | None = _DESCRIPTION, **kwargs) -> NWBFile:
+def _nwbfile(
+    info: BehaviorSessionInfo,
+    identifier: str,
+    keywords: list[str] | None,
+    experiment_description: str | None = _DESCRIPTION,
+    **kwargs,
+) -> NWBFile:
     """The file with its subject; ``kwargs`` go to ``NWBFile`` (VBN files have no
     ``experiment_description``, LFP files no keywords and their own ``session_description``)."""
     subj = info.subject
@@ -113,17 +117,19 @@ def _nwbfile(info: BehaviorSessionInfo, identifier: str, keywords: list[str] | N
         driver_line=list(subj.driver_line) or None,
         reporter_line=subj.reporter_line,
     )
-    return NWBFile(**{
-        "session_description": info.session_type,
-        "identifier": identifier,
-        "session_start_time": info.date_of_acquisition,
-        "file_create_date": info.date_of_acquisition,
-        "institution": INSTITUTION,
-        "keywords": keywords,
-        "experiment_description": experiment_description,
-        "subject": subject,
-        **kwargs,
-    })
+    return NWBFile(
+        **{
+            "session_description": info.session_type,
+            "identifier": identifier,
+            "session_start_time": info.date_of_acquisition,
+            "file_create_date": info.date_of_acquisition,
+            "institution": INSTITUTION,
+            "keywords": keywords,
+            "experiment_description": experiment_description,
+            "subject": subject,
+            **kwargs,
+        }
+    )
 
 
 def _create_device(nwb: NWBFile, device_cls: type = Device, **kwargs) -> Device:
@@ -153,8 +159,13 @@ def _task_parameters(info: BehaviorSessionInfo, schedule: content.Schedule):
     )
 
 
-def _add_behavior(nwb: NWBFile, schedule: content.Schedule, rng: np.random.Generator,
-                  size: content.Size | content.EcephysSize, index_series: bool = True) -> None:
+def _add_behavior(
+    nwb: NWBFile,
+    schedule: content.Schedule,
+    rng: np.random.Generator,
+    size: content.Size | content.EcephysSize,
+    index_series: bool = True,
+) -> None:
     """Everything behavior, ophys and ecephys sessions share. ``index_series``: the image
     presentations as an IndexSeries under ``stimulus/presentation`` (not in VBN ecephys files)."""
     ts = schedule.stimulus_timestamps
@@ -168,17 +179,35 @@ def _add_behavior(nwb: NWBFile, schedule: content.Schedule, rng: np.random.Gener
     running_mod = nwb.create_processing_module("running", "Running speed processing module")
     speed = _series("speed", run["speed"], sync, "cm/s", "the smoothed running speed")
     running_mod.add(speed)
-    running_mod.add(_series("speed_unfiltered", run["speed_unfiltered"], sync, "cm/s",
-                            "the unfiltered running speed"))
-    running_mod.add(_series("dx", run["dx"], sync, "cm",
-                            "Running wheel angular change, computed during data collection"))
-    nwb.add_acquisition(_series("v_sig", run["v_sig"], sync, "V", "Voltage signal from the running wheel encoder"))
-    nwb.add_acquisition(_series("v_in", run["v_in"], sync, "V",
-                                "The theoretical maximum voltage that the running wheel encoder will reach"))
+    running_mod.add(
+        _series("speed_unfiltered", run["speed_unfiltered"], sync, "cm/s", "the unfiltered running speed")
+    )
+    running_mod.add(
+        _series("dx", run["dx"], sync, "cm", "Running wheel angular change, computed during data collection")
+    )
+    nwb.add_acquisition(
+        _series("v_sig", run["v_sig"], sync, "V", "Voltage signal from the running wheel encoder")
+    )
+    nwb.add_acquisition(
+        _series(
+            "v_in",
+            run["v_in"],
+            sync,
+            "V",
+            "The theoretical maximum voltage that the running wheel encoder will reach",
+        )
+    )
 
     lick_mod = nwb.create_processing_module("licking", "Licking behavior processing module")
-    lick_mod.add(_series("licks", schedule.lick_frames, schedule.lick_times, "N/A",
-                         "Timestamps and stimulus presentation frame indices for lick events"))
+    lick_mod.add(
+        _series(
+            "licks",
+            schedule.lick_frames,
+            schedule.lick_times,
+            "N/A",
+            "Timestamps and stimulus presentation frame indices for lick events",
+        )
+    )
 
     if len(schedule.rewards):
         rew = nwb.create_processing_module("rewards", "Licking behavior processing module")
@@ -250,8 +279,12 @@ def _add_trials(nwb: NWBFile, trials: pd.DataFrame) -> None:
     for row in rows.to_dict("records"):
         nwb.add_trial(**row)
     if no_licks:
-        nwb.trials.add_column(name="lick_times", description="lick_times", data=[""],
-                              index=np.zeros(len(trials), dtype=np.uint8))
+        nwb.trials.add_column(
+            name="lick_times",
+            description="lick_times",
+            data=[""],
+            index=np.zeros(len(trials), dtype=np.uint8),
+        )
 
 
 def _add_eye_tracking(nwb: NWBFile, rng, t0, t1, rate, equipment: str) -> None:
@@ -271,20 +304,37 @@ def _add_eye_tracking(nwb: NWBFile, rng, t0, t1, rate, equipment: str) -> None:
             reference_frame="nose",
             timestamps=eye["timestamps"] if name == "eye_tracking" else series["eye_tracking"],
         )
-    blink = TimeSeries(name="likely_blink", data=eye["likely_blink"],
-                       timestamps=series["eye_tracking"], unit="N/A", description="blinks")
-    nwb.add_acquisition(cls("ndx-ellipse-eye-tracking", "EllipseEyeTracking")(
-        eye_tracking=series["eye_tracking"], pupil_tracking=series["pupil_tracking"],
-        corneal_reflection_tracking=series["corneal_reflection_tracking"], likely_blink=blink))
+    blink = TimeSeries(
+        name="likely_blink",
+        data=eye["likely_blink"],
+        timestamps=series["eye_tracking"],
+        unit="N/A",
+        description="blinks",
+    )
+    nwb.add_acquisition(
+        cls("ndx-ellipse-eye-tracking", "EllipseEyeTracking")(
+            eye_tracking=series["eye_tracking"],
+            pupil_tracking=series["pupil_tracking"],
+            corneal_reflection_tracking=series["corneal_reflection_tracking"],
+            likely_blink=blink,
+        )
+    )
     rig = nwb.create_processing_module("eye_tracking_rig_metadata", "Eye tracking rig metadata module")
     geometry = {
-        "monitor_position": [118.6, 86.2, 31.6], "monitor_rotation": [0.0, 0.0, 0.0],
-        "camera_position": [130.0, 0.0, 0.0], "camera_rotation": [0.0, 0.0, 13.1],
+        "monitor_position": [118.6, 86.2, 31.6],
+        "monitor_rotation": [0.0, 0.0, 0.0],
+        "camera_position": [130.0, 0.0, 0.0],
+        "camera_rotation": [0.0, 0.0, 13.1],
         "led_position": [265.1, -39.3, 1.0],
     }
-    rig.add(cls(NS_BEH, "OphysEyeTrackingRigMetadata")(
-        name="eye_tracking_rig_metadata", equipment=equipment, **geometry,
-        **{f"{k}__unit_of_measurement": "mm" if "position" in k else "deg" for k in geometry}))
+    rig.add(
+        cls(NS_BEH, "OphysEyeTrackingRigMetadata")(
+            name="eye_tracking_rig_metadata",
+            equipment=equipment,
+            **geometry,
+            **{f"{k}__unit_of_measurement": "mm" if "position" in k else "deg" for k in geometry},
+        )
+    )
 
 
 def _roi_masks(cells: pd.DataFrame, fov: int) -> np.ndarray:
@@ -314,11 +364,20 @@ def write_behavior_session(path: str | Path, info: BehaviorSessionInfo, size: co
     rng = np.random.default_rng(info.seed)
     vbn = info.release == "vbn"
     schedule = content.simulate_schedule(
-        rng, size, image_set=info.image_set, passive=info.passive,
-        with_gray_and_movie=False, float_flags=False, release=info.release,
+        rng,
+        size,
+        image_set=info.image_set,
+        passive=info.passive,
+        with_gray_and_movie=False,
+        float_flags=False,
+        release=info.release,
     )
-    nwb = _nwbfile(info, str(info.behavior_session_id), ["visual", "behavior", "task"],
-                   experiment_description=None if vbn else _DESCRIPTION)
+    nwb = _nwbfile(
+        info,
+        str(info.behavior_session_id),
+        ["visual", "behavior", "task"],
+        experiment_description=None if vbn else _DESCRIPTION,
+    )
     if vbn:
         _create_device(nwb, name=info.equipment_name, **SCIENTIFICA)
     else:
@@ -333,25 +392,34 @@ def write_ophys_experiment(path: str | Path, info: OphysExperimentInfo, size: co
     """Write a behavior + ophys experiment NWB file, as the AllenSDK lays it out."""
     rng = np.random.default_rng(info.seed)
     schedule = content.simulate_schedule(rng, size, image_set=info.image_set, passive=info.passive)
-    nwb = _nwbfile(info, str(info.ophys_experiment_id),
-                   ["2-photon", "calcium imaging", "visual cortex", "behavior", "task"])
-    device = _create_device(
-        nwb, name=info.equipment_name,
-        **({"description": "Allen Brain Observatory - Mesoscope 2P Rig", "manufacturer": "Thorlabs"}
-           if info.is_multiscope else SCIENTIFICA),
+    nwb = _nwbfile(
+        info,
+        str(info.ophys_experiment_id),
+        ["2-photon", "calcium imaging", "visual cortex", "behavior", "task"],
     )
-    nwb.add_lab_meta_data(cls(NS_BEH, "OphysBehaviorMetadata")(
-        **_behavior_metadata(info, rng),
-        field_of_view_height=size.fov,
-        field_of_view_width=size.fov,
-        imaging_depth=info.imaging_depth,
-        targeted_imaging_depth=info.imaging_depth,
-        imaging_plane_group=info.imaging_plane_group,
-        imaging_plane_group_count=info.imaging_plane_group_count,
-        ophys_container_id=info.ophys_container_id,
-        ophys_experiment_id=info.ophys_experiment_id,
-        ophys_session_id=info.ophys_session_id,
-    ))
+    device = _create_device(
+        nwb,
+        name=info.equipment_name,
+        **(
+            {"description": "Allen Brain Observatory - Mesoscope 2P Rig", "manufacturer": "Thorlabs"}
+            if info.is_multiscope
+            else SCIENTIFICA
+        ),
+    )
+    nwb.add_lab_meta_data(
+        cls(NS_BEH, "OphysBehaviorMetadata")(
+            **_behavior_metadata(info, rng),
+            field_of_view_height=size.fov,
+            field_of_view_width=size.fov,
+            imaging_depth=info.imaging_depth,
+            targeted_imaging_depth=info.imaging_depth,
+            imaging_plane_group=info.imaging_plane_group,
+            imaging_plane_group_count=info.imaging_plane_group_count,
+            ophys_container_id=info.ophys_container_id,
+            ophys_experiment_id=info.ophys_experiment_id,
+            ophys_session_id=info.ophys_session_id,
+        )
+    )
     nwb.add_lab_meta_data(_task_parameters(info, schedule))
     _add_behavior(nwb, schedule, rng, size)
     t0, t1 = schedule.stimulus_timestamps[0], schedule.end_time
@@ -359,8 +427,9 @@ def write_ophys_experiment(path: str | Path, info: OphysExperimentInfo, size: co
 
     plane = nwb.create_imaging_plane(
         name="imaging_plane_1",
-        optical_channel=OpticalChannel(name="channel_1", description="2P Optical Channel",
-                                       emission_lambda=520.0),
+        optical_channel=OpticalChannel(
+            name="channel_1", description="2P Optical Channel", emission_lambda=520.0
+        ),
         description=f"({size.fov}, {size.fov}) field of view in {info.targeted_structure} "
         f"at depth {info.imaging_depth} um",
         device=device,
@@ -374,65 +443,99 @@ def write_ophys_experiment(path: str | Path, info: OphysExperimentInfo, size: co
     masks = _roi_masks(cells, size.fov)
     seg = ImageSegmentation(name="image_segmentation")
     ophys.add(seg)
-    table = seg.create_plane_segmentation(description="Segmented rois", imaging_plane=plane,
-                                          name="cell_specimen_table")
-    columns = ["cell_specimen_id", "height", "mask_image_plane", "max_correction_down",
-               "max_correction_left", "max_correction_right", "max_correction_up",
-               "valid_roi", "width", "x", "y"]
+    table = seg.create_plane_segmentation(
+        description="Segmented rois", imaging_plane=plane, name="cell_specimen_table"
+    )
+    columns = [
+        "cell_specimen_id",
+        "height",
+        "mask_image_plane",
+        "max_correction_down",
+        "max_correction_left",
+        "max_correction_right",
+        "max_correction_up",
+        "valid_roi",
+        "width",
+        "x",
+        "y",
+    ]
     for col in columns:
         table.add_column(name=col, description=col)
     for i, c in enumerate(cells.to_dict("records")):
-        table.add_roi(id=int(c["cell_roi_id"]), image_mask=masks[i],
-                      **{k: c[k] for k in columns})
-    rois = table.create_roi_table_region(region=list(range(len(cells))),
-                                         description="segmented cells labeled by cell_specimen_id")
+        table.add_roi(id=int(c["cell_roi_id"]), image_mask=masks[i], **{k: c[k] for k in columns})
+    rois = table.create_roi_table_region(
+        region=list(range(len(cells))), description="segmented cells labeled by cell_specimen_id"
+    )
 
     ots = content.ophys_timestamps(rng, t0 + 0.2, t1, info.frame_rate)
-    traces = content.calcium_traces(rng, ots, schedule, cells.preferred.to_numpy(),
-                                    cells.omission.to_numpy(bool))
+    traces = content.calcium_traces(
+        rng, ots, schedule, cells.preferred.to_numpy(), cells.omission.to_numpy(bool)
+    )
     # Containers join the file before their series so each series' ROI region shares an ancestor.
     dff = DfOverF(name="dff")
     ophys.add(dff)
-    dff.create_roi_response_series(
-        name="traces", data=traces["dff"], rois=rois, unit="NA", timestamps=ots)
-    for name, series in [("corrected_fluorescence", ["traces", "RMSE", "r"]),
-                         ("neuropil_trace", ["traces"]), ("demixed_trace", ["traces"])]:
+    dff.create_roi_response_series(name="traces", data=traces["dff"], rois=rois, unit="NA", timestamps=ots)
+    for name, series in [
+        ("corrected_fluorescence", ["traces", "RMSE", "r"]),
+        ("neuropil_trace", ["traces"]),
+        ("demixed_trace", ["traces"]),
+    ]:
         fl = Fluorescence(name=name)
         ophys.add(fl)
         for k in series:
             per_roi = k != "traces"  # RMSE and r hold one value per ROI
             fl.create_roi_response_series(
-                name=k, data=traces[name if k == "traces" else k], rois=rois, unit="NA",
-                timestamps=np.arange(len(cells), dtype=float) if per_roi else ots)
-    ophys.add(cls("ndx-aibs-ophys-event-detection", "OphysEventDetection")(
-        data=H5DataIO(traces["events"], compression="gzip"),
-        lambdas=traces["lambdas"],
-        noise_stds=traces["noise_stds"],
-        rois=table.create_roi_table_region(region=list(range(len(cells))),
-                                           description="Cells with detected events"),
-        unit="N/A",
-        timestamps=ots,
-    ))
+                name=k,
+                data=traces[name if k == "traces" else k],
+                rois=rois,
+                unit="NA",
+                timestamps=np.arange(len(cells), dtype=float) if per_roi else ots,
+            )
+    ophys.add(
+        cls("ndx-aibs-ophys-event-detection", "OphysEventDetection")(
+            data=H5DataIO(traces["events"], compression="gzip"),
+            lambdas=traces["lambdas"],
+            noise_stds=traces["noise_stds"],
+            rois=table.create_roi_table_region(
+                region=list(range(len(cells))), description="Cells with detected events"
+            ),
+            unit="N/A",
+            timestamps=ots,
+        )
+    )
 
     background = rng.normal(60, 10, (size.fov, size.fov))
     cellular = masks.sum(0).astype(float)
     resolution = 0.78125 * 512 / size.fov * 1e-4
-    images = Images(name="images", images=[
-        GrayscaleImage(name="max_projection", resolution=resolution,
-                       data=np.clip(background + 120 * cellular, 0, 255).astype(np.uint8),
-                       description="max_projection image at pixels/cm resolution"),
-        GrayscaleImage(name="average_image", resolution=resolution,
-                       data=np.clip(background + 40 * cellular, 0, 255).astype(np.uint8),
-                       description="average_image image at pixels/cm resolution"),
-        GrayscaleImage(name="segmentation_mask_image", resolution=resolution,
-                       data=(cellular > 0).astype(np.int64),
-                       description="segmentation_mask_image image at pixels/cm resolution"),
-    ])
+    images = Images(
+        name="images",
+        images=[
+            GrayscaleImage(
+                name="max_projection",
+                resolution=resolution,
+                data=np.clip(background + 120 * cellular, 0, 255).astype(np.uint8),
+                description="max_projection image at pixels/cm resolution",
+            ),
+            GrayscaleImage(
+                name="average_image",
+                resolution=resolution,
+                data=np.clip(background + 40 * cellular, 0, 255).astype(np.uint8),
+                description="average_image image at pixels/cm resolution",
+            ),
+            GrayscaleImage(
+                name="segmentation_mask_image",
+                resolution=resolution,
+                data=(cellular > 0).astype(np.int64),
+                description="segmentation_mask_image image at pixels/cm resolution",
+            ),
+        ],
+    )
     ophys.add(images)
     walk = np.cumsum(rng.integers(-1, 2, (2, len(ots))), axis=1)
     for axis, v in zip("xy", walk, strict=True):
-        ophys.add(_series(f"ophys_motion_correction_{axis}", np.clip(v, -20, 20).astype(np.int64),
-                          ots, "pixels"))
+        ophys.add(
+            _series(f"ophys_motion_correction_{axis}", np.clip(v, -20, 20).astype(np.int64), ots, "pixels")
+        )
     return _write(nwb, path)
 
 

@@ -52,8 +52,9 @@ class VBOProject:
     ophys_cells_table: pd.DataFrame
 
     def experiment_path(self, ophys_experiment_id: int) -> Path:
-        return (self.root / "behavior_ophys_experiments"
-                / f"behavior_ophys_experiment_{ophys_experiment_id}.nwb")
+        return (
+            self.root / "behavior_ophys_experiments" / f"behavior_ophys_experiment_{ophys_experiment_id}.nwb"
+        )
 
     def behavior_session_path(self, behavior_session_id: int) -> Path:
         return self.root / "behavior_sessions" / f"behavior_session_{behavior_session_id}.nwb"
@@ -61,15 +62,17 @@ class VBOProject:
 
 def _cells(rng: np.random.Generator, n: int, fov: int, first_id: int) -> pd.DataFrame:
     size = rng.integers(max(4, fov // 40), max(6, fov // 20), (n, 2))
-    return pd.DataFrame({
-        "cell_specimen_id": first_id + np.arange(n) * 7,
-        "x": rng.integers(0, fov - size[:, 0]),
-        "y": rng.integers(0, fov - size[:, 1]),
-        "width": size[:, 0],
-        "height": size[:, 1],
-        "preferred": rng.integers(0, 8, n),
-        "omission": rng.random(n) < 0.1,
-    })
+    return pd.DataFrame(
+        {
+            "cell_specimen_id": first_id + np.arange(n) * 7,
+            "x": rng.integers(0, fov - size[:, 0]),
+            "y": rng.integers(0, fov - size[:, 1]),
+            "width": size[:, 0],
+            "height": size[:, 1],
+            "preferred": rng.integers(0, 8, n),
+            "omission": rng.random(n) < 0.1,
+        }
+    )
 
 
 def make_vbo_project(
@@ -112,31 +115,42 @@ def make_vbo_project(
     next_id = iter(range(900_000_000 + 1000 * seed, 10**12, 17))
     for m in range(n_mice):
         driver, reporter, indicator = CRE_LINES[m % len(CRE_LINES)]
-        subject = Subject(mouse_id=400_000 + 1000 * seed + m, sex="MF"[m % 2],
-                          driver_line=driver, reporter_line=reporter, indicator=indicator)
+        subject = Subject(
+            mouse_id=400_000 + 1000 * seed + m,
+            sex="MF"[m % 2],
+            driver_line=driver,
+            reporter_line=reporter,
+            indicator=indicator,
+        )
         start = dt.datetime(2019, 4, 1, 9, 0, tzinfo=dt.UTC) + dt.timedelta(days=30 * m)
         age0 = 80 + 3 * m
         day = 0
         for b in range(behavior_only_sessions):
             info = BehaviorSessionInfo(
-                behavior_session_id=next(next_id), subject=subject,
-                session_type="TRAINING_5_images_A_handoff_ready", date_of_acquisition=start,
-                age_in_days=age0 + day, equipment_name="BEH.B-Box1",
+                behavior_session_id=next(next_id),
+                subject=subject,
+                session_type="TRAINING_5_images_A_handoff_ready",
+                date_of_acquisition=start,
+                age_in_days=age0 + day,
+                equipment_name="BEH.B-Box1",
                 project_code="VisualBehaviorMultiscope" if multiscope else "VisualBehavior",
                 seed=seed * 1000 + 100 * m + b,
             )
             beh_rows.append(_behavior_row(info, None, prior=b))
-            write_behavior_session(root / "behavior_sessions"
-                                   / f"behavior_session_{info.behavior_session_id}.nwb", info, size)
+            write_behavior_session(
+                root / "behavior_sessions" / f"behavior_session_{info.behavior_session_id}.nwb", info, size
+            )
             day += 1
         containers = []
         for p in range(planes_per_session):
-            containers.append({
-                "ophys_container_id": next(next_id),
-                "depth": int(150 + 75 * p) if multiscope else 175,
-                "structure": ["VISp", "VISl"][p % 2] if multiscope else "VISp",
-                "cells": _cells(rng, int(size.n_cells * 1.25), size.fov, next(next_id) * 10),
-            })
+            containers.append(
+                {
+                    "ophys_container_id": next(next_id),
+                    "depth": int(150 + 75 * p) if multiscope else 175,
+                    "structure": ["VISp", "VISl"][p % 2] if multiscope else "VISp",
+                    "cells": _cells(rng, int(size.n_cells * 1.25), size.fov, next(next_id) * 10),
+                }
+            )
         for s in range(min(sessions_per_container, len(OPHYS_SESSIONS))):
             session_type, image_set, passive, experience = OPHYS_SESSIONS[s]
             behavior_session_id, ophys_session_id = next(next_id), next(next_id)
@@ -150,31 +164,47 @@ def make_vbo_project(
                     seen[f"max_correction_{k}"] = rng.uniform(0, 20, len(seen)).round(1)
                 seen["valid_roi"] = True
                 info = OphysExperimentInfo(
-                    behavior_session_id=behavior_session_id, subject=subject,
-                    session_type=session_type, date_of_acquisition=date, age_in_days=age0 + day,
+                    behavior_session_id=behavior_session_id,
+                    subject=subject,
+                    session_type=session_type,
+                    date_of_acquisition=date,
+                    age_in_days=age0 + day,
                     equipment_name="MESO.1" if multiscope else "CAM2P.4",
                     project_code="VisualBehaviorMultiscope" if multiscope else "VisualBehavior",
-                    image_set=image_set, passive=passive, seed=seed * 1000 + 100 * m + 10 * s + p,
-                    ophys_experiment_id=next(next_id), ophys_session_id=ophys_session_id,
-                    ophys_container_id=c["ophys_container_id"], imaging_depth=c["depth"],
+                    image_set=image_set,
+                    passive=passive,
+                    seed=seed * 1000 + 100 * m + 10 * s + p,
+                    ophys_experiment_id=next(next_id),
+                    ophys_session_id=ophys_session_id,
+                    ophys_container_id=c["ophys_container_id"],
+                    imaging_depth=c["depth"],
                     targeted_structure=c["structure"],
                     imaging_plane_group=p if multiscope else -1,
                     imaging_plane_group_count=planes_per_session if multiscope else 0,
-                    frame_rate=11.0 if multiscope else 31.0, cells=seen,
+                    frame_rate=11.0 if multiscope else 31.0,
+                    cells=seen,
                 )
-                write_ophys_experiment(root / "behavior_ophys_experiments"
-                                       / f"behavior_ophys_experiment_{info.ophys_experiment_id}.nwb",
-                                       info, size)
+                write_ophys_experiment(
+                    root
+                    / "behavior_ophys_experiments"
+                    / f"behavior_ophys_experiment_{info.ophys_experiment_id}.nwb",
+                    info,
+                    size,
+                )
                 exp_rows.append(_experiment_row(info, s, experience))
                 cell_rows += [
-                    {"cell_roi_id": r, "ophys_experiment_id": info.ophys_experiment_id,
-                     "cell_specimen_id": c}
+                    {"cell_roi_id": r, "ophys_experiment_id": info.ophys_experiment_id, "cell_specimen_id": c}
                     for r, c in zip(seen.cell_roi_id, seen.cell_specimen_id, strict=True)
                 ]
-            beh_rows.append(_behavior_row(info, [e["ophys_experiment_id"] for e in exp_rows
-                                                 if e["ophys_session_id"] == ophys_session_id],
-                                          prior=s, experience=experience,
-                                          containers=[c["ophys_container_id"] for c in containers]))
+            beh_rows.append(
+                _behavior_row(
+                    info,
+                    [e["ophys_experiment_id"] for e in exp_rows if e["ophys_session_id"] == ophys_session_id],
+                    prior=s,
+                    experience=experience,
+                    containers=[c["ophys_container_id"] for c in containers],
+                )
+            )
             day += 1
     return _write_tables(root, exp_rows, beh_rows, cell_rows)
 
@@ -182,10 +212,16 @@ def make_vbo_project(
 def _common(info: BehaviorSessionInfo) -> dict:
     s = info.subject
     return {
-        "mouse_id": s.mouse_id, "indicator": s.indicator, "full_genotype": s.full_genotype,
-        "driver_line": str(list(s.driver_line)), "cre_line": s.cre_line,
-        "reporter_line": s.reporter_line, "sex": s.sex, "age_in_days": info.age_in_days,
-        "project_code": info.project_code, "session_type": info.session_type,
+        "mouse_id": s.mouse_id,
+        "indicator": s.indicator,
+        "full_genotype": s.full_genotype,
+        "driver_line": str(list(s.driver_line)),
+        "cre_line": s.cre_line,
+        "reporter_line": s.reporter_line,
+        "sex": s.sex,
+        "age_in_days": info.age_in_days,
+        "project_code": info.project_code,
+        "session_type": info.session_type,
         "date_of_acquisition": str(pd.Timestamp(info.date_of_acquisition)),
         "equipment_name": info.equipment_name,
     }
@@ -227,7 +263,8 @@ def _behavior_row(info, experiments, *, prior, experience="Training", containers
         "ophys_session_id": getattr(info, "ophys_session_id", None) if ophys else np.nan,
         "ophys_container_id": str(containers) if ophys else np.nan,
         **_common(info),
-        "imaging_plane_group_count": info.imaging_plane_group_count if ophys and info.is_multiscope
+        "imaging_plane_group_count": info.imaging_plane_group_count
+        if ophys and info.is_multiscope
         else np.nan,
         "session_number": _session_number(info.session_type),
         "image_set": f"images_{info.image_set}",

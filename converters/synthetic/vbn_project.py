@@ -79,8 +79,12 @@ def _ecephys_folder(root: Path, ecephys_session_id: int) -> Path:
 
 
 def _behavior_only_path(root: Path, behavior_session_id: int) -> Path:
-    return (root / "behavior_only_sessions" / str(behavior_session_id)
-            / f"behavior_session_{behavior_session_id}.nwb")
+    return (
+        root
+        / "behavior_only_sessions"
+        / str(behavior_session_id)
+        / f"behavior_session_{behavior_session_id}.nwb"
+    )
 
 
 def _acronyms(values, split_dg: bool = False) -> str:
@@ -139,33 +143,56 @@ def make_vbn_project(
     for k in range(n_sessions):
         mouse, s = divmod(k, len(ECEPHYS_SESSIONS))
         driver, reporter = GENOTYPES[mouse % len(GENOTYPES)]
-        subject = Subject(mouse_id=529_993 + 1000 * seed + 17 * mouse, sex="MF"[mouse % 2],
-                          driver_line=driver, reporter_line=reporter, indicator="")
+        subject = Subject(
+            mouse_id=529_993 + 1000 * seed + 17 * mouse,
+            sex="MF"[mouse % 2],
+            driver_line=driver,
+            reporter_line=reporter,
+            indicator="",
+        )
         start = dt.datetime(2020, 8, 17, 11, 9, 30, 507000, tzinfo=dt.UTC) + dt.timedelta(days=9 * mouse)
-        common = {"subject": subject, "equipment_name": f"NP.{mouse % 3}",
-                  "project_code": PROJECT_CODE}
+        common = {"subject": subject, "equipment_name": f"NP.{mouse % 3}", "project_code": PROJECT_CODE}
         if s == 0:
             for b in range(behavior_only_sessions):
                 info = BehaviorSessionInfo(
-                    behavior_session_id=next(next_id), session_type=HABITUATION,
-                    date_of_acquisition=start + dt.timedelta(days=b), age_in_days=200 + b,
-                    image_set="G", seed=seed * 1000 + 100 * mouse + b, release="vbn", **common)
-                write_behavior_session(_behavior_only_path(root, info.behavior_session_id), info,
-                                       behavior_size)
+                    behavior_session_id=next(next_id),
+                    session_type=HABITUATION,
+                    date_of_acquisition=start + dt.timedelta(days=b),
+                    age_in_days=200 + b,
+                    image_set="G",
+                    seed=seed * 1000 + 100 * mouse + b,
+                    release="vbn",
+                    **common,
+                )
+                write_behavior_session(
+                    _behavior_only_path(root, info.behavior_session_id), info, behavior_size
+                )
                 behavior.append(_behavior_row(info, b, prior_image_set=b, prior_omissions=0))
         session_type, image_set, experience = ECEPHYS_SESSIONS[s]
         day = behavior_only_sessions + s
         ecephys_session_id = next(next_id)
-        p, c, u = simulate_probes(rng, size, first_probe_id=next(next_id),
-                                  first_channel_id=1_100_000_000 + 100_000 * k + 1000 * seed,
-                                  first_unit_id=1_150_000_000 + 100_000 * k + 1000 * seed,
-                                  with_lfp=with_lfp)
+        p, c, u = simulate_probes(
+            rng,
+            size,
+            first_probe_id=next(next_id),
+            first_channel_id=1_100_000_000 + 100_000 * k + 1000 * seed,
+            first_unit_id=1_150_000_000 + 100_000 * k + 1000 * seed,
+            with_lfp=with_lfp,
+        )
         info = EcephysSessionInfo(
-            behavior_session_id=next(next_id), session_type=session_type,
+            behavior_session_id=next(next_id),
+            session_type=session_type,
             date_of_acquisition=start + dt.timedelta(days=day, hours=5, minutes=k),
-            age_in_days=200 + day, image_set=image_set, seed=seed * 1000 + 100 * mouse + 50 + s,
-            ecephys_session_id=ecephys_session_id, novel_images=novel_h if image_set == "H" else (),
-            probes=p, channels=c, units=u, **common)
+            age_in_days=200 + day,
+            image_set=image_set,
+            seed=seed * 1000 + 100 * mouse + 50 + s,
+            ecephys_session_id=ecephys_session_id,
+            novel_images=novel_h if image_set == "H" else (),
+            probes=p,
+            channels=c,
+            units=u,
+            **common,
+        )
         folder = _ecephys_folder(root, ecephys_session_id)
         write_ecephys_session(folder / f"ecephys_session_{ecephys_session_id}.nwb", info, size)
         for name in p.loc[p.has_lfp_data, "name"]:
@@ -177,12 +204,10 @@ def make_vbn_project(
         probes.append(p.reset_index().assign(ecephys_session_id=ecephys_session_id))
         channels.append(c.reset_index().assign(ecephys_session_id=ecephys_session_id))
         units.append(u.reset_index().assign(ecephys_session_id=ecephys_session_id))
-    return _write_tables(root, sessions, behavior, pd.concat(probes), pd.concat(channels),
-                         pd.concat(units))
+    return _write_tables(root, sessions, behavior, pd.concat(probes), pd.concat(channels), pd.concat(units))
 
 
-def _behavior_row(info: BehaviorSessionInfo, day: int, *, prior_image_set: int,
-                  prior_omissions: int) -> dict:
+def _behavior_row(info: BehaviorSessionInfo, day: int, *, prior_image_set: int, prior_omissions: int) -> dict:
     return {
         "behavior_session_id": info.behavior_session_id,
         "equipment_name": info.equipment_name,
@@ -202,8 +227,9 @@ def _behavior_row(info: BehaviorSessionInfo, day: int, *, prior_image_set: int,
     }
 
 
-def _session_row(info: EcephysSessionInfo, behavior: dict, experience: str,
-                 channels: pd.DataFrame, units: pd.DataFrame) -> dict:
+def _session_row(
+    info: EcephysSessionInfo, behavior: dict, experience: str, channels: pd.DataFrame, units: pd.DataFrame
+) -> dict:
     return {
         "ecephys_session_id": info.ecephys_session_id,
         "behavior_session_id": info.behavior_session_id,
@@ -230,8 +256,14 @@ def _session_row(info: EcephysSessionInfo, behavior: dict, experience: str,
     }
 
 
-def _write_tables(root: Path, sessions: list[dict], behavior: list[dict], probes: pd.DataFrame,
-                  channels: pd.DataFrame, units: pd.DataFrame) -> VBNProject:
+def _write_tables(
+    root: Path,
+    sessions: list[dict],
+    behavior: list[dict],
+    probes: pd.DataFrame,
+    channels: pd.DataFrame,
+    units: pd.DataFrame,
+) -> VBNProject:
     # file_id numbers the released NWB files: LFP files, then ecephys sessions, then behavior-only.
     n_lfp = int(probes.has_lfp_data.sum())
     probes["file_id"] = -999
@@ -254,8 +286,7 @@ def _write_tables(root: Path, sessions: list[dict], behavior: list[dict], probes
         channel_count=per_probe(channels, lambda g: g.size()),
         structure_acronyms=per_probe(channels, lambda g: g.structure_acronym.agg(_acronyms)),
     )
-    ccf = ["anterior_posterior_ccf_coordinate", "dorsal_ventral_ccf_coordinate",
-           "left_right_ccf_coordinate"]
+    ccf = ["anterior_posterior_ccf_coordinate", "dorsal_ventral_ccf_coordinate", "left_right_ccf_coordinate"]
     position = ["probe_horizontal_position", "probe_vertical_position"]
     channels[position] = channels[position].astype(float)
     peak = channels.set_index("ecephys_channel_id").loc[units.peak_channel_id]
@@ -267,21 +298,72 @@ def _write_tables(root: Path, sessions: list[dict], behavior: list[dict], probes
     frames = {
         "ecephys_sessions": sessions,
         "behavior_sessions": behavior,
-        "probes": probes[["ecephys_probe_id", "ecephys_session_id", "name", "sampling_rate",
-                          "lfp_sampling_rate", "phase", "has_lfp_data", "unit_count",
-                          "channel_count", "structure_acronyms", "file_id"]],
-        "channels": channels[["ecephys_channel_id", "ecephys_probe_id", "ecephys_session_id",
-                              "probe_channel_number", "probe_vertical_position",
-                              "probe_horizontal_position", *ccf, "structure_acronym", "unit_count",
-                              "valid_data"]],
-        "units": units[[
-            "unit_id", "ecephys_channel_id", "ecephys_probe_id", "ecephys_session_id",
-            "amplitude_cutoff", *ccf, "cumulative_drift", "d_prime", "structure_acronym",
-            "structure_id", "firing_rate", "isi_violations", "isolation_distance", "l_ratio",
-            "local_index", "max_drift", "nn_hit_rate", "nn_miss_rate", "presence_ratio", *position,
-            "silhouette_score", "snr", "quality", "valid_data", "amplitude", "waveform_duration",
-            "waveform_halfwidth", "PT_ratio", "recovery_slope", "repolarization_slope", "spread",
-            "velocity_above", "velocity_below"]],
+        "probes": probes[
+            [
+                "ecephys_probe_id",
+                "ecephys_session_id",
+                "name",
+                "sampling_rate",
+                "lfp_sampling_rate",
+                "phase",
+                "has_lfp_data",
+                "unit_count",
+                "channel_count",
+                "structure_acronyms",
+                "file_id",
+            ]
+        ],
+        "channels": channels[
+            [
+                "ecephys_channel_id",
+                "ecephys_probe_id",
+                "ecephys_session_id",
+                "probe_channel_number",
+                "probe_vertical_position",
+                "probe_horizontal_position",
+                *ccf,
+                "structure_acronym",
+                "unit_count",
+                "valid_data",
+            ]
+        ],
+        "units": units[
+            [
+                "unit_id",
+                "ecephys_channel_id",
+                "ecephys_probe_id",
+                "ecephys_session_id",
+                "amplitude_cutoff",
+                *ccf,
+                "cumulative_drift",
+                "d_prime",
+                "structure_acronym",
+                "structure_id",
+                "firing_rate",
+                "isi_violations",
+                "isolation_distance",
+                "l_ratio",
+                "local_index",
+                "max_drift",
+                "nn_hit_rate",
+                "nn_miss_rate",
+                "presence_ratio",
+                *position,
+                "silhouette_score",
+                "snr",
+                "quality",
+                "valid_data",
+                "amplitude",
+                "waveform_duration",
+                "waveform_halfwidth",
+                "PT_ratio",
+                "recovery_slope",
+                "repolarization_slope",
+                "spread",
+                "velocity_above",
+                "velocity_below",
+            ]
+        ],
     }
     meta = root / "project_metadata"
     meta.mkdir(parents=True, exist_ok=True)

@@ -61,22 +61,44 @@ CASES = [
     # (make the bad file, expected error class, message must match, field in the message)
     (_not_hdf5, InvalidNWBError, "expected an HDF5 \\(NWB\\) file", None),
     (_truncated, InvalidNWBError, "the file is truncated", None),
-    (_corrupt_chunk, InvalidNWBError, "could not read the values",
-     "processing/ophys/event_detection/data"),
+    (_corrupt_chunk, InvalidNWBError, "could not read the values", "processing/ophys/event_detection/data"),
     (_not_visual_behavior, InvalidNWBError, "expected an Allen Visual Behavior file", "general/metadata"),
-    (_without("processing/ophys/dff/traces/timestamps"), MissingFieldError, "ophys timestamps",
-     "processing/ophys/dff/traces/timestamps"),
+    (
+        _without("processing/ophys/dff/traces/timestamps"),
+        MissingFieldError,
+        "ophys timestamps",
+        "processing/ophys/dff/traces/timestamps",
+    ),
     (_without("intervals/trials/id"), MissingFieldError, "trials", "intervals/trials/id"),
-    (_without("acquisition/EyeTracking/pupil_tracking/area_raw"), MissingFieldError, "eye_tracking",
-     "acquisition/EyeTracking/pupil_tracking/area_raw"),
-    (_without("processing/ophys/image_segmentation/cell_specimen_table/cell_specimen_id"),
-     InvalidNWBError, "cell_specimen_id", "cell_specimen_table/cell_specimen_id"),
+    (
+        _without("acquisition/EyeTracking/pupil_tracking/area_raw"),
+        MissingFieldError,
+        "eye_tracking",
+        "acquisition/EyeTracking/pupil_tracking/area_raw",
+    ),
+    (
+        _without("processing/ophys/image_segmentation/cell_specimen_table/cell_specimen_id"),
+        InvalidNWBError,
+        "cell_specimen_id",
+        "cell_specimen_table/cell_specimen_id",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("make", "error", "match", "field"), CASES,
-                         ids=["not-hdf5", "truncated", "corrupt-chunk", "not-visual-behavior", "no-ophys-timestamps",
-                              "no-trial-ids", "no-pupil-area", "no-cell-specimen-id"])
+@pytest.mark.parametrize(
+    ("make", "error", "match", "field"),
+    CASES,
+    ids=[
+        "not-hdf5",
+        "truncated",
+        "corrupt-chunk",
+        "not-visual-behavior",
+        "no-ophys-timestamps",
+        "no-trial-ids",
+        "no-pupil-area",
+        "no-cell-specimen-id",
+    ],
+)
 def test_bad_file_names_file_and_field_and_writes_nothing(tmp_path, ophys_nwb, make, error, match, field):
     bad = make(tmp_path, Path(ophys_nwb))
     dst = tmp_path / "out" / "store.zarr"
@@ -87,8 +109,11 @@ def test_bad_file_names_file_and_field_and_writes_nothing(tmp_path, ophys_nwb, m
         assert field in str(info.value)
     assert not dst.exists()
     # Nothing half-written anywhere a reader could see it (the staging folder is gone too).
-    assert not any(p.name.endswith(".zarr") or p.name.startswith("vbzarr-")
-                   for p in dst.parent.iterdir()) if dst.parent.exists() else True
+    assert (
+        not any(p.name.endswith(".zarr") or p.name.startswith("vbzarr-") for p in dst.parent.iterdir())
+        if dst.parent.exists()
+        else True
+    )
 
 
 def test_failed_conversion_keeps_the_previous_store(tmp_path, ophys_nwb):

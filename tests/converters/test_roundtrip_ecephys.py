@@ -18,8 +18,9 @@ def text(values):
     return np.array([v.decode() if isinstance(v, bytes) else v for v in values], dtype=object)
 
 
-@pytest.fixture(scope="module", params=["factory", *VBN_REFERENCE],
-                ids=lambda p: p if isinstance(p, str) else p.name)
+@pytest.fixture(
+    scope="module", params=["factory", *VBN_REFERENCE], ids=lambda p: p if isinstance(p, str) else p.name
+)
 def converted(request, tmp_path_factory, vbn_project):
     if request.param == "factory":
         sid = int(vbn_project.ecephys_session_table.index[0])
@@ -45,7 +46,7 @@ def test_every_unit_spike_train_equals_nwb(converted):
         np.testing.assert_array_equal(vbzarr.spike_train(units, uid), times[a:b])  # order included
     np.testing.assert_array_equal(units.spike_amplitudes.values, amps)
     for i in range(len(ids)):
-        assert np.all(np.diff(times[(ends[i - 1] if i else 0):ends[i]]) >= 0)
+        assert np.all(np.diff(times[(ends[i - 1] if i else 0) : ends[i]]) >= 0)
 
 
 def test_units_columns_and_waveforms(converted):
@@ -61,15 +62,19 @@ def test_units_columns_and_waveforms(converted):
     # Peak channel's area and CCF coordinates, as in the release's units.csv.
     e = f["general/extracellular_ephys/electrodes"]
     row = {cid: i for i, cid in enumerate(e["id"][:])}
-    for uid, peak, area, ap in zip(units.index, units.peak_channel_id, units.structure_acronym,
-                                   units.anterior_posterior_ccf_coordinate, strict=True):
+    for peak, area, ap in zip(
+        units.peak_channel_id,
+        units.structure_acronym,
+        units.anterior_posterior_ccf_coordinate,
+        strict=True,
+    ):
         loc = e["location"][row[peak]].decode()
         assert area == (None if loc in ("None", "") else loc.split("-")[0]) or (area != area)
         assert ap == e["x"][row[peak]]
     wf = vbzarr.ragged(tree["units"].to_dataset(), "mean_waveforms")
     flat, wf_ends = g["waveform_mean"][:], g["waveform_mean_index"][:]
     for i, w in enumerate(wf):
-        np.testing.assert_array_equal(w, flat[(wf_ends[i - 1] if i else 0):wf_ends[i]])
+        np.testing.assert_array_equal(w, flat[(wf_ends[i - 1] if i else 0) : wf_ends[i]])
 
 
 def test_spikes_in_window_equal_a_full_scan(converted):
@@ -77,7 +82,11 @@ def test_spikes_in_window_equal_a_full_scan(converted):
     units = tree["units"].to_dataset()
     ids, ends, times = f["units/id"][:], f["units/spike_times_index"][:], f["units/spike_times"][:]
     start = float(np.median(times))
-    for lo, hi in [(start, start + 10.0), (times.min() - 5, times.min() + 3), (times.max() - 2, times.max() + 9)]:
+    for lo, hi in [
+        (start, start + 10.0),
+        (times.min() - 5, times.min() + 3),
+        (times.max() - 2, times.max() + 9),
+    ]:
         window = vbzarr.spikes_in_window(units, lo, hi)
         owner = np.repeat(ids, np.diff(np.concatenate([[0], ends])))
         keep = (times >= lo) & (times < hi)

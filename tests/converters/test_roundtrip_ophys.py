@@ -24,11 +24,13 @@ def text(values):
     return np.array([v.decode() if isinstance(v, bytes) else v for v in values], dtype=object)
 
 
-@pytest.fixture(scope="module", params=["factory-ophys", "factory-behavior", *VBO_REFERENCE],
-                ids=lambda p: p if isinstance(p, str) else p.name)
+@pytest.fixture(
+    scope="module",
+    params=["factory-ophys", "factory-behavior", *VBO_REFERENCE],
+    ids=lambda p: p if isinstance(p, str) else p.name,
+)
 def converted(request, tmp_path_factory, ophys_nwb, behavior_nwb):
-    src = {"factory-ophys": ophys_nwb, "factory-behavior": behavior_nwb}.get(request.param,
-                                                                              request.param)
+    src = {"factory-ophys": ophys_nwb, "factory-behavior": behavior_nwb}.get(request.param, request.param)
     dst = tmp_path_factory.mktemp("rt") / "store.zarr"
     convert_nwb(src, dst)
     with h5py.File(src, "r") as f:
@@ -51,9 +53,13 @@ def test_ophys_traces_equal_nwb(converted):
     np.testing.assert_array_equal(ophys["cell_roi_id"].values, table["id"][:][rows])
     np.testing.assert_array_equal(ophys["cell_specimen_id"].values, table["cell_specimen_id"][:][rows])
     np.testing.assert_array_equal(ophys["time"].values, f["processing/ophys/dff/traces/timestamps"][:])
-    for var, series in [("dff", "dff/traces"), ("corrected_fluorescence", "corrected_fluorescence/traces"),
-                        ("events", "event_detection"), ("demixed_trace", "demixed_trace/traces"),
-                        ("neuropil_trace", "neuropil_trace/traces")]:
+    for var, series in [
+        ("dff", "dff/traces"),
+        ("corrected_fluorescence", "corrected_fluorescence/traces"),
+        ("events", "event_detection"),
+        ("demixed_trace", "demixed_trace/traces"),
+        ("neuropil_trace", "neuropil_trace/traces"),
+    ]:
         g = f[f"processing/ophys/{series}"]
         region = list(g["rois"][:])
         expected = g["data"][:][:, [region.index(r) for r in rows]].T
@@ -62,10 +68,10 @@ def test_ophys_traces_equal_nwb(converted):
         np.testing.assert_array_equal(actual, expected, err_msg=var)
     det = f["processing/ophys/event_detection"]
     region = list(det["rois"][:])
-    np.testing.assert_array_equal(ophys["lambda"].values,
-                                  det["lambdas"][:][[region.index(r) for r in rows]])
-    np.testing.assert_array_equal(ophys["noise_std"].values,
-                                  det["noise_stds"][:][[region.index(r) for r in rows]])
+    np.testing.assert_array_equal(ophys["lambda"].values, det["lambdas"][:][[region.index(r) for r in rows]])
+    np.testing.assert_array_equal(
+        ophys["noise_std"].values, det["noise_stds"][:][[region.index(r) for r in rows]]
+    )
 
 
 def test_filtered_events_is_causal_half_normal(converted):
@@ -90,18 +96,23 @@ def test_cell_table_and_images(converted):
     rows = valid_rows(f)
     images = tree["images"]
     np.testing.assert_array_equal(images["roi_masks"].values, table["image_mask"][:][rows])
-    np.testing.assert_array_equal(images["max_projection"].values,
-                                  f["processing/ophys/images/max_projection"][:])
-    np.testing.assert_array_equal(images["average_projection"].values,
-                                  f["processing/ophys/images/average_image"][:])
-    np.testing.assert_array_equal(images["segmentation_mask_image"].values,
-                                  table["image_mask"][:][rows].astype(np.int64).sum(0))
+    np.testing.assert_array_equal(
+        images["max_projection"].values, f["processing/ophys/images/max_projection"][:]
+    )
+    np.testing.assert_array_equal(
+        images["average_projection"].values, f["processing/ophys/images/average_image"][:]
+    )
+    np.testing.assert_array_equal(
+        images["segmentation_mask_image"].values, table["image_mask"][:][rows].astype(np.int64).sum(0)
+    )
     ophys = tree["ophys"]
     for col in ["x", "y", "width", "height", "valid_roi", "mask_image_plane", "max_correction_up"]:
         np.testing.assert_array_equal(ophys[col].values, table[col][:][rows], err_msg=col)
     for axis in "xy":
-        np.testing.assert_array_equal(tree["motion_correction"][axis].values,
-                                      f[f"processing/ophys/ophys_motion_correction_{axis}/data"][:])
+        np.testing.assert_array_equal(
+            tree["motion_correction"][axis].values,
+            f[f"processing/ophys/ophys_motion_correction_{axis}/data"][:],
+        )
 
 
 def test_running_licks_rewards(converted):
@@ -113,18 +124,19 @@ def test_running_licks_rewards(converted):
     np.testing.assert_array_equal(run["dx"].values, f["processing/running/dx/data"][:])
     np.testing.assert_array_equal(run["v_sig"].values, f["acquisition/v_sig/data"][:])
     if "processing/licking" in f:
-        np.testing.assert_array_equal(tree["licks"]["timestamps"].values,
-                                      f["processing/licking/licks/timestamps"][:])
+        np.testing.assert_array_equal(
+            tree["licks"]["timestamps"].values, f["processing/licking/licks/timestamps"][:]
+        )
         np.testing.assert_array_equal(tree["licks"]["frame"].values, f["processing/licking/licks/data"][:])
     else:
         assert "licks" in tree.attrs["missing_streams"]
     if "processing/rewards" in f:
         r = tree["rewards"]
-        np.testing.assert_array_equal(r["timestamps"].values,
-                                      f["processing/rewards/autorewarded/timestamps"][:])
+        np.testing.assert_array_equal(
+            r["timestamps"].values, f["processing/rewards/autorewarded/timestamps"][:]
+        )
         np.testing.assert_array_equal(r["volume"].values, f["processing/rewards/volume/data"][:])
-        np.testing.assert_array_equal(r["auto_rewarded"].values,
-                                      f["processing/rewards/autorewarded/data"][:])
+        np.testing.assert_array_equal(r["auto_rewarded"].values, f["processing/rewards/autorewarded/data"][:])
 
 
 def test_trials_with_ragged_lick_times(converted):
@@ -178,10 +190,21 @@ def test_stimulus_presentations_merge_all_blocks(converted):
     np.testing.assert_array_equal(actual["start_time"], expected["start_time"])
     np.testing.assert_array_equal(actual["end_time"], expected["stop_time"])
     assert set(actual["stimulus_block"]) == set(expected["stimulus_block"])
-    for col in ["start_frame", "end_frame", "duration", "trials_id", "active", "is_sham_change",
-                "stimulus_block_name", "stimulus_name"]:
-        exp = expected[col].fillna(-99) if expected[col].dtype.kind == "f" and col == "trials_id" \
+    for col in [
+        "start_frame",
+        "end_frame",
+        "duration",
+        "trials_id",
+        "active",
+        "is_sham_change",
+        "stimulus_block_name",
+        "stimulus_name",
+    ]:
+        exp = (
+            expected[col].fillna(-99)
+            if expected[col].dtype.kind == "f" and col == "trials_id"
             else expected[col]
+        )
         np.testing.assert_array_equal(actual[col].to_numpy(), exp.to_numpy(), err_msg=col)
     for col in ["omitted", "is_image_novel"]:
         if col in expected:
@@ -215,8 +238,14 @@ def test_eye_tracking_blinks_and_masks(converted):
         return
     g = f["acquisition/EyeTracking"]
     eye = tree["eye_tracking"]
-    raw = {p: g[s]["area_raw"][:] for p, s in [("eye", "eye_tracking"), ("pupil", "pupil_tracking"),
-                                                ("cr", "corneal_reflection_tracking")]}
+    raw = {
+        p: g[s]["area_raw"][:]
+        for p, s in [
+            ("eye", "eye_tracking"),
+            ("pupil", "pupil_tracking"),
+            ("cr", "corneal_reflection_tracking"),
+        ]
+    }
     blink = np.isnan(raw["eye"]) | np.isnan(raw["pupil"])
     for area in (raw["eye"], raw["pupil"]):
         ok = ~np.isnan(area)
@@ -227,15 +256,19 @@ def test_eye_tracking_blinks_and_masks(converted):
         dilated[i] = blink[max(0, i - 2) : i + 3].any()
     np.testing.assert_array_equal(eye["likely_blink"].values, dilated)
     np.testing.assert_array_equal(eye["timestamps"].values, g["eye_tracking/timestamps"][:])
-    for prefix, series in [("eye", "eye_tracking"), ("pupil", "pupil_tracking"),
-                           ("cr", "corneal_reflection_tracking")]:
+    for prefix, series in [
+        ("eye", "eye_tracking"),
+        ("pupil", "pupil_tracking"),
+        ("cr", "corneal_reflection_tracking"),
+    ]:
         s = g[series]
         masked = prefix in ("eye", "pupil")
         np.testing.assert_array_equal(eye[f"{prefix}_center_x"].values, s["data"][:, 0])
         np.testing.assert_array_equal(eye[f"{prefix}_center_y"].values, s["data"][:, 1])
         np.testing.assert_array_equal(eye[f"{prefix}_area_raw"].values, s["area_raw"][:])
-        np.testing.assert_array_equal(eye[f"{prefix}_area"].values,
-                                      np.where(dilated, np.nan, s["area_raw"][:]))
+        np.testing.assert_array_equal(
+            eye[f"{prefix}_area"].values, np.where(dilated, np.nan, s["area_raw"][:])
+        )
         for col, ds in [("width", "width"), ("height", "height"), ("phi", "angle")]:
             exp = np.where(dilated, np.nan, s[ds][:]) if masked else s[ds][:]
             np.testing.assert_array_equal(eye[f"{prefix}_{col}"].values, exp, err_msg=f"{prefix}_{col}")
@@ -249,8 +282,9 @@ def test_templates_timestamps_metadata(converted):
     np.testing.assert_array_equal(templates["image_name"].values, text(t["control_description"][:]))
     np.testing.assert_array_equal(templates["warped"].values, t["data"][:])
     np.testing.assert_array_equal(templates["unwarped"].values, t["unwarped"][:])  # NaN == NaN here
-    np.testing.assert_array_equal(tree["stimulus_timestamps"]["timestamps"].values,
-                                  f["processing/stimulus/timestamps/timestamps"][:])
+    np.testing.assert_array_equal(
+        tree["stimulus_timestamps"]["timestamps"].values, f["processing/stimulus/timestamps/timestamps"][:]
+    )
     meta = tree.attrs["metadata"]
     attrs = f["general/metadata"].attrs
     assert meta["behavior_session_id"] == attrs["behavior_session_id"]
@@ -260,7 +294,9 @@ def test_templates_timestamps_metadata(converted):
     assert meta["driver_line"] == sorted(text(f["general/subject"].attrs["driver_line"]))
     assert pd.Timestamp(meta["date_of_acquisition"]) == pd.Timestamp(f["session_start_time"][()].decode())
     task = tree.attrs["task_parameters"]
-    assert task["response_window_sec"] == [float(v) for v in text(f["general/task_parameters"].attrs["response_window_sec"])]
+    assert task["response_window_sec"] == [
+        float(v) for v in text(f["general/task_parameters"].attrs["response_window_sec"])
+    ]
     assert tree.attrs["vbzarr_schema_version"] == vbzarr.SCHEMA_VERSION
     prov = tree.attrs["provenance"]
     assert prov["size"] > 0 and len(prov["sha256"]) == 64

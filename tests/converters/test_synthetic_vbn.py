@@ -29,8 +29,14 @@ pytestmark = pytest.mark.filterwarnings("ignore:The 'manufacturer' field is depr
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
     """Two ecephys sessions (G familiar, H novel) of one mouse, one habituation session, LFP."""
-    return make_vbn_project(tmp_path_factory.mktemp("vbn"), n_sessions=2, behavior_only_sessions=1,
-                            size=SIZE, with_lfp=True, seed=1)
+    return make_vbn_project(
+        tmp_path_factory.mktemp("vbn"),
+        n_sessions=2,
+        behavior_only_sessions=1,
+        size=SIZE,
+        with_lfp=True,
+        seed=1,
+    )
 
 
 def ours(project, kind: str) -> Path:
@@ -65,8 +71,10 @@ def test_tables_ids_match_nwb(project):
             ids = f["units/id"][:]
             np.testing.assert_array_equal(ids, units.index[units.ecephys_session_id == sid])
             np.testing.assert_allclose(f["units/firing_rate"][:], units.loc[ids, "firing_rate"])
-            np.testing.assert_array_equal(f["general/extracellular_ephys/electrodes/id"][:],
-                                          channels.index[channels.ecephys_session_id == sid])
+            np.testing.assert_array_equal(
+                f["general/extracellular_ephys/electrodes/id"][:],
+                channels.index[channels.ecephys_session_id == sid],
+            )
             assert np.isin(f["units/peak_channel_id"][:], channels.index).all()
     for pid, p in project.probe_table[project.probe_table.has_lfp_data].iterrows():
         with h5py.File(project.lfp_path(p.ecephys_session_id, p["name"]), "r") as f:
@@ -118,8 +126,10 @@ def test_units_content(project):
             np.testing.assert_allclose(len(unit) / (t1 - t0), rate)
             # Stimulus-locked units fire well above their mean rate 30-80 ms after their image.
             window = [np.searchsorted(unit, onsets + lag) for lag in (0.03, 0.08)]
-            best = max(((window[1] - window[0])[m]).sum() / (0.05 * m.sum())
-                       for m in (shown & (names == n) for n in set(names[shown])))
+            best = max(
+                ((window[1] - window[0])[m]).sum() / (0.05 * m.sum())
+                for m in (shown & (names == n) for n in set(names[shown]))
+            )
             locked += best > 3 * rate + 5
     assert locked >= 2
 
@@ -130,11 +140,16 @@ def test_presentations_and_trials(project):
             nwb = io.read()
             blocks = {k: v.to_dataframe() for k, v in nwb.intervals.items() if k != "trials"}
             trials = nwb.trials.to_dataframe()
-            delay = nwb.processing["stimulus"]["timestamps"].data[0] - \
-                nwb.processing["running"]["speed"].timestamps[0]
+            delay = (
+                nwb.processing["stimulus"]["timestamps"].data[0]
+                - nwb.processing["running"]["speed"].timestamps[0]
+            )
         images = next(v for k, v in blocks.items() if k.startswith("Natural"))
-        spans = pd.concat(blocks.values()).groupby("stimulus_block").agg(
-            start=("start_time", "min"), stop=("stop_time", "max"))
+        spans = (
+            pd.concat(blocks.values())
+            .groupby("stimulus_block")
+            .agg(start=("start_time", "min"), stop=("stop_time", "max"))
+        )
         assert list(spans.index) == [0, 1, 2, 3, 4, 5]
         assert (spans.start.to_numpy()[1:] >= spans.stop.to_numpy()[:-1] - 1e-9).all()
         active, replay = images[images.stimulus_block == 0], images[images.stimulus_block == 5]

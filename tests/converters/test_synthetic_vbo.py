@@ -13,10 +13,13 @@ pytestmark = pytest.mark.reference
 
 
 @pytest.mark.skipif(not reference_files(), reason="../shared/reference-nwb is absent")
-@pytest.mark.parametrize(("kind", "reference"), [
-    ("ophys", "visual-behavior-ophys/behavior_ophys_experiments/behavior_ophys_experiment_850732903.nwb"),
-    ("behavior", "visual-behavior-ophys/behavior_sessions/behavior_session_847899541.nwb"),
-])
+@pytest.mark.parametrize(
+    ("kind", "reference"),
+    [
+        ("ophys", "visual-behavior-ophys/behavior_ophys_experiments/behavior_ophys_experiment_850732903.nwb"),
+        ("behavior", "visual-behavior-ophys/behavior_sessions/behavior_session_847899541.nwb"),
+    ],
+)
 def test_layout_matches_reference(kind, reference, ophys_nwb, behavior_nwb):
     ours = ophys_nwb if kind == "ophys" else behavior_nwb
     assert differences(REFERENCE / reference, ours) == []
@@ -56,7 +59,9 @@ def test_content_is_consistent(vbo_project):
     # The same cells (by cell_specimen_id) appear in the container's other sessions.
     other = vbo_project.experiment_path(table.index[1])
     with NWBHDF5IO(str(other), "r") as io:
-        other_ids = io.read().processing["ophys"]["image_segmentation"]["cell_specimen_table"]["cell_specimen_id"][:]
+        other_ids = io.read().processing["ophys"]["image_segmentation"]["cell_specimen_table"][
+            "cell_specimen_id"
+        ][:]
     assert len(set(csids) & set(other_ids)) >= len(csids) // 2
     # Some cell responds ~100 ms after its image: mean dF/F 0-500 ms after flashes is above baseline.
     onset = pres.start_time[pres.omitted == 0].to_numpy()

@@ -44,12 +44,17 @@ def slow_align(t, x, events, offsets, method):
 
 
 def as_signal(t, x, chunks):
-    return xr.DataArray(da.from_array(x, chunks=(x.shape[0], chunks)), dims=("cell_specimen_id", "time"),
-                        coords={"time": t, "cell_specimen_id": np.arange(x.shape[0])})
+    return xr.DataArray(
+        da.from_array(x, chunks=(x.shape[0], chunks)),
+        dims=("cell_specimen_id", "time"),
+        coords={"time": t, "cell_specimen_id": np.arange(x.shape[0])},
+    )
 
 
 @SETTINGS
-@given(data=st.data(), method=st.sampled_from(["linear", "nearest"]), block_bytes=st.sampled_from([64, 10**9]))
+@given(
+    data=st.data(), method=st.sampled_from(["linear", "nearest"]), block_bytes=st.sampled_from([64, 10**9])
+)
 def test_align_equals_slow_reference(data, method, block_bytes):
     t, x = data.draw(signals())
     events = data.draw(events_around(t))
@@ -69,7 +74,9 @@ def test_align_equals_slow_reference(data, method, block_bytes):
         np.testing.assert_array_equal(resp.values, expected)  # tolerance-free
     else:
         # x0 * (1 - w) + x1 * w vs x0 + (x1 - x0) * w: equal up to rounding.
-        np.testing.assert_allclose(resp.values, expected, rtol=1e-9, atol=1e-9 * np.nanmax(np.abs(x), initial=1))
+        np.testing.assert_allclose(
+            resp.values, expected, rtol=1e-9, atol=1e-9 * np.nanmax(np.abs(x), initial=1)
+        )
 
 
 @given(window=windows(), rate=st.floats(1, 100))
@@ -103,16 +110,21 @@ def test_windows_past_edges_are_nan_not_shortened():
 def test_events_table_columns_become_coords_and_groupby():
     t = np.arange(0, 100, 1 / 31)
     x = np.sin(t)[None, :]
-    events = pd.DataFrame({"start_time": [10.0, 20.0, 30.0, 40.0], "image_name": ["a", "b", "a", "b"],
-                           "is_change": pd.array([True, False, None, True], dtype="boolean")},
-                          index=pd.Index([5, 6, 7, 8], name="stimulus_presentations_id"))
+    events = pd.DataFrame(
+        {
+            "start_time": [10.0, 20.0, 30.0, 40.0],
+            "image_name": ["a", "b", "a", "b"],
+            "is_change": pd.array([True, False, None, True], dtype="boolean"),
+        },
+        index=pd.Index([5, 6, 7, 8], name="stimulus_presentations_id"),
+    )
     resp = vbzarr.align(as_signal(t, x, 500), events, (-0.5, 0.5))
     assert list(resp.stimulus_presentations_id.values) == [5, 6, 7, 8]
     means = resp.groupby("image_name").mean("event")
-    np.testing.assert_allclose(means.sel(image_name="a").values,
-                               resp.isel(event=[0, 2]).mean("event").values)
-    trials = pd.DataFrame({"start_time": [1.0, 2.0], "change_time": [5.0, np.nan]},
-                          index=pd.Index([0, 1], name="trials_id"))
+    np.testing.assert_allclose(means.sel(image_name="a").values, resp.isel(event=[0, 2]).mean("event").values)
+    trials = pd.DataFrame(
+        {"start_time": [1.0, 2.0], "change_time": [5.0, np.nan]}, index=pd.Index([0, 1], name="trials_id")
+    )
     r = vbzarr.align(as_signal(t, x, 500), trials, (0, 0.1), method="nearest")
     assert np.isnan(r.values[0, 1]).all()  # aborted trial: NaN, not dropped
     np.testing.assert_array_equal(r.values[0, 0, 0], x[0, np.argmin(np.abs(t - 5.0))])
@@ -123,28 +135,37 @@ def test_cross_session_signal_with_different_rates():
     rows = []
     for eid, rate, n in [(1, 31.0, 900), (2, 11.0, 300)]:
         t = 5 + np.arange(n) / rate
-        rows.append(xr.DataArray(np.vstack([t * eid, -t])[:, :, None].transpose(2, 0, 1)[0],
-                                 dims=("cell_specimen_id", "frame"),
-                                 coords={"cell_specimen_id": [10, 20], "time": ("frame", t),
-                                         "frame": np.arange(n)}))
-    signal = xr.concat(rows, dim=pd.Index([1, 2], name="ophys_experiment_id"), join="outer",
-                       fill_value=np.nan)
+        rows.append(
+            xr.DataArray(
+                np.vstack([t * eid, -t])[:, :, None].transpose(2, 0, 1)[0],
+                dims=("cell_specimen_id", "frame"),
+                coords={"cell_specimen_id": [10, 20], "time": ("frame", t), "frame": np.arange(n)},
+            )
+        )
+    signal = xr.concat(
+        rows, dim=pd.Index([1, 2], name="ophys_experiment_id"), join="outer", fill_value=np.nan
+    )
     events = pd.DataFrame({"start_time": [10.0, 12.0, 10.0], "ophys_experiment_id": [2, 1, 1]})
     resp = vbzarr.align(signal, events, (-0.5, 0.5), rate=20)
     assert resp.dims == ("cell_specimen_id", "event", "time_from_event")
-    np.testing.assert_allclose(resp.sel(cell_specimen_id=10).isel(event=0).values,
-                               2 * (10 + resp.time_from_event.values), rtol=1e-12)
-    np.testing.assert_allclose(resp.sel(cell_specimen_id=10).isel(event=1).values,
-                               12 + resp.time_from_event.values, rtol=1e-12)
+    np.testing.assert_allclose(
+        resp.sel(cell_specimen_id=10).isel(event=0).values, 2 * (10 + resp.time_from_event.values), rtol=1e-12
+    )
+    np.testing.assert_allclose(
+        resp.sel(cell_specimen_id=10).isel(event=1).values, 12 + resp.time_from_event.values, rtol=1e-12
+    )
     with pytest.raises(AlignmentError, match="ophys_experiment_id"):
         vbzarr.align(signal, events.drop(columns="ophys_experiment_id"), (-0.5, 0.5))
 
 
-@pytest.mark.parametrize(("kwargs", "match"), [
-    ({"window": (1, 0)}, "start < stop"),
-    ({"window": (0, 1), "rate": -1}, "positive rate"),
-    ({"window": (0, 1), "method": "cubic"}, "'linear' or 'nearest'"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"window": (1, 0)}, "start < stop"),
+        ({"window": (0, 1), "rate": -1}, "positive rate"),
+        ({"window": (0, 1), "method": "cubic"}, "'linear' or 'nearest'"),
+    ],
+)
 def test_bad_arguments(kwargs, match):
     t = np.arange(10.0)
     with pytest.raises(AlignmentError, match=match):
@@ -164,16 +185,22 @@ def slow_counts(trains, events, edges):
 def as_units(trains):
     ends = np.cumsum([len(s) for s in trains]).astype(np.int64)
     flat = np.concatenate(trains) if trains else np.zeros(0)
-    return xr.Dataset({"spike_times": ("spike", flat), "spike_times_index": ("unit_id", ends),
-                       "firing_rate": ("unit_id", np.arange(len(trains), dtype=float))},
-                      coords={"unit_id": 100 + np.arange(len(trains))})
+    return xr.Dataset(
+        {
+            "spike_times": ("spike", flat),
+            "spike_times_index": ("unit_id", ends),
+            "firing_rate": ("unit_id", np.arange(len(trains), dtype=float)),
+        },
+        coords={"unit_id": 100 + np.arange(len(trains))},
+    )
 
 
 @SETTINGS
 @given(trains=spike_trains(), data=st.data(), small_blocks=st.booleans())
 def test_spike_counts_equal_slow_reference(trains, data, small_blocks):
-    events = data.draw(st.lists(st.floats(-2, 22, allow_nan=False) | st.sampled_from([1.0, 5.0, np.nan]),
-                                max_size=12))
+    events = data.draw(
+        st.lists(st.floats(-2, 22, allow_nan=False) | st.sampled_from([1.0, 5.0, np.nan]), max_size=12)
+    )
     edges = np.sort(np.unique(data.draw(st.lists(st.floats(-1, 1, allow_nan=False), min_size=2, max_size=8))))
     if len(edges) < 2:
         edges = np.array([-0.5, 0.5])

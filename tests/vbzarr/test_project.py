@@ -47,7 +47,9 @@ def test_tables_equal_source_csvs(project_url, vbo_project):
             else:
                 np.testing.assert_array_equal(
                     table[col].astype(object).where(table[col].notna(), None).to_numpy(),
-                    values.astype(object).where(values.notna(), None).to_numpy(), err_msg=col)
+                    values.astype(object).where(values.notna(), None).to_numpy(),
+                    err_msg=col,
+                )
     # AllenSDK dtypes: nullable ints, UTC datetimes, str mouse ids, lists.
     exp = project.ophys_experiment_table
     assert str(exp["date_of_acquisition"].dtype) == "datetime64[ns, UTC]"
@@ -59,16 +61,24 @@ def test_tables_equal_source_csvs(project_url, vbo_project):
 @pytest.mark.skipif(not reference_files(), reason="../shared/reference-nwb is absent")
 @pytest.mark.parametrize("dataset", list(TABLES))
 def test_reference_csvs_roundtrip_through_manifest(tmp_path, dataset):
-    folder = {"visual-behavior-ophys": "visual-behavior-ophys",
-              "visual-behavior-neuropixels": "visual-behavior-neuropixels-0.5.0"}[dataset]
+    folder = {
+        "visual-behavior-ophys": "visual-behavior-ophys",
+        "visual-behavior-neuropixels": "visual-behavior-neuropixels-0.5.0",
+    }[dataset]
     meta = REFERENCE / folder / "project_metadata"
-    tables = {name: read_table(str(meta / csv), name, index, dataset)
-              for name, (csv, index) in TABLES[dataset].items()}
+    tables = {
+        name: read_table(str(meta / csv), name, index, dataset)
+        for name, (csv, index) in TABLES[dataset].items()
+    }
     from vbzarr.manifest import write_manifest
 
     stores = pd.DataFrame({"kind": []}, index=pd.Index([], name="store"))
-    write_manifest(str(tmp_path), tables, stores,
-                   {"vbzarr_schema_version": 1, "dataset": dataset, "tables": list(tables)})
+    write_manifest(
+        str(tmp_path),
+        tables,
+        stores,
+        {"vbzarr_schema_version": 1, "dataset": dataset, "tables": list(tables)},
+    )
     project = vbzarr.open_project(tmp_path)
     for name, expected in tables.items():
         pd.testing.assert_frame_equal(project.table(name), expected, check_index_type=False)
@@ -177,8 +187,9 @@ def test_s3_round_trip_and_get_counts(vbo_project, tmp_path):
         s3.make_bucket("public", public=True)
         s3.make_bucket("private")
         for bucket in ("public", "private"):
-            report = convert_project(str(vbo_project.root), f"s3://{bucket}/vbo",
-                                     storage_options=s3.storage_options())
+            report = convert_project(
+                str(vbo_project.root), f"s3://{bucket}/vbo", storage_options=s3.storage_options()
+            )
             assert not report.failed
         s3.reset()
         project = vbzarr.open_project("s3://public/vbo", storage_options=s3.storage_options(anon=True))
@@ -186,8 +197,10 @@ def test_s3_round_trip_and_get_counts(vbo_project, tmp_path):
         local = vbzarr.open_project(_local_copy(vbo_project, tmp_path))
         pd.testing.assert_frame_equal(project.ophys_experiment_table, local.ophys_experiment_table)
         eid = int(project.ophys_experiment_table.index[0])
-        np.testing.assert_array_equal(project.ophys_experiment(eid)["ophys"]["dff"].values,
-                                      local.ophys_experiment(eid)["ophys"]["dff"].values)
+        np.testing.assert_array_equal(
+            project.ophys_experiment(eid)["ophys"]["dff"].values,
+            local.ophys_experiment(eid)["ophys"]["dff"].values,
+        )
         credentialed = vbzarr.open_project("s3://private/vbo", storage_options=s3.storage_options())
         assert len(credentialed.stores) == len(project.stores)
         with pytest.raises(PermissionError):
@@ -217,5 +230,6 @@ def test_parallel_conversion_on_a_local_cluster(tmp_path, vbo_project):
     eid = int(a.ophys_experiment_table.index[0])
     convert_project(str(vbo_project.root), str(tmp_path / "seq"))
     b = vbzarr.open_project(tmp_path / "seq")
-    np.testing.assert_array_equal(a.ophys_experiment(eid)["ophys"]["dff"].values,
-                                  b.ophys_experiment(eid)["ophys"]["dff"].values)
+    np.testing.assert_array_equal(
+        a.ophys_experiment(eid)["ophys"]["dff"].values, b.ophys_experiment(eid)["ophys"]["dff"].values
+    )

@@ -32,7 +32,8 @@ def test_vbn_tables_and_stores(project, vbn_project):
     with_lfp = probes[(probes.ecephys_session_id == sid) & probes.has_lfp_data]
     assert {int(k) for k in session["lfp"].children} == set(with_lfp.index)
     assert set(session["units"].unit_id.values) == set(
-        project.unit_table.query("ecephys_session_id == @sid").index)
+        project.unit_table.query("ecephys_session_id == @sid").index
+    )
     assert project.stores.kind.value_counts().to_dict() == {"ecephys_session": 2, "behavior_session": 1}
 
 
@@ -48,11 +49,17 @@ def test_units_across_sessions_and_spike_counts(project):
         one = project.ecephys_session(sid)["units"].to_dataset()
         own = flashes[flashes.ecephys_session_id == sid]
         expected = vbzarr.spike_counts(one, own, edges).values
-        got = counts.sel(unit_id=one.unit_id.values).isel(
-            event=np.flatnonzero(flashes.ecephys_session_id.to_numpy() == sid)).values
+        got = (
+            counts.sel(unit_id=one.unit_id.values)
+            .isel(event=np.flatnonzero(flashes.ecephys_session_id.to_numpy() == sid))
+            .values
+        )
         np.testing.assert_array_equal(got, expected)
-        other = counts.sel(unit_id=one.unit_id.values).isel(
-            event=np.flatnonzero(flashes.ecephys_session_id.to_numpy() != sid)).values
+        other = (
+            counts.sel(unit_id=one.unit_id.values)
+            .isel(event=np.flatnonzero(flashes.ecephys_session_id.to_numpy() != sid))
+            .values
+        )
         assert np.isnan(other).all()
     by_area = vbzarr.psth(counts).groupby("structure_acronym").mean("unit_id")
     assert by_area.sizes["time_from_event"] == len(edges) - 1

@@ -66,9 +66,11 @@ class CountingS3Server:
 
     def storage_options(self, anon: bool = False) -> dict[str, Any]:
         """fsspec/s3fs options for this server (credentialed, or anonymous with ``anon=True``)."""
-        options: dict[str, Any] = {"client_kwargs": {"endpoint_url": self.endpoint_url,
-                                                     "region_name": "us-west-2"},
-                                   "skip_instance_cache": True, "use_listings_cache": False}
+        options: dict[str, Any] = {
+            "client_kwargs": {"endpoint_url": self.endpoint_url, "region_name": "us-west-2"},
+            "skip_instance_cache": True,
+            "use_listings_cache": False,
+        }
         if anon:
             options["anon"] = True
         else:

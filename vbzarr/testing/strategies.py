@@ -24,8 +24,11 @@ def sample_times(draw, min_size: int = 2, max_size: int = 120) -> np.ndarray:
 def signals(draw, n_channels: int = 3) -> tuple[np.ndarray, np.ndarray]:
     """``(times, values)`` with values (channel, time), some NaN."""
     t = draw(sample_times())
-    values = draw(hnp.arrays(np.float64, (n_channels, len(t)),
-                             elements=st.floats(-1e3, 1e3, allow_nan=False) | st.just(np.nan)))
+    values = draw(
+        hnp.arrays(
+            np.float64, (n_channels, len(t)), elements=st.floats(-1e3, 1e3, allow_nan=False) | st.just(np.nan)
+        )
+    )
     return t, values
 
 
@@ -37,8 +40,9 @@ def events_around(draw, t: np.ndarray, max_size: int = 25) -> np.ndarray:
     edge = st.sampled_from([lo, hi]).flatmap(lambda e: st.floats(e - 2, e + 2, allow_nan=False))
     exact = st.sampled_from(list(t))
     midpoint = st.sampled_from(list((t[:-1] + t[1:]) / 2))
-    times = draw(st.lists(st.one_of(inside, edge, exact, midpoint, st.just(np.nan)), min_size=0,
-                          max_size=max_size))
+    times = draw(
+        st.lists(st.one_of(inside, edge, exact, midpoint, st.just(np.nan)), min_size=0, max_size=max_size)
+    )
     if times and draw(st.booleans()):
         times.append(times[0])  # a duplicate
     return np.array(times, dtype=np.float64)
@@ -56,7 +60,10 @@ def spike_trains(draw, max_units: int = 6, max_spikes: int = 60) -> list[np.ndar
     n = draw(st.integers(1, max_units))
     trains = []
     for _ in range(n):
-        s = draw(st.lists(st.floats(0, 20, allow_nan=False) | st.sampled_from([1.0, 5.0, 5.0]),
-                          max_size=max_spikes))
+        s = draw(
+            st.lists(
+                st.floats(0, 20, allow_nan=False) | st.sampled_from([1.0, 5.0, 5.0]), max_size=max_spikes
+            )
+        )
         trains.append(np.sort(np.array(s, dtype=np.float64)))
     return trains
