@@ -363,7 +363,15 @@ def main() -> None:
                     help="skip the diagnostic runs (profiled conversion, conversion without the "
                     "whole-column reads of the units table, reads with shard-sized dask chunks)")
     ap.add_argument("--no-wait", action="store_true", help="do not wait for other benchmarks")
+    ap.add_argument("--report-only", action="store_true",
+                    help="rewrite the markdown from the results JSON (no measurement)")
     args = ap.parse_args()
+    if args.report_only:
+        from benchmarks._proc import RESULTS
+
+        results = json.loads((RESULTS / f"{NAME}.json").read_text())
+        write_results(NAME, results, report(results, args))
+        return
     scratch = Path(args.scratch)
     scratch.mkdir(parents=True, exist_ok=True)
     code = snapshot_code(scratch)
@@ -407,18 +415,25 @@ def main() -> None:
         py = hdmf_python()
         if not args.no_wait:
             wait_quiet(log=log)
-        for attempt in range(4):
-            warm(src)
-            if not args.no_wait:
-                wait_quiet(log=log)
-            log("hdmf-zarr NWBZarrIO.export ...")
-            hz = export_nwb_to_zarr(src, hz_dst, py)
-            if args.no_wait or not proc_mod.other_benchmarks():
-                break
-            log("  another benchmark may have overlapped it: redoing it")
-        hz["disturbed_retries"] = attempt
-        hz.pop("stderr", None)
-        log(f"  {hz['seconds']:.1f} s, peak RSS {hz['peak_rss_mb']:.0f} MiB")
+        hz_runs = []
+        for _ in range(args.convert_repeats):
+            for attempt in range(4):  # noqa: B007
+                warm(src)
+                if not args.no_wait:
+                    wait_quiet(log=log)
+                log("hdmf-zarr NWBZarrIO.export ...")
+                hz = export_nwb_to_zarr(src, hz_dst, py)
+                if args.no_wait or not proc_mod.other_benchmarks():
+                    break
+                log("  another benchmark may have overlapped it: redoing it")
+            hz["disturbed_retries"] = attempt
+            hz.pop("stderr", None)
+            log(f"  {hz['seconds']:.1f} s, peak RSS {hz['peak_rss_mb']:.0f} MiB")
+            hz_runs.append(hz)
+        # The median run (by time) stands for hdmf-zarr; every run is kept.
+        hz = dict(sorted(hz_runs, key=lambda x: x["seconds"])[len(hz_runs) // 2])
+        hz["all_seconds"] = [x["seconds"] for x in hz_runs]
+        hz["max_peak_rss_mb"] = max(x["peak_rss_mb"] for x in hz_runs)
         results["hdmf_zarr_export"] = hz
 
     log("h5py read limit ...")
@@ -438,6 +453,12 @@ def main() -> None:
                         "store_units": store_units,
                         "hdmf_zarr_bytes": hz["bytes"] if hz else None,
                         "hdmf_zarr_files": hz["n_files"] if hz else None}
+    meta = json.loads((dst / "units" / "spike_times" / "zarr.json").read_text())
+    grid = meta["chunk_grid"]["configuration"]["chunk_shape"][0]
+    inner = next((c["configuration"]["chunk_shape"][0] for c in meta.get("codecs", [])
+                  if c.get("name") == "sharding_indexed"), None)
+    results["spike_times_chunking"] = {"chunk_or_shard": grid, "inner_chunk": inner,
+                                       "codecs": meta.get("codecs")}
     lossless = run_child(SCRIPT, "lossless", {"src": str(src), "dst": str(dst)})
     results["lossless"] = lossless
 
@@ -531,16 +552,21 @@ def report(r: dict, args) -> str:
              f"{len(r['code']['dirty_files'])} uncommitted package files (content sha1 "
              f"`{r['code']['content_sha1']}`, imported from a snapshot so that the whole run "
              f"measures one version){'; HEAD moved during the run' if r.get('code_changed_during_run') else ''}.\n",
-             "## Conversion (fresh child process each; page cache warm)\n"]
-    rows = [["vbzarr `convert_nwb`", fmt_s(vb_s), fmt_mb(vb_rss),
+             f"## Conversion (fresh child process each; page cache warm; median of "
+             f"{len(r['vbzarr_convert'])} run(s) each)\n"]
+    rows = [["vbzarr `convert_nwb` (runs: " + ", ".join(f"{x['seconds']:.1f}" for x in vb) + " s)",
+             fmt_s(vb_s), fmt_mb(vb_rss),
              f"{vb_rss / spike_mb:.2f}x", "1.00x"]]
     if hz:
-        rows.append(["hdmf-zarr `NWBZarrIO.export`", fmt_s(hz["seconds"]), fmt_mb(hz["peak_rss_mb"]),
-                     f"{hz['peak_rss_mb'] / spike_mb:.2f}x", ratio(hz["seconds"], vb_s) + " (time)"])
+        rows.append(["hdmf-zarr `NWBZarrIO.export` (runs: " + ", ".join(
+            f"{x:.1f}" for x in hz.get("all_seconds", [hz["seconds"]])) + " s)",
+            fmt_s(hz["seconds"]), fmt_mb(hz.get("max_peak_rss_mb", hz["peak_rss_mb"])),
+                     f"{hz.get('max_peak_rss_mb', hz['peak_rss_mb']) / spike_mb:.2f}x",
+                     ratio(vb_s, hz["seconds"]) + " (time)"])
     rows.append(["h5py: read every dataset whole", fmt_s(h5["seconds"]),
                  fmt_mb(r["h5py_read_all"]["rusage_maxrss_mb"]), "-",
-                 ratio(h5["seconds"], vb_s) + " (time)"])
-    lines.append(table(["", "time", "peak RSS", "peak RSS / spike arrays", "vs vbzarr"], rows))
+                 ratio(vb_s, h5["seconds"]) + " (time)"])
+    lines.append(table(["", "time", "peak RSS", "peak RSS / spike arrays", "time / vbzarr time"], rows))
     if hz:
         lines.append(f"\nvbzarr conversion is **{hz['seconds'] / vb_s:.2f}x** faster than hdmf-zarr "
                      f"(target >= 3x); its peak RSS is {vb_rss / spike_mb:.2f}x the spike arrays "
@@ -607,6 +633,10 @@ def report(r: dict, args) -> str:
                  "spike_amplitudes, waveform_mean whole (monkeypatched)", fmt_s(c["seconds"]),
                  fmt_mb(c["rusage_maxrss_mb"]), f"{c['rusage_maxrss_mb'] / spike_mb:.2f}x"]]
         lines.append(table(["", "time", "peak RSS", "peak RSS / spike arrays"], rows))
+        if abs(c["rusage_maxrss_mb"] - vb_rss) < 0.05 * vb_rss:
+            lines.append("\nThe patch changes nothing on this code (it no longer reads the spike "
+                         "arrays whole; peak RSS equal): the time difference between these two "
+                         "rows is run-to-run variance of the conversion.\n")
         rows = []
         for op, label in labels.items():
             x = d.get(f"read_{op}_shard_chunks")
@@ -619,13 +649,17 @@ def report(r: dict, args) -> str:
                              f"{fmt_s(y['median_s'])} ({ratio(y['median_s'], v['median_s'])})",
                              fmt_s(p["median_s"]) if p else "-"])
         if rows:
+            ck = r.get("spike_times_chunking", {})
+            stored = ck.get("inner_chunk") or ck.get("chunk_or_shard") or 4096
             lines.append("\nThe same vbzarr reads with other dask chunks (the default, the "
-                         f"stored chunk of 4,096 spikes, makes {pick['n_spikes'] // 4096:,} dask "
+                         f"stored chunk of {stored:,} spikes"
+                         + (f" inside shards of {ck['chunk_or_shard']:,}" if ck.get("inner_chunk") else "")
+                         + f", makes {pick['n_spikes'] // stored:,} dask "
                          "chunks per spike variable): `open_store(chunks={'spike': 1048576})` "
-                         "(one dask chunk per shard), and no dask at all "
+                         "(one dask chunk per 1 M spikes), and no dask at all "
                          "(`xr.open_datatree(..., chunks=None)`: lazily indexed, each read one "
                          "zarr call):\n")
-            lines.append(table(["read (page cache warm)", "vbzarr default", "shard-sized chunks",
+            lines.append(table(["read (page cache warm)", "vbzarr default", "1 M-spike dask chunks",
                                 "no dask", "pynwb"], rows))
         lines.append("\nTop of the conversion profile (cumulative):\n\n```\n"
                      + "\n".join(ln for ln in d["convert_profile"]["profile"].splitlines()

@@ -85,7 +85,9 @@ def ragged(ds: xr.Dataset, column: str) -> list[np.ndarray]:
     --------
     >>> licks = vbzarr.ragged(exp["trials"].to_dataset(), "lick_times")  # doctest: +SKIP
     """
-    ends = np.asarray(ds[column + RAGGED_INDEX_SUFFIX].values, dtype=np.int64)
+    # Columns may share offsets (spike_amplitudes uses spike_times_index): the attr names them.
+    index = ds[column].attrs.get("ragged_index", column + RAGGED_INDEX_SUFFIX)
+    ends = np.asarray(ds[index].values, dtype=np.int64)
     starts = np.concatenate([[0], ends[:-1]])
     values = np.asarray(ds[column].values)
     return [values[a:b] for a, b in zip(starts, ends, strict=True)]

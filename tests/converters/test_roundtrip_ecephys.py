@@ -45,6 +45,11 @@ def test_every_unit_spike_train_equals_nwb(converted):
         a, b = (ends[i - 1] if i else 0), ends[i]
         np.testing.assert_array_equal(vbzarr.spike_train(units, uid), times[a:b])  # order included
     np.testing.assert_array_equal(units.spike_amplitudes.values, amps)
+    # The whole table with its ragged columns: spike_amplitudes shares spike_times' offsets.
+    table = vbzarr.to_dataframe(tree["units"])
+    for i in range(len(ids)):
+        a, b = (ends[i - 1] if i else 0), ends[i]
+        np.testing.assert_array_equal(table["spike_amplitudes"].iloc[i], amps[a:b])
     for i in range(len(ids)):
         assert np.all(np.diff(times[(ends[i - 1] if i else 0) : ends[i]]) >= 0)
 
