@@ -14,7 +14,6 @@ import json
 import os
 import platform
 import resource
-import shlex
 import statistics
 import subprocess
 import sys
@@ -26,7 +25,17 @@ REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
 # The other agent's benchmarks, and test runs (pytest) of other sessions on this machine.
 OTHER_BENCHMARKS = "bench_ophys_conversion|bench_manifest|pytest"
-# (self-contained on purpose: benchmarks/_common.py is being changed by another benchmark)
+
+# Sizes, page cache and result files: one implementation for every benchmark (re-exported).
+from benchmarks._common import (  # noqa: E402, F401
+    command,
+    drop_page_cache,
+    du_bytes,
+    files_under,
+    warm_page_cache,
+    write_results,
+)
+from benchmarks._common import md_table as table  # noqa: E402, F401
 
 
 def versions() -> dict:
@@ -51,54 +60,6 @@ def versions() -> dict:
     vers["hdf5"] = h5py.version.hdf5_version
     return {"nproc": os.cpu_count(), "ram": ram, "cpu": cpu, "platform": platform.platform(),
             "versions": vers}
-
-
-def command() -> str:
-    """The exact command line this script was run with (from the repository root)."""
-    script = os.path.relpath(os.path.abspath(sys.argv[0]), REPO)
-    return " ".join(["python", shlex.quote(script), *map(shlex.quote, sys.argv[1:])])
-
-
-def files_under(path: str | os.PathLike) -> list[Path]:
-    path = Path(path)
-    return [path] if path.is_file() else [Path(r, f) for r, _, fs in os.walk(path) for f in fs]
-
-
-def du_bytes(path: str | os.PathLike) -> tuple[int, int]:
-    """(apparent bytes, number of files) under ``path``."""
-    files = files_under(path)
-    return sum(os.lstat(f).st_size for f in files), len(files)
-
-
-def drop_page_cache(path: str | os.PathLike) -> None:
-    """posix_fadvise(DONTNEED) on every file under ``path`` (clean pages leave the page cache)."""
-    for f in files_under(path):
-        fd = os.open(f, os.O_RDONLY)
-        try:
-            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-        finally:
-            os.close(fd)
-
-
-def warm_page_cache(path: str | os.PathLike) -> None:
-    for f in files_under(path):
-        with open(f, "rb") as fh:
-            while fh.read(16 * 2**20):
-                pass
-
-
-def write_results(name: str, payload: dict, markdown: str) -> tuple[Path, Path]:
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    j, m = RESULTS / f"{name}.json", RESULTS / f"{name}.md"
-    j.write_text(json.dumps(payload, indent=2, default=str) + "\n")
-    m.write_text(markdown)
-    return j, m
-
-
-def table(header: list[str], rows: list[list]) -> str:
-    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    out += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
-    return "\n".join(out) + "\n"
 
 
 def machine_line(info: dict, cmd: str) -> str:
