@@ -11,7 +11,6 @@ __version__ = "0.1.0"
 from .align import align
 from .errors import (
     AlignmentError,
-    ConversionError,
     InvalidNWBError,
     ManifestError,
     MissingFieldError,
@@ -28,7 +27,6 @@ from .store import open_store, ragged, to_dataframe
 __all__ = [
     "SCHEMA_VERSION",
     "AlignmentError",
-    "ConversionError",
     "InvalidNWBError",
     "ManifestError",
     "MissingFieldError",

@@ -58,14 +58,5 @@ class SchemaVersionError(VbzarrError, ValueError):
     """A store or project was written by a newer vbzarr schema than this reader understands."""
 
 
-class ConversionError(VbzarrError, RuntimeError):
-    """Converting one or more files of a batch failed; ``failures`` maps each source to its error."""
-
-    def __init__(self, failures: dict[str, BaseException]) -> None:
-        self.failures = failures
-        lines = "\n".join(f"  {src}: {err}" for src, err in failures.items())
-        super().__init__(f"{len(failures)} file(s) failed to convert:\n{lines}")
-
-
 class AlignmentError(VbzarrError, ValueError):
     """Bad arguments to an alignment function (window, rate, events, signal dims)."""

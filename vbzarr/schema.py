@@ -16,26 +16,6 @@ STORE_FOLDERS = {
 }
 MANIFEST = "manifest.zarr"
 
-#: Every group a store may hold, in the order the converters write them.
-GROUPS = (
-    "ophys",
-    "images",
-    "motion_correction",
-    "running",
-    "licks",
-    "rewards",
-    "eye_tracking",
-    "stimulus_presentations",
-    "trials",
-    "stimulus_templates",
-    "stimulus_timestamps",
-    "units",
-    "channels",
-    "probes",
-    "lfp",
-    "optotagging",
-)
-
 #: Ragged table columns are stored flat over ``<column>_value`` with NWB-style end offsets in
 #: ``<column>_index`` over the table's row dim; spikes use the dim ``spike`` (DESIGN.md).
 RAGGED_INDEX_SUFFIX = "_index"
