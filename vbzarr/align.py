@@ -30,7 +30,10 @@ from .errors import AlignmentError
 #: Columns that give the event time, by preference, when events are a table.
 TIME_COLUMNS = ("change_time", "change_time_no_display_delay", "start_time")
 SESSION_IDS = ("ophys_experiment_id", "ecephys_session_id", "behavior_session_id")
+#: Upper bound of one task's output block (the samples it reads are one chunk of the signal).
 OUTPUT_CHUNK_BYTES = 32 * 2**20
+#: Coordinates over (session, first kept dim) that are NaN where a session lacks that row.
+PRESENCE_COORDS = ("cell_roi_id",)
 
 
 def event_times(events: pd.DataFrame | Sequence[float] | np.ndarray) -> tuple[np.ndarray, pd.DataFrame]:
@@ -96,12 +99,18 @@ def sample_indices(
 def _gather(
     block: np.ndarray, i0: np.ndarray, i1: np.ndarray, w: np.ndarray, valid: np.ndarray
 ) -> np.ndarray:
-    x0 = block[..., i0]
-    x1 = block[..., i1]
-    out = x0 * (1 - w) + x1 * w
-    # Exact sample values even when the other neighbour is NaN/inf.
-    out = np.where(w == 0, x0, np.where(w == 1, x1, out))
-    return np.where(valid, out, np.nan)
+    """``x0 + (x1 - x0) * w`` at each grid time, in place; a grid time on a sample (``w`` 0 or 1,
+    always so for nearest) is exactly that sample even when the other neighbour is NaN."""
+    out = block[..., np.where(w == 1, i1, i0)]
+    between = (w > 0) & (w < 1)
+    if between.any():
+        step = block[..., i1]
+        step -= out
+        step *= w
+        np.add(out, step, out=out, where=between)
+    if not valid.all():
+        np.copyto(out, np.nan, where=~valid)
+    return out
 
 
 def _time_axis(signal: xr.DataArray) -> tuple[str, np.ndarray]:
@@ -124,52 +133,115 @@ def native_rate(t: np.ndarray) -> float:
     return float(1.0 / np.median(np.diff(finite)))
 
 
+def _event_blocks(
+    lo: np.ndarray, hi: np.ndarray, max_events: int, chunk_starts: np.ndarray
+) -> list[tuple[int, int, int, int]]:
+    """Runs ``(a, b, lo, hi)`` of consecutive time-sorted events, reading samples ``[lo, hi)``.
+
+    A run holds at most ``max_events`` events whose windows lie in the same time chunk of the
+    signal (that chunk is then sliced, not copied), or that straddle the same chunk boundary
+    (only the few samples around it are joined). Events whose windows miss the recording
+    (``hi <= lo``) read nothing and join any run.
+    """
+    c0 = np.searchsorted(chunk_starts, lo, side="right") - 1
+    c1 = np.searchsorted(chunk_starts, hi - 1, side="right") - 1
+    blocks: list[list] = []  # [a, b, lo, hi, (first chunk, last chunk) of the samples read]
+    for e in range(len(lo)):
+        key = (int(c0[e]), int(c1[e])) if hi[e] > lo[e] else None
+        block = blocks[-1] if blocks else None
+        if (
+            block is None
+            or block[1] - block[0] >= max_events
+            or (key is not None and block[4] is not None and key != block[4])
+        ):
+            block = [e, e, 0, 0, None]
+            blocks.append(block)
+        block[1] = e + 1
+        if key is not None:
+            block[2:4] = (lo[e], hi[e]) if block[4] is None else (min(block[2], lo[e]), max(block[3], hi[e]))
+            block[4] = key
+    return [(a, b, int(x), int(y)) for a, b, x, y, _ in blocks]
+
+
 def _align_one(
-    signal: xr.DataArray, times: np.ndarray, offsets: np.ndarray, method: str
+    signal: xr.DataArray,
+    times: np.ndarray,
+    offsets: np.ndarray,
+    method: str,
+    present: np.ndarray | None = None,
 ) -> tuple[da.Array, list[str]]:
-    """Dask array (..., event, time_from_event) for one session's signal, events in given order."""
+    """Dask array (..., event, time_from_event) for one session's signal, events in given order.
+
+    ``present`` (over the first kept dim, e.g. cells) marks the rows the session has: chunks of
+    rows it lacks are NaN without reading anything.
+    """
     dim, t = _time_axis(signal)
-    keep = np.isfinite(t)  # cross-session signals are NaN-padded past their last frame
-    if not keep.all():
-        signal = signal.isel({dim: np.flatnonzero(keep)})
+    keep = np.flatnonzero(np.isfinite(t))  # cross-session signals are NaN-padded past their end
+    if len(keep) < len(t):
+        contiguous = len(keep) and keep[-1] - keep[0] + 1 == len(keep)
+        signal = signal.isel({dim: slice(int(keep[0]), int(keep[-1]) + 1) if contiguous else keep})
         t = t[keep]
     if len(t) == 0 or np.any(np.diff(t) < 0):
         raise AlignmentError(f"Expected increasing sample times along {dim!r}.")
     other = [d for d in signal.dims if d != dim]
     data = signal.transpose(*other, dim).data
     if not isinstance(data, da.Array):
-        data = da.from_array(data, chunks=(*(-1 for _ in other), -1))
+        data = da.from_array(data, chunks=-1)
+    axis = data.ndim - 1  # time in, event out
     order = np.argsort(times, kind="stable")
     i0, i1, w, valid = sample_indices(t, times[order][:, None] + offsets[None, :], method)
-    row_bytes = 8 * len(offsets) * max(1, int(np.prod([c[0] for c in data.chunks[:-1]]) or 1))
-    per_block = max(1, OUTPUT_CHUNK_BYTES // row_bytes)
-    blocks = []
-    for a in range(0, len(times), per_block):
-        sl = slice(a, a + per_block)
-        lo, hi = int(i0[sl].min()), int(i1[sl].max()) + 1
-        piece = data[..., lo:hi].rechunk({data.ndim - 1: -1})
-        blocks.append(
-            da.map_blocks(
-                _gather,
-                piece,
-                i0[sl] - lo,
-                i1[sl] - lo,
-                w[sl],
-                valid[sl],
-                dtype=np.float64,
-                drop_axis=data.ndim - 1,
-                new_axis=[data.ndim - 1, data.ndim],
-                chunks=(*data.chunks[:-1], (len(i0[sl]),), (len(offsets),)),
+    # Each event reads the samples [lo, hi) around its valid grid times.
+    lo = np.where(valid, i0, len(t)).min(axis=1, initial=len(t))
+    hi = np.where(valid, i1 + 1, 0).max(axis=1, initial=0)
+    rows = max(1, int(np.prod([max(c) if c else 1 for c in data.chunks[:-1]])))
+    blocks = _event_blocks(
+        lo,
+        hi,
+        max(1, OUTPUT_CHUNK_BYTES // (8 * len(offsets) * rows)),
+        np.cumsum((0, *data.chunks[-1]))[:-1],
+    )
+    # Rows (e.g. cells) go chunk by chunk, so a session's chunks of rows it lacks are never read.
+    bounds = np.cumsum((0, *data.chunks[0])) if other else np.array([0, 0])
+    row_slices = [slice(int(x), int(y)) for x, y in zip(bounds[:-1], bounds[1:], strict=True)]
+    columns = []
+    for a, b, b_lo, b_hi in blocks:
+        idx = (np.clip(i0[a:b] - b_lo, 0, None), np.clip(i1[a:b] - b_lo, 0, None), w[a:b], valid[a:b])
+        parts = []
+        for rows_sl in row_slices if other else [None]:
+            piece = data[rows_sl, ..., b_lo:b_hi] if other else data[..., b_lo:b_hi]
+            out_chunks = (*piece.chunks[:-1], (b - a,), (len(offsets),))
+            if b_hi <= b_lo or (present is not None and not present[rows_sl].any()):
+                # No window reaches the recording, or the session lacks these rows: NaN, unread.
+                parts.append(da.full(tuple(map(sum, out_chunks)), np.nan, chunks=out_chunks))
+                continue
+            parts.append(
+                da.map_blocks(
+                    _gather,
+                    piece.rechunk({axis: -1}, method="tasks"),  # "auto" imports distributed
+                    *idx,
+                    dtype=np.float64,
+                    drop_axis=axis,
+                    new_axis=[axis, axis + 1],
+                    chunks=out_chunks,
+                )
             )
-        )
-    if not blocks:
-        empty = np.zeros((*data.shape[:-1], 0, len(offsets)))
-        out = da.from_array(empty, chunks=tuple((n,) for n in empty.shape))
+        columns.append(da.concatenate(parts, axis=0))
+    if not columns:
+        out = da.zeros((*data.shape[:-1], 0, len(offsets)), chunks=(*data.chunks[:-1], -1, -1))
     else:
-        out = da.concatenate(blocks, axis=data.ndim - 1)
+        out = da.concatenate(columns, axis=axis)
     if not np.array_equal(order, np.arange(len(order))):
-        out = da.take(out, np.argsort(order, kind="stable"), axis=data.ndim - 1)
+        out = da.take(out, np.argsort(order, kind="stable"), axis=axis)
     return out, other
+
+
+def _present(one: xr.DataArray) -> np.ndarray | None:
+    """Which rows (e.g. cells) one session of a cross-session signal has, if a coordinate says."""
+    kept = [d for d in one.dims if d not in ("time", "frame")]
+    for name in PRESENCE_COORDS:
+        if kept and name in one.coords and one[name].dims == (kept[0],):
+            return np.isfinite(np.asarray(one[name].values, dtype=np.float64))
+    return None
 
 
 def event_coords(table: pd.DataFrame) -> dict[str, tuple[str, np.ndarray]]:
@@ -272,7 +344,9 @@ def align(
         for s in pd.unique(sessions):
             idx = np.flatnonzero(sessions == s)
             one = signal.sel({session: s})
-            part, other = _align_one(one.drop_vars(session, errors="ignore"), times[idx], offsets, method)
+            part, other = _align_one(
+                one.drop_vars(session, errors="ignore"), times[idx], offsets, method, _present(one)
+            )
             parts.append(part)
             positions.append(idx)
         axis = len(other)

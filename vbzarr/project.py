@@ -5,11 +5,14 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
+import dask.array as da
 import numpy as np
 import pandas as pd
 import xarray as xr
+from dask.base import tokenize
 
 from .errors import ManifestError, StoreNotFoundError
 from .manifest import STORES, Manifest, open_manifest
@@ -35,6 +38,122 @@ SESSION_COORDS = [
     "equipment_name",
     "project_code",
 ]
+
+
+#: Largest number of cells in one chunk of a cross-session trace view.
+CELLS_PER_CHUNK = 256
+
+
+@dataclass(frozen=True)
+class _TraceSource:
+    """One experiment's stored trace (lazily indexed: reads only what a slice needs)."""
+
+    trace: xr.Variable
+    cells: np.ndarray  # cell_specimen_id of the valid ROIs, in stored order
+    rows: np.ndarray  # their stored rows
+    roi_ids: np.ndarray
+    time: np.ndarray
+    frame_chunk: int
+
+    @classmethod
+    def of(cls, ophys: xr.Dataset, variable: str) -> _TraceSource:
+        csid = np.asarray(ophys.cell_specimen_id.values, dtype=np.float64)
+        rows = np.flatnonzero(~np.isnan(csid))  # ROIs without a cell_specimen_id are not cells
+        trace = ophys[variable]
+        return cls(
+            trace=trace.transpose("cell_specimen_id", "time").variable,
+            cells=csid[rows].astype(np.int64),
+            rows=rows,
+            roi_ids=np.asarray(ophys.cell_roi_id.values, dtype=np.float64)[rows],
+            time=np.asarray(ophys.time.values, dtype=np.float64),
+            frame_chunk=int(trace.encoding.get("chunks", (0, len(ophys.time)))[-1] or len(ophys.time)),
+        )
+
+
+@dataclass(frozen=True)
+class _TracePlan:
+    """Where each chunk of a cross-session trace view comes from.
+
+    Cells are in order of first appearance, so the first experiment's chunk is its stored rows
+    in order; a chunk holds whole groups of cells first seen in one experiment, up to
+    ``CELLS_PER_CHUNK``, so an experiment (whose cells are its own group and earlier ones of its
+    container) touches few chunks, and chunks of cells it lacks are never read. Frames are
+    chunked like the stored arrays, so each stored chunk is decompressed once per view chunk.
+    """
+
+    sources: list[_TraceSource]
+    cells: np.ndarray
+    rows: np.ndarray  # (experiment, cell) -> stored row, -1 where the experiment lacks the cell
+    cell_chunks: tuple[int, ...]
+    frame_chunks: tuple[int, ...]
+
+    @classmethod
+    def of(cls, sources: list[_TraceSource]) -> _TracePlan:
+        first_seen = pd.unique(np.concatenate([s.cells for s in sources]))
+        position = pd.Index(first_seen)
+        rows = np.full((len(sources), len(first_seen)), -1, dtype=np.int64)
+        starts = {0}
+        for k, src in enumerate(sources):
+            where = position.get_indexer(src.cells)
+            rows[k, where] = src.rows
+            new = rows[:k, where].max(axis=0, initial=-1) < 0 if k else np.ones(len(where), bool)
+            if new.any():
+                starts.add(int(where[new].min()))
+        # Whole groups of new cells per chunk (a group larger than the cap is split): an
+        # experiment's cells then fall in few chunks, and each chunk reads its rows once.
+        cell_chunks: list[int] = []
+        bounds = [*sorted(starts), len(first_seen)]
+        for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+            if cell_chunks and cell_chunks[-1] + (b - a) <= CELLS_PER_CHUNK:
+                cell_chunks[-1] += b - a
+            else:
+                cell_chunks += [min(CELLS_PER_CHUNK, b - c) for c in range(a, b, CELLS_PER_CHUNK)]
+        n_frames = max(len(s.time) for s in sources)
+        step = max(s.frame_chunk for s in sources)
+        frame_chunks = tuple(min(step, n_frames - f) for f in range(0, n_frames, step)) or (0,)
+        return cls(sources, first_seen.astype(np.int64), rows, tuple(cell_chunks) or (0,), frame_chunks)
+
+    @property
+    def n_frames(self) -> int:
+        return sum(self.frame_chunks)
+
+    def roi_ids(self) -> np.ndarray:
+        out = np.full(self.rows.shape, np.nan)
+        for k, src in enumerate(self.sources):
+            have = self.rows[k] >= 0
+            out[k, have] = src.roi_ids[np.searchsorted(src.rows, self.rows[k, have])]
+        return out
+
+    def times(self) -> np.ndarray:
+        out = np.full((len(self.sources), self.n_frames), np.nan)
+        for k, src in enumerate(self.sources):
+            out[k, : len(src.time)] = src.time
+        return out
+
+    def read_block(self, block_info: dict | None = None) -> np.ndarray:
+        """One chunk: the stored rows of the chunk's cells that the experiment has, NaN elsewhere."""
+        (k, _), (c0, c1), (f0, f1) = block_info[None]["array-location"]
+        src = self.sources[k]
+        rows = self.rows[k, c0:c1]
+        have = np.flatnonzero(rows >= 0)
+        stop = min(f1, len(src.time))
+        full = len(have) == c1 - c0 and stop == f1  # nothing to pad
+        shape = (1, c1 - c0, f1 - f0)
+        out = np.empty(shape) if full else np.full(shape, np.nan)
+        if len(have) and f0 < stop:
+            order = np.argsort(rows[have], kind="stable")
+            wanted = rows[have][order]
+            first, span = int(wanted[0]), int(wanted[-1] - wanted[0]) + 1
+            if span <= 2 * len(wanted):
+                # Rows close together: one slice (basic indexing, twice as fast as an orthogonal
+                # read of scattered rows), then the rows picked in memory.
+                values = src.trace[first : first + span, f0:stop].values
+                if span > len(wanted):
+                    values = values[wanted - first]
+            else:
+                values = src.trace[wanted, f0:stop].values
+            out[0, have[order], : stop - f0] = values
+        return out
 
 
 class Project:
@@ -166,11 +285,13 @@ class Project:
         """One lazy array of a cell trace over many experiments, cells matched by id.
 
         Dims ``(ophys_experiment_id, cell_specimen_id, frame)``: the union of the experiments'
-        cells (a cell missing from an experiment is NaN there) and frames padded with NaN to the
-        longest experiment. ``time`` is a coordinate over ``(ophys_experiment_id, frame)``, since
-        sessions have their own clocks and rates; the experiment table's columns (cre line,
-        session type, experience level, ...) are coordinates over ``ophys_experiment_id``.
-        Nothing but coordinates is read.
+        cells, in order of first appearance (a cell missing from an experiment is NaN there, and
+        its ``cell_roi_id`` over ``(ophys_experiment_id, cell_specimen_id)`` is NaN), and frames
+        padded with NaN to the longest experiment. ``time`` is a coordinate over
+        ``(ophys_experiment_id, frame)``, since sessions have their own clocks and rates; the
+        experiment table's columns (cre line, session type, experience level, ...) are
+        coordinates over ``ophys_experiment_id``. Nothing but coordinates is read: each chunk is
+        one read of the stored chunks holding its cells (never padding).
 
         Parameters
         ----------
@@ -188,41 +309,34 @@ class Project:
         ids = self._experiment_ids(ids)
         if not ids:
             raise ManifestError(f"{self.url}: expected at least one ophys experiment id")
-        parts = []
+        sources = []
         for eid in ids:
             ophys = self.group("ophys_experiment", eid, "ophys", dask=False)
             if variable not in ophys:
                 raise ManifestError(
                     f"{self.url}: experiment {eid} has no {variable!r}; it has {sorted(ophys.data_vars)}"
                 )
-            keep = ~np.isnan(np.asarray(ophys.cell_specimen_id.values, dtype=float))
-            # Only the trace becomes a dask array (on its stored chunks); coordinates are read
-            # directly, without a task graph.
-            trace = ophys[variable].chunk(
-                dict(zip(ophys[variable].dims, ophys[variable].encoding["chunks"], strict=True))
-            )
-            var = trace.isel(cell_specimen_id=np.flatnonzero(keep))
-            parts.append(
-                xr.DataArray(
-                    var.data,
-                    dims=("cell_specimen_id", "frame"),
-                    coords={
-                        "cell_specimen_id": var.cell_specimen_id.values.astype(np.int64),
-                        "cell_roi_id": ("cell_specimen_id", var.cell_roi_id.values.astype(np.float64)),
-                        "time": ("frame", ophys.time.values),
-                        "frame": np.arange(ophys.sizes["time"]),
-                    },
-                    name=variable,
-                    attrs=ophys[variable].attrs,
-                )
-            )
-        out = xr.concat(
-            parts,
-            dim=pd.Index(ids, name="ophys_experiment_id"),
-            join="outer",
-            fill_value=np.nan,
-            coords="different",
-            compat="equals",
+            sources.append(_TraceSource.of(ophys, variable))
+        plan = _TracePlan.of(sources)
+        data = da.map_blocks(
+            plan.read_block,
+            chunks=((1,) * len(ids), plan.cell_chunks, plan.frame_chunks),
+            dtype=np.float64,
+            meta=np.empty((0, 0, 0)),
+            name=f"{variable}-{tokenize(self.url, variable, ids)}",
+        )
+        out = xr.DataArray(
+            data,
+            dims=("ophys_experiment_id", "cell_specimen_id", "frame"),
+            coords={
+                "ophys_experiment_id": np.asarray(ids, dtype=np.int64),
+                "cell_specimen_id": plan.cells,
+                "frame": np.arange(plan.n_frames),
+                "cell_roi_id": (("ophys_experiment_id", "cell_specimen_id"), plan.roi_ids()),
+                "time": (("ophys_experiment_id", "frame"), plan.times()),
+            },
+            name=variable,
+            attrs=sources[0].trace.attrs,
         )
         return out.assign_coords(self._session_coords(ids))
 

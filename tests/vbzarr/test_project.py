@@ -125,6 +125,30 @@ def test_cross_session_view_matches_cells(project_url, vbo_project):
     assert "experience_level" in events
 
 
+def test_cross_session_alignment_equals_each_session_alone(project_url):
+    """Aligning the container view equals aligning each store alone, cell by cell; a cell an
+    experiment lacks is NaN for that experiment's events."""
+    project = vbzarr.open_project(project_url)
+    table = project.ophys_experiment_table
+    sel = table[table.ophys_container_id == table.ophys_container_id.iloc[0]]
+    events = project.events_table(sel)
+    changes = events[events.is_change.fillna(False).astype(bool)]
+    resp = vbzarr.align(project.dff(sel), changes, window=(-0.5, 1.0), rate=20.0).compute()
+    assert resp.sizes["event"] == len(changes)
+    assert (resp.ophys_experiment_id.values == changes.ophys_experiment_id.to_numpy()).all()
+    for eid in sel.index:
+        mine = np.flatnonzero(changes.ophys_experiment_id.to_numpy() == eid)
+        alone = vbzarr.align(
+            project.ophys_experiment(eid)["ophys"]["dff"], changes.iloc[mine], window=(-0.5, 1.0), rate=20.0
+        )
+        got = resp.isel(event=mine)
+        np.testing.assert_array_equal(
+            got.sel(cell_specimen_id=alone.cell_specimen_id.values).values, alone.values
+        )
+        others = np.setdiff1d(resp.cell_specimen_id.values, alone.cell_specimen_id.values)
+        assert np.isnan(got.sel(cell_specimen_id=others).values).all()
+
+
 def test_rerun_converts_only_new_or_changed(tmp_path, vbo_project):
     src = tmp_path / "src"
     shutil.copytree(vbo_project.root, src)
