@@ -8,6 +8,7 @@ half-open bins ``[edge_k, edge_k+1)`` relative to each event, found with binary 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import dask
 import dask.array as da
@@ -20,23 +21,97 @@ from .errors import AlignmentError
 
 UNITS_PER_BLOCK = 64
 EVENTS_PER_BLOCK = 4096
+SESSION = "ecephys_session_id"
+
+
+def _window_spikes(
+    spikes: np.ndarray, starts: np.ndarray, ends: np.ndarray, times: np.ndarray, edges: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(unit, event, bin)`` of every spike in an event's window, for units whose (sorted) spikes
+    are ``spikes[starts[u]:ends[u]]``; a spike in two overlapping windows appears twice.
+
+    Spike by spike: the events whose window holds a spike are found by binary search on the
+    window bounds ``t + edges`` (computed as the bins define them, so the bins are exact); the
+    work grows with the spikes in windows, not with units x events x bins.
+    """
+    none = np.zeros(0, dtype=np.intp)
+    ok = np.flatnonzero(np.isfinite(times))  # an event at NaN holds nothing
+    if not len(ok) or not len(starts):
+        return none, none, none
+    order = ok[np.argsort(times[ok], kind="stable")]
+    bounds = times[order][:, None] + edges[None, :]  # rounding is monotone: columns stay sorted
+    first, last = bounds[0, 0], bounds[-1, -1]
+    pieces, owners = [], []
+    for u, (a, b) in enumerate(zip(starts, ends, strict=True)):
+        train = spikes[a:b]
+        train = train[np.searchsorted(train, first, "left") : np.searchsorted(train, last, "left")]
+        pieces.append(train)
+        owners.append(np.full(len(train), u, dtype=np.intp))
+    s = np.concatenate(pieces)
+    # The last event starting at or before each spike, then earlier ones while their window
+    # still holds it (as many rounds as windows overlap).
+    spike, event = [none], [none]
+    idx = np.arange(len(s))
+    e = np.searchsorted(bounds[:, 0], s, "right") - 1
+    while len(idx):
+        holds = e >= 0
+        holds[holds] = bounds[e[holds], -1] > s[idx[holds]]
+        idx, e = idx[holds], e[holds]
+        spike.append(idx)
+        event.append(e)
+        e = e - 1
+    pair, e = np.concatenate(spike), np.concatenate(event)
+    s = s[pair]
+    # The bin from the shared edges (arithmetic when they are evenly spaced), then corrected
+    # against the exact bounds (rounding).
+    rel = s - times[order][e]
+    step = np.diff(edges)
+    if np.allclose(step, step[0], rtol=1e-9, atol=0):
+        rel -= edges[0]
+        rel /= step[0]
+        k = rel.astype(np.intp)
+    else:
+        k = np.searchsorted(edges, rel, "right") - 1
+    np.clip(k, 0, len(edges) - 2, out=k)
+    while (down := bounds[e, k] > s).any():
+        k[down] -= 1
+    while (up := bounds[e, k + 1] <= s).any():
+        k[up] += 1
+    return np.concatenate(owners)[pair], order[e], k
 
 
 def _counts(
     spikes: np.ndarray, starts: np.ndarray, ends: np.ndarray, times: np.ndarray, edges: np.ndarray
 ) -> np.ndarray:
-    """(unit, event, bin) counts for units whose spikes are spikes[starts[u]:ends[u]]."""
+    """(unit, event, bin) spike counts."""
+    unit, event, k = _window_spikes(spikes, starts, ends, times, edges)
     out = np.zeros((len(starts), len(times), len(edges) - 1), dtype=np.int32)
-    bounds = times[:, None] + edges[None, :]
-    ok = np.isfinite(times)
-    for u, (a, b) in enumerate(zip(starts, ends, strict=True)):
-        idx = np.searchsorted(spikes[a:b], bounds[ok], side="left")
-        out[u, ok] = np.diff(idx, axis=1)
+    # Sorting the flat indices counts them faster than np.add.at or a bincount over the block.
+    cells, n = np.unique((unit * len(times) + event) * (len(edges) - 1) + k, return_counts=True)
+    out.reshape(-1)[cells] = n
     return out
+
+
+def _totals(
+    spikes: np.ndarray, starts: np.ndarray, ends: np.ndarray, times: np.ndarray, edges: np.ndarray
+) -> np.ndarray:
+    """(unit, bin) spike counts summed over the events."""
+    unit, _, k = _window_spikes(spikes, starts, ends, times, edges)
+    nb = len(edges) - 1
+    return np.bincount(unit * nb + k, minlength=len(starts) * nb).reshape(len(starts), nb)
 
 
 def _read(flat: xr.Variable, lo: int, hi: int) -> np.ndarray:
     return np.asarray(flat[lo:hi].values, dtype=np.float64)
+
+
+def _units_dataset(units: xr.Dataset | xr.DataTree) -> xr.Dataset:
+    if isinstance(units, xr.DataTree):
+        units = units.to_dataset()
+    for name in ("spike_times", "spike_times_index"):
+        if name not in units:
+            raise AlignmentError(f"Expected a units Dataset with {name!r}. Got {list(units.data_vars)}.")
+    return units
 
 
 def parse_bin_edges(bin_edges: Sequence[float] | np.ndarray) -> np.ndarray:
@@ -44,6 +119,63 @@ def parse_bin_edges(bin_edges: Sequence[float] | np.ndarray) -> np.ndarray:
     if edges.ndim != 1 or len(edges) < 2 or not np.all(np.diff(edges) > 0) or not np.isfinite(edges).all():
         raise AlignmentError(f"Expected increasing, finite bin edges (at least two). Got {bin_edges!r}.")
     return edges
+
+
+class _Plan:
+    """Units in blocks (each one contiguous read of ``spike_times``) and, when units and events
+    both carry ``ecephys_session_id``, which events belong to each block's session."""
+
+    def __init__(self, units: xr.Dataset, table: pd.DataFrame, n_events: int) -> None:
+        self.ends = np.asarray(units["spike_times_index"].values, dtype=np.int64)
+        self.starts = (
+            np.asarray(units["spike_starts"].values, dtype=np.int64)
+            if "spike_starts" in units
+            else np.concatenate([[0], self.ends[:-1]])
+        )
+        self.flat = units["spike_times"].variable  # dask or lazily indexed: slices read their chunks
+        self.cross = SESSION in units.coords and SESSION in table
+        unit_session = units[SESSION].values if self.cross else np.zeros(len(self.ends), dtype=np.int64)
+        event_session = table[SESSION].to_numpy() if self.cross else np.zeros(n_events, dtype=np.int64)
+        #: (session, positions of its events), sessions in order of first event.
+        self.events = [(s, np.flatnonzero(event_session == s)) for s in pd.unique(event_session)]
+        #: (first unit, end unit, session): runs of one session's units, at most UNITS_PER_BLOCK.
+        change = np.flatnonzero(unit_session[1:] != unit_session[:-1]) + 1
+        runs = zip(np.r_[0, change], np.r_[change, len(self.ends)], strict=True)
+        self.blocks = [
+            (u, min(u + UNITS_PER_BLOCK, b), unit_session[a])
+            for a, b in runs
+            for u in range(a, b, UNITS_PER_BLOCK)
+        ]
+
+    def spikes(self, u0: int, u1: int) -> tuple[Any, np.ndarray, np.ndarray]:
+        """The block's spikes (one contiguous slice, lazy) and each unit's range in it."""
+        a, b = self.starts[u0:u1], self.ends[u0:u1]
+        lo, hi = int(a.min()), int(b.max())
+        # A dask-backed variable is sliced as a dask array (dask.delayed would otherwise
+        # materialise the whole variable for every task).
+        if isinstance(self.flat.data, da.Array):
+            return self.flat.data[lo:hi], a - lo, b - lo
+        return dask.delayed(_read)(self.flat, lo, hi), a - lo, b - lo
+
+
+def _unit_coords(units: xr.Dataset) -> dict[str, xr.Variable]:
+    """Per-unit labels, loaded (small), so that groupby (area, probe, quality...) just works."""
+    coords = {k: v.variable.load() for k, v in units.coords.items() if v.dims == ("unit_id",)}
+    for name, var in units.data_vars.items():
+        if var.dims == ("unit_id",) and name not in (
+            "spike_times_index",
+            "spike_amplitudes_index",
+            "spike_starts",
+        ):
+            coords[name] = var.variable.load()
+    return coords
+
+
+def _bin_coords(edges: np.ndarray) -> dict[str, tuple]:
+    return {
+        "time_from_event": ("time_from_event", edges[:-1], {"units": "seconds"}),
+        "bin_end": ("time_from_event", edges[1:]),
+    }
 
 
 def spike_counts(
@@ -57,7 +189,7 @@ def spike_counts(
     ----------
     units
         A store's ``units`` group (``spike_times`` over ``spike``, ``spike_times_index`` over
-        ``unit_id``), whole or a selection of units.
+        ``unit_id``), whole or a selection of units, or :meth:`Project.units` of many sessions.
     events
         Rows of ``stimulus_presentations`` / ``trials`` (aligned on ``start_time`` /
         ``change_time``) or an array of times (s).
@@ -68,8 +200,8 @@ def spike_counts(
     -------
     xr.DataArray
         int32 counts (float32 with NaN for pairs of a unit and another session's event, when
-        ``units`` and ``events`` both carry ``ecephys_session_id``); ``time_from_event`` is each
-        bin's start, with ``bin_end`` beside it; the
+        ``units`` and ``events`` both carry ``ecephys_session_id``; those blocks are never
+        computed); ``time_from_event`` is each bin's start, with ``bin_end`` beside it; the
         units' columns are coordinates on ``unit_id``, the events' columns on ``event``. An event
         with a NaN time counts nothing.
 
@@ -78,72 +210,84 @@ def spike_counts(
     >>> counts = vbzarr.spike_counts(session["units"], flashes, np.arange(-0.1, 0.25, 0.01))  # doctest: +SKIP
     >>> vbzarr.psth(counts).groupby("structure_acronym").mean("unit_id")  # doctest: +SKIP
     """
-    if isinstance(units, xr.DataTree):
-        units = units.to_dataset()
-    for name in ("spike_times", "spike_times_index"):
-        if name not in units:
-            raise AlignmentError(f"Expected a units Dataset with {name!r}. Got {list(units.data_vars)}.")
+    units = _units_dataset(units)
     edges = parse_bin_edges(bin_edges)
     times, table = event_times(events)
-    ends = np.asarray(units["spike_times_index"].values, dtype=np.int64)
-    starts = (
-        np.asarray(units["spike_starts"].values, dtype=np.int64)
-        if "spike_starts" in units
-        else np.concatenate([[0], ends[:-1]])
-    )
-    flat = units["spike_times"].variable  # dask- or lazily-indexed: a slice reads only its chunks
+    plan = _Plan(units, table, len(times))
+    nb = len(edges) - 1
+    dtype = np.float32 if plan.cross else np.int32
     rows = []
-    for u in range(0, len(ends), UNITS_PER_BLOCK):
-        a, b = starts[u : u + UNITS_PER_BLOCK], ends[u : u + UNITS_PER_BLOCK]
-        lo, hi = (int(a.min()), int(b.max())) if len(a) else (0, 0)
-        # One contiguous read per block of units. A dask-backed variable is sliced as a dask
-        # array (dask.delayed would otherwise materialise the whole variable for every task).
-        spikes = flat.data[lo:hi] if isinstance(flat.data, da.Array) else dask.delayed(_read)(flat, lo, hi)
+    for u0, u1, session in plan.blocks:
+        spikes, a, b = plan.spikes(u0, u1)
         cols = []
-        for e in range(0, len(times), EVENTS_PER_BLOCK):
-            t = times[e : e + EVENTS_PER_BLOCK]
-            block = dask.delayed(_counts)(spikes, a - lo, b - lo, t, edges)
-            cols.append(da.from_delayed(block, shape=(len(a), len(t), len(edges) - 1), dtype=np.int32))
-        rows.append(
-            da.concatenate(cols, axis=1) if cols else da.zeros((len(a), 0, len(edges) - 1), dtype=np.int32)
-        )
-    data = da.concatenate(rows, axis=0) if rows else da.zeros((0, len(times), len(edges) - 1), np.int32)
-    session = "ecephys_session_id"
-    if session in units.coords and session in table:
-        # Units of many sessions: a unit counts only the events of its own session (NaN elsewhere).
-        same = units[session].values[:, None] == table[session].to_numpy()[None, :]
-        data = da.where(
-            da.from_array(same[:, :, None], chunks=(UNITS_PER_BLOCK, EVENTS_PER_BLOCK, -1)),
-            data.astype(np.float32),
-            np.float32(np.nan),
-        )
-    # Per-unit labels are small: load them, so that groupby (area, probe, quality...) just works.
-    unit_coords = {k: v.variable.load() for k, v in units.coords.items() if v.dims == ("unit_id",)}
-    for name, var in units.data_vars.items():
-        if var.dims == ("unit_id",) and name not in (
-            "spike_times_index",
-            "spike_amplitudes_index",
-            "spike_starts",
-        ):
-            unit_coords[name] = var.variable.load()
+        for event_session, positions in plan.events:
+            for e in range(0, len(positions), EVENTS_PER_BLOCK):
+                t = times[positions[e : e + EVENTS_PER_BLOCK]]
+                shape = (u1 - u0, len(t), nb)
+                if event_session != session:  # another session's events: NaN, never computed
+                    cols.append(da.full(shape, np.nan, dtype=dtype, chunks=shape))
+                    continue
+                block = da.from_delayed(dask.delayed(_counts)(spikes, a, b, t, edges), shape, np.int32)
+                cols.append(block.astype(dtype))
+        rows.append(da.concatenate(cols, axis=1) if cols else da.zeros((u1 - u0, 0, nb), dtype=dtype))
+    data = da.concatenate(rows, axis=0) if rows else da.zeros((0, len(times), nb), dtype=dtype)
+    positions = np.concatenate([p for _, p in plan.events]) if plan.events else np.zeros(0, int)
+    if not np.array_equal(positions, np.arange(len(positions))):
+        data = da.take(data, np.argsort(positions, kind="stable"), axis=1)
     return xr.DataArray(
         data,
         dims=("unit_id", "event", "time_from_event"),
-        coords={
-            **unit_coords,
-            **event_coords(table),
-            "time_from_event": ("time_from_event", edges[:-1], {"units": "seconds"}),
-            "bin_end": ("time_from_event", edges[1:]),
-        },
+        coords={**_unit_coords(units), **event_coords(table), **_bin_coords(edges)},
         name="spike_counts",
         attrs={"bins": "[start, end) relative to each event"},
     )
 
 
-def psth(counts: xr.DataArray, dim: str = "event") -> xr.DataArray:
-    """Firing rate (Hz) per bin: counts averaged over ``dim`` and divided by the bin width."""
-    width = counts["bin_end"] - counts["time_from_event"]
-    out = counts.mean(dim) / width
+def psth(
+    counts: xr.DataArray | xr.Dataset | xr.DataTree,
+    events: pd.DataFrame | Sequence[float] | np.ndarray | None = None,
+    bin_edges: Sequence[float] | np.ndarray | None = None,
+    dim: str = "event",
+) -> xr.DataArray:
+    """Firing rate (Hz) per unit and bin, averaged over events.
+
+    ``psth(counts)`` averages a :func:`spike_counts` result over ``dim`` and divides by the bin
+    width. ``psth(units, events, bin_edges)`` gives the same numbers straight from the spikes,
+    without per-event counts (faster when only the average is wanted); across sessions, each
+    unit averages over its own session's events.
+
+    Examples
+    --------
+    >>> rate = vbzarr.psth(session["units"], flashes, np.arange(-0.25, 0.5, 0.01))  # doctest: +SKIP
+    >>> rate.groupby("structure_acronym").mean("unit_id")  # doctest: +SKIP
+    """
+    if isinstance(counts, xr.DataArray):
+        if events is not None or bin_edges is not None:
+            raise AlignmentError("Expected psth(counts) or psth(units, events, bin_edges); got both.")
+        # float64: a float32 mean (cross-session counts) would be off in the 8th digit.
+        out = counts.astype(np.float64).mean(dim) / (counts["bin_end"] - counts["time_from_event"])
+    else:
+        if events is None or bin_edges is None:
+            raise AlignmentError(
+                "Expected events and bin_edges with a units Dataset: psth(units, events, bin_edges)."
+            )
+        units = _units_dataset(counts)
+        edges = parse_bin_edges(bin_edges)
+        times, table = event_times(events)
+        plan = _Plan(units, table, len(times))
+        own = dict(plan.events)
+        rows = []
+        for u0, u1, session in plan.blocks:
+            spikes, a, b = plan.spikes(u0, u1)
+            t = times[own.get(session, np.zeros(0, int))]
+            total = da.from_delayed(
+                dask.delayed(_totals)(spikes, a, b, t, edges), (u1 - u0, len(edges) - 1), np.int64
+            )
+            rows.append(total / len(t) / np.diff(edges))
+        data = da.concatenate(rows, axis=0) if rows else da.zeros((0, len(edges) - 1))
+        out = xr.DataArray(
+            data, dims=("unit_id", "time_from_event"), coords={**_unit_coords(units), **_bin_coords(edges)}
+        )
     out.name = "firing_rate"
     out.attrs = {"units": "Hz"}
     return out

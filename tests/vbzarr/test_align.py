@@ -209,12 +209,15 @@ def test_spike_counts_equal_slow_reference(trains, data, small_blocks):
         spikes_module.UNITS_PER_BLOCK, spikes_module.EVENTS_PER_BLOCK = 2, 3
     try:
         counts = vbzarr.spike_counts(as_units(trains), np.array(events), edges)
+        rate = vbzarr.psth(as_units(trains), np.array(events), edges)  # straight from the spikes
     finally:
         spikes_module.UNITS_PER_BLOCK, spikes_module.EVENTS_PER_BLOCK = old
     expected = slow_counts(trains, [e for e in events], edges)
     assert counts.dims == ("unit_id", "event", "time_from_event")
     np.testing.assert_array_equal(counts.values, expected)  # exact
     np.testing.assert_array_equal(counts.firing_rate.values, np.arange(len(trains)))
+    if events:
+        np.testing.assert_array_equal(rate.values, expected.sum(axis=1) / len(events) / np.diff(edges))
 
 
 def test_psth_is_mean_rate():
@@ -222,5 +225,8 @@ def test_psth_is_mean_rate():
     counts = vbzarr.spike_counts(units, [0.0, 1.0], [0.0, 0.05, 0.1])
     rate = vbzarr.psth(counts)
     np.testing.assert_allclose(rate.sel(unit_id=100).values, [(2 + 1) / 2 / 0.05, 0.0])
+    np.testing.assert_array_equal(vbzarr.psth(units, [0.0, 1.0], [0.0, 0.05, 0.1]).values, rate.values)
     with pytest.raises(AlignmentError, match="increasing"):
         vbzarr.spike_counts(units, [0.0], [0.1, 0.0])
+    with pytest.raises(AlignmentError, match="psth\\(units, events, bin_edges\\)"):
+        vbzarr.psth(units)

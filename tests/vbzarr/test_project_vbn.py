@@ -61,5 +61,9 @@ def test_units_across_sessions_and_spike_counts(project):
             .values
         )
         assert np.isnan(other).all()
+    # Straight from the spikes: each unit averages over its own session's events.
+    np.testing.assert_allclose(
+        vbzarr.psth(units, flashes, edges).values, vbzarr.psth(counts).values, rtol=1e-12
+    )
     by_area = vbzarr.psth(counts).groupby("structure_acronym").mean("unit_id")
     assert by_area.sizes["time_from_event"] == len(edges) - 1
