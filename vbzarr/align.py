@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import dask
 import dask.array as da
 import numpy as np
 import pandas as pd
@@ -30,8 +31,9 @@ from .errors import AlignmentError
 #: Columns that give the event time, by preference, when events are a table.
 TIME_COLUMNS = ("change_time", "change_time_no_display_delay", "start_time")
 SESSION_IDS = ("ophys_experiment_id", "ecephys_session_id", "behavior_session_id")
-#: Upper bound of one task's output block (the samples it reads are one chunk of the signal).
+#: Upper bounds of one task's output block and of the samples it reads (with all its rows).
 OUTPUT_CHUNK_BYTES = 32 * 2**20
+INPUT_CHUNK_BYTES = 64 * 2**20
 #: Coordinates over (session, first kept dim) that are NaN where a session lacks that row.
 PRESENCE_COORDS = ("cell_roi_id",)
 
@@ -97,14 +99,47 @@ def sample_indices(
 
 
 def _gather(
-    block: np.ndarray, i0: np.ndarray, i1: np.ndarray, w: np.ndarray, valid: np.ndarray
+    *pieces: np.ndarray,
+    starts: np.ndarray,
+    i0: np.ndarray,
+    i1: np.ndarray,
+    w: np.ndarray,
+    valid: np.ndarray,
 ) -> np.ndarray:
     """``x0 + (x1 - x0) * w`` at each grid time, in place; a grid time on a sample (``w`` 0 or 1,
-    always so for nearest) is exactly that sample even when the other neighbour is NaN."""
-    out = block[..., np.where(w == 1, i1, i0)]
+    always so for nearest) is exactly that sample even when the other neighbour is NaN.
+
+    The samples come as consecutive ``pieces`` along the last axis (starting at ``starts``
+    within the block's samples), gathered from where they are rather than joined first.
+    """
+
+    def segment(m: int, stop: int) -> np.ndarray:
+        """Samples [m, stop) of the block: a view when one piece holds them."""
+        parts = [
+            piece[..., max(m - st, 0) : stop - st]
+            for piece, st in zip(pieces, starts, strict=True)
+            if st < stop and st + piece.shape[-1] > m
+        ]
+        return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=-1)
+
+    def take(idx: np.ndarray) -> np.ndarray:
+        if len(pieces) == 1:
+            return pieces[0][..., idx]
+        # Events whose samples lie in one piece gather from it; those straddling two pieces
+        # from the few samples around the boundary.
+        out = np.empty((*pieces[0].shape[:-1], *idx.shape))
+        first, last = idx.min(axis=1), idx.max(axis=1)
+        where = np.stack([np.searchsorted(starts, v, side="right") - 1 for v in (first, last)], axis=1)
+        for key in np.unique(where, axis=0):
+            sel = np.flatnonzero((where == key).all(axis=1))
+            m = int(first[sel].min())
+            out[..., sel, :] = segment(m, int(last[sel].max()) + 1)[..., idx[sel] - m]
+        return out
+
+    out = take(np.where(w == 1, i1, i0))
     between = (w > 0) & (w < 1)
     if between.any():
-        step = block[..., i1]
+        step = take(i1)
         step -= out
         step *= w
         np.add(out, step, out=out, where=between)
@@ -134,33 +169,38 @@ def native_rate(t: np.ndarray) -> float:
 
 
 def _event_blocks(
-    lo: np.ndarray, hi: np.ndarray, max_events: int, chunk_starts: np.ndarray
+    lo: np.ndarray, hi: np.ndarray, max_events: int, max_samples: int
 ) -> list[tuple[int, int, int, int]]:
-    """Runs ``(a, b, lo, hi)`` of consecutive time-sorted events, reading samples ``[lo, hi)``.
-
-    A run holds at most ``max_events`` events whose windows lie in the same time chunk of the
-    signal (that chunk is then sliced, not copied), or that straddle the same chunk boundary
-    (only the few samples around it are joined). Events whose windows miss the recording
-    (``hi <= lo``) read nothing and join any run.
-    """
-    c0 = np.searchsorted(chunk_starts, lo, side="right") - 1
-    c1 = np.searchsorted(chunk_starts, hi - 1, side="right") - 1
-    blocks: list[list] = []  # [a, b, lo, hi, (first chunk, last chunk) of the samples read]
+    """Runs ``(a, b, lo, hi)`` of consecutive time-sorted events, reading samples ``[lo, hi)``:
+    at most ``max_events`` events and ``max_samples`` samples (unless one window is longer).
+    Events whose windows miss the recording (``hi <= lo``) read nothing and join any run."""
+    blocks: list[list[int]] = []  # [a, b, lo, hi]; hi <= lo while nothing is read
     for e in range(len(lo)):
-        key = (int(c0[e]), int(c1[e])) if hi[e] > lo[e] else None
+        reads = hi[e] > lo[e]
         block = blocks[-1] if blocks else None
-        if (
-            block is None
-            or block[1] - block[0] >= max_events
-            or (key is not None and block[4] is not None and key != block[4])
-        ):
-            block = [e, e, 0, 0, None]
+        if block is not None and reads and block[3] > block[2]:
+            grown = min(block[2], lo[e]), max(block[3], hi[e])
+        else:
+            grown = (lo[e], hi[e]) if reads else (block[2], block[3]) if block else (0, 0)
+        if block is None or block[1] - block[0] >= max_events or grown[1] - grown[0] > max_samples:
+            block = [e, e, *((lo[e], hi[e]) if reads else (0, 0))]
             blocks.append(block)
+        else:
+            block[2:4] = grown
         block[1] = e + 1
-        if key is not None:
-            block[2:4] = (lo[e], hi[e]) if block[4] is None else (min(block[2], lo[e]), max(block[3], hi[e]))
-            block[4] = key
-    return [(a, b, int(x), int(y)) for a, b, x, y, _ in blocks]
+    return [(a, b, int(x), int(y)) for a, b, x, y in blocks]
+
+
+def _gathered(piece: da.Array, n_events: int, n_offsets: int, idx: dict) -> da.Array:
+    """``_gather`` on each block of rows of ``piece``, from its time chunks as they are."""
+    starts = np.cumsum((0, *piece.chunks[-1]))[:-1]
+    tasks = piece.to_delayed(optimize_graph=False)  # optimised, each block would reread its chunks
+    grid = np.empty(tasks.shape[:-1], dtype=object)
+    for pos in np.ndindex(*grid.shape):
+        shape = tuple(c[k] for c, k in zip(piece.chunks[:-1], pos, strict=True))
+        block = dask.delayed(_gather)(*tasks[pos], starts=starts, **idx)
+        grid[pos] = da.from_delayed(block, (*shape, n_events, n_offsets), dtype=np.float64)
+    return da.block(grid.tolist()) if grid.ndim else grid[()]
 
 
 def _align_one(
@@ -198,33 +238,31 @@ def _align_one(
         lo,
         hi,
         max(1, OUTPUT_CHUNK_BYTES // (8 * len(offsets) * rows)),
-        np.cumsum((0, *data.chunks[-1]))[:-1],
+        max(max(data.chunks[-1], default=1), INPUT_CHUNK_BYTES // (8 * rows)),
     )
     # Rows (e.g. cells) go chunk by chunk, so a session's chunks of rows it lacks are never read.
     bounds = np.cumsum((0, *data.chunks[0])) if other else np.array([0, 0])
     row_slices = [slice(int(x), int(y)) for x, y in zip(bounds[:-1], bounds[1:], strict=True)]
     columns = []
     for a, b, b_lo, b_hi in blocks:
-        idx = (np.clip(i0[a:b] - b_lo, 0, None), np.clip(i1[a:b] - b_lo, 0, None), w[a:b], valid[a:b])
+        # Grid times off the recording point at the event's own samples (any will do: they
+        # become NaN), so that an event's indices stay near it.
+        own = np.clip(lo[a:b, None] - b_lo, 0, max(b_hi - b_lo - 1, 0))
+        idx = {
+            "i0": np.where(valid[a:b], i0[a:b] - b_lo, own),
+            "i1": np.where(valid[a:b], i1[a:b] - b_lo, own),
+            "w": w[a:b],
+            "valid": valid[a:b],
+        }
         parts = []
         for rows_sl in row_slices if other else [None]:
             piece = data[rows_sl, ..., b_lo:b_hi] if other else data[..., b_lo:b_hi]
-            out_chunks = (*piece.chunks[:-1], (b - a,), (len(offsets),))
             if b_hi <= b_lo or (present is not None and not present[rows_sl].any()):
                 # No window reaches the recording, or the session lacks these rows: NaN, unread.
-                parts.append(da.full(tuple(map(sum, out_chunks)), np.nan, chunks=out_chunks))
+                chunks = (*piece.chunks[:-1], (b - a,), (len(offsets),))
+                parts.append(da.full(tuple(map(sum, chunks)), np.nan, chunks=chunks))
                 continue
-            parts.append(
-                da.map_blocks(
-                    _gather,
-                    piece.rechunk({axis: -1}, method="tasks"),  # "auto" imports distributed
-                    *idx,
-                    dtype=np.float64,
-                    drop_axis=axis,
-                    new_axis=[axis, axis + 1],
-                    chunks=out_chunks,
-                )
-            )
+            parts.append(_gathered(piece, b - a, len(offsets), idx))
         columns.append(da.concatenate(parts, axis=0))
     if not columns:
         out = da.zeros((*data.shape[:-1], 0, len(offsets)), chunks=(*data.chunks[:-1], -1, -1))

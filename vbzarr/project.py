@@ -75,10 +75,8 @@ class _TracePlan:
     """Where each chunk of a cross-session trace view comes from.
 
     Cells are in order of first appearance, so the first experiment's chunk is its stored rows
-    in order; a chunk holds whole groups of cells first seen in one experiment, up to
-    ``CELLS_PER_CHUNK``, so an experiment (whose cells are its own group and earlier ones of its
-    container) touches few chunks, and chunks of cells it lacks are never read. Frames are
-    chunked like the stored arrays, so each stored chunk is decompressed once per view chunk.
+    in order; chunks of cells an experiment lacks are never read for it. Frames are chunked like
+    the stored arrays, so each stored chunk is decompressed once per view chunk.
     """
 
     sources: list[_TraceSource]
@@ -92,22 +90,24 @@ class _TracePlan:
         first_seen = pd.unique(np.concatenate([s.cells for s in sources]))
         position = pd.Index(first_seen)
         rows = np.full((len(sources), len(first_seen)), -1, dtype=np.int64)
-        starts = {0}
+        # A chunk holds the cells first seen in one experiment, plus those first seen in later
+        # experiments that share cells with it (the same container), up to the cap; an
+        # experiment then falls in few chunks (each read once) and chunks stay container-sized.
+        cell_chunks: list[int] = []
+        end = 0  # cells placed in chunks so far
         for k, src in enumerate(sources):
             where = position.get_indexer(src.cells)
             rows[k, where] = src.rows
-            new = rows[:k, where].max(axis=0, initial=-1) < 0 if k else np.ones(len(where), bool)
-            if new.any():
-                starts.add(int(where[new].min()))
-        # Whole groups of new cells per chunk (a group larger than the cap is split): an
-        # experiment's cells then fall in few chunks, and each chunk reads its rows once.
-        cell_chunks: list[int] = []
-        bounds = [*sorted(starts), len(first_seen)]
-        for a, b in zip(bounds[:-1], bounds[1:], strict=True):
-            if cell_chunks and cell_chunks[-1] + (b - a) <= CELLS_PER_CHUNK:
-                cell_chunks[-1] += b - a
+            n_new = int((where >= end).sum())
+            if not n_new:
+                continue
+            last = end - cell_chunks[-1] if cell_chunks else 0
+            shares = bool(cell_chunks) and bool(((where >= last) & (where < end)).any())
+            if shares and cell_chunks[-1] + n_new <= CELLS_PER_CHUNK:
+                cell_chunks[-1] += n_new
             else:
-                cell_chunks += [min(CELLS_PER_CHUNK, b - c) for c in range(a, b, CELLS_PER_CHUNK)]
+                cell_chunks += [min(CELLS_PER_CHUNK, n_new - c) for c in range(0, n_new, CELLS_PER_CHUNK)]
+            end += n_new
         n_frames = max(len(s.time) for s in sources)
         step = max(s.frame_chunk for s in sources)
         frame_chunks = tuple(min(step, n_frames - f) for f in range(0, n_frames, step)) or (0,)

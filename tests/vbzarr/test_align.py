@@ -61,12 +61,14 @@ def test_align_equals_slow_reference(data, method, block_bytes):
     window = data.draw(windows())
     rate = data.draw(st.sampled_from([None, 4.0, 8.0, 31.0, 60.0]))
     chunks = data.draw(st.integers(1, len(t)))
-    old = align_module.OUTPUT_CHUNK_BYTES
-    align_module.OUTPUT_CHUNK_BYTES = block_bytes  # tiny blocks exercise block boundaries
+    old = align_module.OUTPUT_CHUNK_BYTES, align_module.INPUT_CHUNK_BYTES
+    # Tiny blocks exercise block boundaries (events per block, samples read per block); large
+    # ones gather across the signal's time chunks.
+    align_module.OUTPUT_CHUNK_BYTES, align_module.INPUT_CHUNK_BYTES = block_bytes, block_bytes
     try:
         resp = vbzarr.align(as_signal(t, x, chunks), events, window, rate=rate, method=method)
     finally:
-        align_module.OUTPUT_CHUNK_BYTES = old
+        align_module.OUTPUT_CHUNK_BYTES, align_module.INPUT_CHUNK_BYTES = old
     offsets = resp.time_from_event.values
     expected = slow_align(t, x, events, offsets, method)
     assert resp.dims == ("cell_specimen_id", "event", "time_from_event")
