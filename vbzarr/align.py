@@ -12,8 +12,11 @@ Sampling rule (the contract the tests check against plain numpy loops):
   recording are never shortened. Events with a NaN time (e.g. aborted trials' change time) give
   NaN rows.
 
-Everything is lazy: events are processed in time order, in blocks, and each block reads only the
-part of the recording its windows cover.
+Everything is lazy: events are processed in time order, in blocks (bounded by
+``OUTPUT_CHUNK_BYTES`` of output and ``INPUT_CHUNK_BYTES`` of samples), and each block gathers
+from the signal's own chunks that its windows cover, without joining them first. A cross-session
+signal is aligned session by session on the session's own rows: chunks of cells a session lacks
+(``cell_roi_id`` NaN) are NaN for its events and never read.
 """
 
 from __future__ import annotations
@@ -328,7 +331,9 @@ def align(
         coordinate (``eye_tracking.pupil_area``); extra dims (``cell_specimen_id``) are kept. A
         cross-session view from :meth:`Project.cell_traces` (``time`` over
         ``(ophys_experiment_id, frame)``) is aligned session by session: ``events`` must then
-        have an ``ophys_experiment_id`` column.
+        have an ``ophys_experiment_id`` column. Its cost grows with the sessions' own cells and
+        events, plus NaN blocks for (other container's cells, session) pairs: for averages over
+        many containers, align container by container and combine the reduced results.
     events
         Rows of ``stimulus_presentations`` or ``trials`` (any filter), or an array of times (s).
         Trials align on ``change_time``, presentations on ``start_time``.

@@ -35,6 +35,7 @@ class CountingS3Server:
     def __init__(self) -> None:
         threaded, dispatcher, backend, make_server = _moto()
         self.requests: list[tuple[str, str]] = []
+        self.bytes_sent = 0  # response body bytes served
         self._lock = threading.Lock()
         outer = self
 
@@ -45,7 +46,10 @@ class CountingS3Server:
                 def counting(environ: dict, start_response: Any):
                     with outer._lock:
                         outer.requests.append((environ["REQUEST_METHOD"], environ.get("PATH_INFO", "")))
-                    return app(environ, start_response)
+                    for chunk in app(environ, start_response):
+                        with outer._lock:
+                            outer.bytes_sent += len(chunk)
+                        yield chunk
 
                 self._server = make_server(self._ip_address, self._port, counting, True)
                 logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
@@ -86,6 +90,7 @@ class CountingS3Server:
     def reset(self) -> None:
         with self._lock:
             self.requests.clear()
+            self.bytes_sent = 0
 
     def count(self, method: str = "GET") -> int:
         with self._lock:
