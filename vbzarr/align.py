@@ -180,16 +180,18 @@ def _event_blocks(
     blocks: list[list[int]] = []  # [a, b, lo, hi]; hi <= lo while nothing is read
     for e in range(len(lo)):
         reads = hi[e] > lo[e]
-        block = blocks[-1] if blocks else None
-        if block is not None and reads and block[3] > block[2]:
-            grown = min(block[2], lo[e]), max(block[3], hi[e])
-        else:
-            grown = (lo[e], hi[e]) if reads else (block[2], block[3]) if block else (0, 0)
-        if block is None or block[1] - block[0] >= max_events or grown[1] - grown[0] > max_samples:
+        block = blocks[-1] if blocks and blocks[-1][1] - blocks[-1][0] < max_events else None
+        if block is not None and reads:
+            start, stop = (
+                (min(block[2], lo[e]), max(block[3], hi[e])) if block[3] > block[2] else (lo[e], hi[e])
+            )
+            if stop - start > max_samples:
+                block = None
+            else:
+                block[2:4] = start, stop
+        if block is None:
             block = [e, e, *((lo[e], hi[e]) if reads else (0, 0))]
             blocks.append(block)
-        else:
-            block[2:4] = grown
         block[1] = e + 1
     return [(a, b, int(x), int(y)) for a, b, x, y in blocks]
 
