@@ -585,6 +585,18 @@ def main() -> None:
         results["scale"] = {"input": {k: v for k, v in scale.items() if k != "paths"}, "rows": rows}
 
     results["code_changed_during_run"] = code_changed_since(code)
+    for key in ("container", "psth", "scale"):
+        if key in results:
+            results[key]["code"] = code
+    # A run of some parts keeps the other parts' last results (same size), each with its code.
+    from benchmarks._proc import RESULTS
+
+    previous = RESULTS / f"{NAME}.json"
+    if parts != {"i", "ii", "iii"} and previous.exists():
+        old = json.loads(previous.read_text())
+        if old.get("size") == args.size:
+            kept = [k for k in ("container", "psth", "scale") if k in old and k not in results]
+            results.update({k: old[k] for k in kept})
     md = report(results, args, cfg)
     j, m = write_results(NAME, results, md)
     print(md)
@@ -615,6 +627,11 @@ def child_compare_psth(paths: dict) -> dict:
     return out
 
 
+def code_line(code: dict) -> str:
+    return (f"Code of this part: commit `{code['commit'][:10]}` + {len(code['dirty_files'])} "
+            f"uncommitted package files (content sha1 `{code['content_sha1']}`).\n")
+
+
 def report(r: dict, args, cfg: dict) -> str:
     lines = [f"# {NAME}\n", machine_line(r["machine"], r["command"]),
              f"Code measured: commit `{r['code']['commit'][:10]}` + "
@@ -635,6 +652,7 @@ def report(r: dict, args, cfg: dict) -> str:
             f"{v[0]['n_events']} change events; NWB total {c['nwb_bytes'] / 2**30:.2f} GiB. Window "
             f"{WINDOW} s at {RATE} Hz, linear interpolation, mean per image (dims "
             f"{c['agree'].get('shape')}). Median of {len(v)} fresh processes each.\n")
+        lines.append(code_line(c.get("code", r["code"])))
         rows = [["vbzarr: open_project -> dff -> events_table -> align -> groupby(image).mean",
                  fmt_s(vs), fmt_mb(max(x["rusage_maxrss_mb"] for x in v)), ratio(vs, ps)],
                 ["pynwb + pandas + loop over events (per file)", fmt_s(ps),
@@ -677,6 +695,7 @@ def report(r: dict, args, cfg: dict) -> str:
             f"\n## (ii) PSTH of every unit around every image flash\n\n"
             f"{v[0]['n_units']} units, {v[0]['n_events']} image flashes (omitted excluded), "
             f"{v[0]['bins']} bins of 10 ms from -0.25 to 0.5 s. Median of {len(v)} fresh processes.\n")
+        lines.append(code_line(ps_.get("code", r["code"])))
         vc = ps_["runs"]["vbzarr_counts"]
         vcs = median([x["seconds"] for x in vc])
 
@@ -733,6 +752,7 @@ def report(r: dict, args, cfg: dict) -> str:
             f"{len(t0['all_s'])})\n\nSessions: {size['task_minutes']} min task, {size['n_cells']} "
             f"cells, taken in table order (whole containers of "
             f"{cfg['scale_layout'][1]} sessions); same analysis as (i).\n")
+        lines.append(code_line(r["scale"].get("code", r["code"])))
         rows = [[x["sessions"], x["containers"], x["n_cells"], x["n_events"], fmt_s(x["median_s"]),
                  f"{x['median_s'] / t0['median_s'] * t0['sessions'] / x['sessions']:.2f}",
                  fmt_mb(x["peak_rss_mb"]), f"{x['peak_rss_mb'] / t0['peak_rss_mb']:.2f}x"]
