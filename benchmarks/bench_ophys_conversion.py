@@ -22,9 +22,9 @@ e. The two access patterns, each in a fresh process (so every query is "cold" fo
 f. (a), (d) and (e) for alternative ``Chunking(cells, time)`` settings; plus exploratory layouts
    of ``dff`` the converter cannot write today (zarr sharding, a bitshuffle codec) and xarray
    without dask, to show where the read time goes.
-g. Diagnosis helpers: a per-group breakdown of the conversion (using the converter's own
-   ``build_groups``/``_encoding``) with variants (threaded dask scheduler, bitshuffle codec), and a
-   codec probe on samples of the large variables.
+g. Diagnosis helpers: a step-by-step breakdown of the conversion (the converter's own
+   ``build_groups`` and ``_StagedStore``) with variants of the ``ophys`` codecs, and a codec probe
+   on samples of the large variables.
 
 Page cache: on this VM the kernel evicts file pages within seconds, so every conversion run first
 reads the source NWB once (warm source, both peers alike), and every read measurement states
@@ -199,17 +199,19 @@ def child_read(p: dict) -> dict:
 
 
 def child_breakdown(p: dict) -> dict:
-    """Where the conversion's time goes: the converter's own steps, group by group, then variants
-    of the ophys group (threaded dask scheduler, bitshuffle codec). Written to a scratch store."""
+    """Where the conversion's time goes: the converter's own steps one at a time (sha256, the
+    stream builders, the metadata of every group, then each group's slabs), then variants of the
+    ``ophys`` group written by the converter's writer with other codecs. Written to a scratch
+    store."""
     import warnings
 
     warnings.filterwarnings("ignore")
     import dask
-    import zarr
+    import dask.local
     from zarr.codecs import BloscCodec
 
     from converters import Chunking, convert
-    from converters.convert import _encoding, _sha256, build_groups
+    from converters.convert import _sha256, _StagedStore, build_groups
     from converters.nwb import NWBReader
     from vbzarr.urls import filesystem
 
@@ -220,71 +222,66 @@ def child_breakdown(p: dict) -> dict:
     _sha256(fs, path)
     out["sha256_s"] = time.perf_counter() - t0
     nwb = NWBReader(p["src"])
-    t0 = time.perf_counter()
-    groups, _ = build_groups(nwb, chunking)
-    out["build_groups_s"] = time.perf_counter() - t0
     dst = p["dst"]
     shutil.rmtree(dst, ignore_errors=True)
-    zarr.open_group(dst, mode="w", zarr_format=3)
-    out["groups"] = {}
-    # The converter's scheduler (converters.convert._write_groups): threads if it has
-    # WRITE_THREADS, else synchronous (older versions).
-    threads = getattr(convert, "WRITE_THREADS", None)
-    as_converter = {"scheduler": "threads", "num_workers": threads} if threads else \
-        {"scheduler": "synchronous"}
-    out["converter_scheduler"] = as_converter
-    with dask.config.set(**as_converter):
-        for name, ds in groups.items():
-            t0 = time.perf_counter()
-            ds.to_zarr(dst, group=name, mode="w", zarr_format=3, consolidated=False,
-                       encoding=_encoding(ds, chunking))
-            out["groups"][name] = {"seconds": time.perf_counter() - t0, "mb": ds.nbytes / 1e6}
-    t0 = time.perf_counter()
-    zarr.consolidate_metadata(dst, zarr_format=3)
-    out["consolidate_s"] = time.perf_counter() - t0
-    ophys = groups["ophys"]
-
-    dense = [v for v in ("dff", "corrected_fluorescence", "demixed_trace", "neuropil_trace")
-             if v in ophys]
-
-    def codecs(enc: dict, kind: str) -> dict:
-        if kind == "current":
-            return enc
-        for name in ophys.data_vars:
-            name = str(name)
-            if kind == "bitshuffle-dense" and name in dense:
-                enc[name]["compressors"] = [BloscCodec(cname="zstd", clevel=5, shuffle="bitshuffle")]
-            elif kind == "lz4":
-                enc[name]["compressors"] = [BloscCodec(cname="lz4", clevel=5, shuffle="shuffle")]
-            elif kind in ("zstd1", "zstd3", "zstd5"):
-                enc[name]["compressors"] = [BloscCodec(cname="zstd", clevel=int(kind[-1]),
-                                                       shuffle="shuffle")]
-        return enc
-
-    _, label = current_codec()
-    sched = f"threaded x{threads}" if threads else "synchronous"
-    variants = {
-        f"{sched}, {label} (as the converter)": (as_converter, "current"),
-        f"synchronous, {label}": ({"scheduler": "synchronous"}, "current"),
-        "threaded x2, blosc zstd5 shuffle": ({"scheduler": "threads", "num_workers": 2}, "zstd5"),
-        "threaded x2, blosc zstd5 bitshuffle for dff/corrected/demixed/neuropil, rest as now":
-            ({"scheduler": "threads", "num_workers": 2}, "bitshuffle-dense"),
-        "threaded x2, blosc zstd1 shuffle": ({"scheduler": "threads", "num_workers": 2}, "zstd1"),
-        "threaded x2, blosc lz4 shuffle (hdmf-zarr's default codec)":
-            ({"scheduler": "threads", "num_workers": 2}, "lz4"),
-    }
-    out["ophys_variants"] = {}
-    for label, (sched_cfg, kind) in variants.items():
-        target = dst + ".variant"
-        shutil.rmtree(target, ignore_errors=True)
-        enc = codecs(_encoding(ophys, chunking), kind)
+    out["write_threads"] = convert.WRITE_THREADS
+    out["slab_mb"] = convert.SLAB_BYTES / 2**20
+    with dask.config.set(scheduler=dask.local.get_sync):  # as convert_nwb
         t0 = time.perf_counter()
-        with dask.config.set(**sched_cfg):
-            ophys.to_zarr(target, group="ophys", mode="w", zarr_format=3, consolidated=False,
-                          encoding=enc)
-        out["ophys_variants"][label] = {"seconds": time.perf_counter() - t0,
-                                        "bytes": du_bytes(target)[0]}
-        shutil.rmtree(target, ignore_errors=True)
+        groups, _ = build_groups(nwb, chunking)
+        out["build_groups_s"] = time.perf_counter() - t0
+        staged = _StagedStore(dst, chunking)
+        t0 = time.perf_counter()
+        slabs = staged.write_metadata(groups)
+        out["metadata_s"] = time.perf_counter() - t0
+        out["groups"] = {}
+        for name, ds in groups.items():
+            mine = [s for s in slabs if s.group == name]
+            t0 = time.perf_counter()
+            staged.write_slabs(mine)
+            out["groups"][name] = {"seconds": time.perf_counter() - t0, "mb": ds.nbytes / 1e6,
+                                   "slabs": len(mine)}
+        t0 = time.perf_counter()
+        staged.finish({})
+        out["consolidate_s"] = time.perf_counter() - t0
+        ophys = groups["ophys"]
+
+        dense = [v for v in ("dff", "corrected_fluorescence", "demixed_trace", "neuropil_trace")
+                 if v in ophys]
+
+        def with_codecs(kind: str):
+            ds = ophys.copy()
+            for name in ds.data_vars:
+                name = str(name)
+                if kind == "bitshuffle-dense" and name in dense:
+                    codec = BloscCodec(cname="zstd", clevel=5, shuffle="bitshuffle")
+                elif kind == "lz4":
+                    codec = BloscCodec(cname="lz4", clevel=5, shuffle="shuffle")
+                elif kind in ("zstd1", "zstd3", "zstd5"):
+                    codec = BloscCodec(cname="zstd", clevel=int(kind[-1]), shuffle="shuffle")
+                else:
+                    continue
+                ds[name].encoding["compressors"] = [codec]
+            return ds
+
+        _, label = current_codec()
+        variants = {
+            f"{label} (as the converter)": "current",
+            "blosc zstd5 shuffle": "zstd5",
+            "blosc zstd5 bitshuffle for dff/corrected/demixed/neuropil, rest as now": "bitshuffle-dense",
+            "blosc zstd1 shuffle": "zstd1",
+            "blosc lz4 shuffle (hdmf-zarr's default codec)": "lz4",
+        }
+        out["ophys_variants"] = {}
+        for label, kind in variants.items():
+            target = dst + ".variant"
+            shutil.rmtree(target, ignore_errors=True)
+            ds = with_codecs(kind)
+            t0 = time.perf_counter()
+            _StagedStore(target, chunking).write({"ophys": ds})
+            out["ophys_variants"][label] = {"seconds": time.perf_counter() - t0,
+                                            "bytes": du_bytes(target)[0]}
+            shutil.rmtree(target, ignore_errors=True)
     out["peak_rss_mb"] = rss_mb()
     return out
 
@@ -911,14 +908,20 @@ def render(r: dict, dkey: str, chunkings, args) -> str:
 
     b = r["breakdown"]
     brows = [["sha256 of the source", f"{b['sha256_s']:.2f}"], ["build_groups", f"{b['build_groups_s']:.2f}"]]
-    brows += [[f"write group `{g}` ({v['mb']:.0f} MB raw)", f"{v['seconds']:.2f}"]
+    if "metadata_s" in b:
+        brows.append(["metadata and in-memory values of every group", f"{b['metadata_s']:.2f}"])
+    brows += [[f"write group `{g}` ({v['mb']:.0f} MB raw"
+               + (f", {v['slabs']} slabs)" if "slabs" in v else ")"), f"{v['seconds']:.2f}"]
               for g, v in sorted(b["groups"].items(), key=lambda kv: -kv[1]["seconds"])]
     brows.append(["consolidate_metadata", f"{b['consolidate_s']:.2f}"])
-    sch = b.get("converter_scheduler", {})
+    how = (f"slabs of {b['slab_mb']:.0f} MB on {b['write_threads']} threads" if "write_threads" in b
+           else f"scheduler {b.get('converter_scheduler', {})}")
     out += ["## Diagnosis: where the conversion time goes (the converter's own steps, one at a "
-            f"time, scheduler {sch}; the converter hashes the source on a thread alongside)\n",
+            f"time, {how}; the converter hashes the source on a thread alongside and writes the "
+            "slabs of every group in one pool)\n",
             md_table(["step", "seconds"], brows),
-            "Variants of writing the `ophys` group (exploratory, not what the converter does):\n",
+            "Variants: the `ophys` group written by the converter's writer with other codecs "
+            "(exploratory):\n",
             md_table(["variant", "seconds", "ophys MB"],
                      [[k, f"{v['seconds']:.2f}", f"{v['bytes'] / mb:.1f}"]
                       for k, v in b["ophys_variants"].items()])]

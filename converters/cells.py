@@ -18,6 +18,8 @@ from .registry import Chunking, stream
 
 CELL_TABLE = "processing/ophys/image_segmentation/cell_specimen_table"
 IMAGES = "processing/ophys/images"
+#: ROI masks read from HDF5 at a time (8 MB of 512 x 512 booleans); each is stored as one chunk.
+MASKS_PER_READ = 32
 
 
 def cell_specimen_table(nwb: NWBReader) -> pd.DataFrame:
@@ -84,7 +86,7 @@ def images(nwb: NWBReader, chunking: Chunking) -> xr.Dataset | None:
             data_vars[var] = xr.Variable(("row", "column"), nwb.read(path, var), attrs=_spacing(nwb, path))
     if CELL_TABLE in nwb:
         cells = cell_specimen_table(nwb)
-        masks = nwb.lazy(f"{CELL_TABLE}/image_mask", (1, 8192, 8192), "roi_masks")
+        masks = nwb.lazy(f"{CELL_TABLE}/image_mask", (MASKS_PER_READ, 8192, 8192), "roi_masks")
         if masks.ndim != 3 or masks.shape[0] != n_table_rows(nwb):
             raise InvalidNWBError(
                 nwb.path,
@@ -92,9 +94,11 @@ def images(nwb: NWBReader, chunking: Chunking) -> xr.Dataset | None:
                 f"expected one (row, column) mask per ROI, found shape {masks.shape}",
             )
         valid = masks[cells.row.to_numpy()].astype(bool)
-        data_vars["roi_masks"] = xr.Variable(("cell_specimen_id", "row", "column"), valid)
+        data_vars["roi_masks"] = xr.Variable(
+            ("cell_specimen_id", "row", "column"), valid, encoding={"chunks": (1, *masks.shape[1:])}
+        )
         mask_image = (
-            valid.astype(np.int64).sum(axis=0) if len(cells) else da.zeros(masks.shape[1:], dtype=np.int64)
+            valid.sum(axis=0, dtype=np.int64) if len(cells) else da.zeros(masks.shape[1:], dtype=np.int64)
         )
         data_vars["segmentation_mask_image"] = xr.Variable(("row", "column"), mask_image.compute())
         coords = {

@@ -1,9 +1,15 @@
 """The driver: one NWB file -> one Zarr store, written aside and moved into place.
 
-Every registered stream builds its group lazily from the open HDF5 file; groups are written one at
-a time with the synchronous dask scheduler, so at most a few chunks are in memory whatever the file
-size. The store is assembled in a temporary folder and only then published: renamed into place on
-a local filesystem, or uploaded with its root ``zarr.json`` (the consolidated metadata that makes it
+Every registered stream builds its group lazily from the open HDF5 file: tables and coordinates in
+memory, the large datasets as dask arrays. xarray then encodes every group into an in-memory
+store (the metadata of every array, the values of the in-memory ones), written out as plain files.
+The dask arrays follow in slabs: runs of whole chunks, about ``SLAB_BYTES`` each, computed on
+``WRITE_THREADS`` threads with dask's synchronous scheduler (the arrays of a group that share a
+chunk grid together, so a derived array, e.g. filtered events, reuses its source's reads), then
+compressed and written chunk by chunk in the same thread, byte for byte as zarr writes them. HDF5
+is read under one process-wide lock; a few slabs are in memory whatever the file size. The store is
+assembled in a temporary folder and only then published: renamed into place on a local
+filesystem, or uploaded with its root ``zarr.json`` (the consolidated metadata that makes it
 openable) last on object storage. A failure leaves no store a reader could open.
 """
 
@@ -12,23 +18,29 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
+import itertools
 import os
 import shutil
 import tempfile
 import uuid
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import dask
+import dask.array as da
+import dask.local
 import fsspec
+import numcodecs
 import numpy as np
 import xarray as xr
 import zarr
-from zarr.codecs import BloscCodec
+from zarr.abc.buffer import Buffer
+from zarr.codecs import BloscCodec, BytesCodec, Endian
+from zarr.storage import LocalStore, MemoryStore
 
 from vbzarr import __version__
 from vbzarr.errors import InvalidNWBError
@@ -61,8 +73,13 @@ NOT_IN_KIND = {
 }
 
 
-#: Threads compressing and writing chunks while one reads HDF5 (the machine has 2 cores).
-WRITE_THREADS = 2
+#: Slabs in flight, one per core (at least two: one reads HDF5 under the process-wide lock while
+#: another compresses; at most 8: each holds a slab in memory).
+WRITE_THREADS = min(max(os.cpu_count() or 2, 2), 8)
+#: Uncompressed bytes of one slab (all the lazy arrays of a group sharing a chunk grid, over a
+#: run of whole dask chunks; at least one): big enough to amortise a dask computation, small
+#: enough that ``WRITE_THREADS`` of them stay far below the memory of a large file.
+SLAB_BYTES = 16 * 2**20
 
 
 @dataclass
@@ -78,9 +95,13 @@ class StoreSummary:
 
 
 def _encoding(ds: xr.Dataset, chunking: Chunking) -> dict[str, dict]:
+    """Chunks and codecs of every variable: a variable's own ``encoding`` (e.g. the spike codec,
+    trace chunks), else its dask chunks, else ``chunking.rows`` along the first dim."""
     enc = {}
     for name, var in ds.variables.items():
-        if var.chunks is not None:
+        if "chunks" in var.encoding:
+            chunks = tuple(min(c, max(n, 1)) for c, n in zip(var.encoding["chunks"], var.shape, strict=True))
+        elif var.chunks is not None:
             chunks = tuple(c[0] for c in var.chunks)
         else:
             chunks = tuple(min(n, chunking.rows) if i == 0 else n for i, n in enumerate(var.shape))
@@ -161,7 +182,7 @@ def convert_nwb(
     chunking
         Chunk lengths (default :class:`Chunking`).
     progress
-        Show a progress bar over the groups.
+        Show a progress bar over the slabs written.
     storage_options
         fsspec options for ``dst``.
     lfp
@@ -185,13 +206,15 @@ def convert_nwb(
     """
     chunking = chunking or Chunking()
     dst = str(dst)
-    # Every dask computation of a conversion runs here, on local threads, even inside a
-    # dask.distributed worker (whose default scheduler would try to ship h5py objects).
+    # Every dask computation of a conversion runs in the thread that asks for it (the writer
+    # parallelises over slabs), even inside a dask.distributed worker, whose default scheduler
+    # would try to ship h5py objects. A function, not a name: given a name, dask first imports
+    # distributed to look for a client (a quarter of a second).
     with (
-        dask.config.set(scheduler="threads", num_workers=WRITE_THREADS),
+        dask.config.set(scheduler=dask.local.get_sync),
         tempfile.TemporaryDirectory(prefix="vbzarr-", dir=_scratch_dir(dst)) as tmp,
     ):
-        staged = os.path.join(tmp, "store.zarr")
+        staged = _StagedStore(os.path.join(tmp, "store.zarr"), chunking)
         with contextlib.ExitStack() as stack:
             nwb, provenance = stack.enter_context(_open_source(src))
             kind, store_id = metadata.kind_and_id(nwb)
@@ -205,7 +228,7 @@ def convert_nwb(
                 missing.append("lfp")
             missing = [m for m in missing if m not in NOT_IN_KIND[kind]]
             attrs = metadata.root_attrs(nwb, kind)
-            _write_groups(staged, groups, chunking, progress, label=Path(str(src)).name)
+            staged.write(groups, progress, label=Path(str(src)).name)
         # Sources closed: their checksums (computed alongside) are in the provenance now.
         provenance |= {
             "converter_version": __version__,
@@ -217,8 +240,8 @@ def convert_nwb(
             "missing_streams": missing,
             "provenance": provenance,
         }
-        _finish(staged, attrs)
-        _publish(staged, dst, storage_options)
+        staged.finish(attrs)
+        _publish(staged.path, dst, storage_options)
     return StoreSummary(
         kind=kind,
         id=store_id,
@@ -238,28 +261,229 @@ def _scratch_dir(dst: str) -> str | None:
     return None
 
 
-def _write_groups(
-    path: str, groups: dict[str, xr.Dataset], chunking: Chunking, progress: bool, label: str
-) -> None:
-    from tqdm.auto import tqdm
+class _Deferred:
+    """The ``writer`` that xarray's ``Dataset.dump_to_store`` hands every encoded array to, with
+    its zarr target: in-memory values are written at once, dask ones are kept for the slabs."""
 
-    zarr.open_group(path, mode="w", zarr_format=3)
-    bar = tqdm(groups.items(), desc=label, unit="group", disable=not progress, leave=False)
-    # HDF5 reads are serialised by the lock in NWBReader.lazy; compression and writes run on
-    # ``WRITE_THREADS`` threads (set by convert_nwb), so a few chunks per thread are in memory.
-    for name, ds in bar:
-        bar.set_postfix_str(name)
-        ds.to_zarr(
-            path, group=name, mode="w", zarr_format=3, consolidated=False, encoding=_encoding(ds, chunking)
+    def __init__(self) -> None:
+        self.lazy: list[tuple[zarr.Array, da.Array]] = []
+
+    def add(self, source: Any, target: zarr.Array, region: Any = None) -> None:
+        # ``region`` is always the whole array: groups are written whole, never appended to.
+        if isinstance(source, da.Array):
+            if source.size:
+                self.lazy.append((target, source))
+        else:
+            target[...] = source
+
+
+@dataclass
+class _Slab:
+    """One write task: the same block of every lazy array of a group that shares a chunk grid
+    (``targets``: their zarr arrays, as created in memory: metadata only)."""
+
+    group: str
+    targets: list[zarr.Array]
+    sources: list[da.Array]
+    block: tuple[slice, ...]
+
+
+def _slabs(group: str, lazy: list[tuple[zarr.Array, da.Array]]) -> list[_Slab]:
+    """Cut a group's lazy arrays into slabs along one axis (time for traces, images for templates).
+
+    Arrays sharing a chunk grid share their slabs. A slab is a run of whole dask chunks (each read
+    once, not sliced) of about ``SLAB_BYTES``, and starts and ends on stored-chunk boundaries, so
+    no two slabs write the same stored chunk. The axis is the one with the most such boundaries.
+    """
+    grids: dict[tuple, list[tuple[zarr.Array, da.Array]]] = {}
+    for target, source in lazy:
+        grids.setdefault((target.shape, target.chunks), []).append((target, source))
+    slabs = []
+    for (shape, chunks), members in grids.items():
+        targets, sources = [t for t, _ in members], [s for _, s in members]
+        if not shape:  # a 0-d array: one slab
+            slabs.append(_Slab(group, targets, sources, ()))
+            continue
+        # Per axis, the dask chunk ends of every array that fall on a stored chunk's edge.
+        ends = [
+            sorted(
+                e
+                for e in set.intersection(*(set(np.cumsum(s.chunks[axis]).tolist()) for s in sources))
+                if e % chunks[axis] == 0 or e == shape[axis]
+            )
+            for axis in range(len(shape))
+        ]
+        axis = int(np.argmax([len(e) for e in ends]))
+        row_bytes = sum(s.nbytes for s in sources) / shape[axis]
+        cuts, previous = [0], 0
+        for end in ends[axis]:
+            if previous > cuts[-1] and (end - cuts[-1]) * row_bytes > SLAB_BYTES:
+                cuts.append(previous)
+            previous = end
+        cuts.append(shape[axis])
+        for start, stop in itertools.pairwise(cuts):
+            block = tuple(slice(start, stop) if i == axis else slice(None) for i in range(len(shape)))
+            slabs.append(_Slab(group, targets, sources, block))
+    return slabs
+
+
+def _write_file(path: Path, data: Any) -> None:
+    """Write ``data`` to ``path``; its folder is created only if missing (rarely: every chunk of a
+    row lands in the same folder)."""
+    try:
+        with open(path, "wb") as f:
+            f.write(data)
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "wb") as f:
+            f.write(data)
+
+
+class _StagedStore:
+    """The store being assembled in the scratch folder.
+
+    xarray encodes every group into an in-memory store first (creating ~160 arrays through zarr
+    costs half as much there as on disk): the metadata of every array and the values of the
+    in-memory ones, then written out as plain files. The dask arrays follow, slab by slab, on a
+    thread pool. ``finish`` adds the root attributes and the consolidated metadata, computed from
+    the documents in memory (the same as on disk).
+    """
+
+    def __init__(self, path: str, chunking: Chunking) -> None:
+        self.path, self.chunking = path, chunking
+        self.documents: dict[str, Buffer] = {}
+        self.memory = MemoryStore(self.documents)
+        self.written: dict[str, Buffer] = {}
+        zarr.open_group(self.memory, mode="w", zarr_format=3)
+
+    def write(self, groups: dict[str, xr.Dataset], progress: bool = False, label: str = "") -> None:
+        """Every group: metadata and in-memory values, then the dask arrays' slabs."""
+        self.write_slabs(self.write_metadata(groups), progress, label)
+
+    def write_metadata(self, groups: dict[str, xr.Dataset]) -> list[_Slab]:
+        """Metadata and in-memory values of every group, to memory then to disk; returns the
+        slabs of their dask arrays, still to be written."""
+        slabs: list[_Slab] = []
+        for name, ds in groups.items():
+            deferred = _Deferred()
+            target = xr.backends.ZarrStore.open_group(self.memory, group=name, mode="w", zarr_format=3)
+            ds.dump_to_store(target, writer=deferred, encoding=_encoding(ds, self.chunking))
+            slabs += _slabs(name, deferred.lazy)
+        self._write_documents()
+        return slabs
+
+    def write_slabs(self, slabs: list[_Slab], progress: bool = False, label: str = "") -> None:
+        """Compute and write ``slabs`` on ``WRITE_THREADS`` threads (metadata written already)."""
+        from tqdm.auto import tqdm
+
+        with (
+            tqdm(total=len(slabs), desc=label, unit="slab", disable=not progress, leave=False) as bar,
+            ThreadPoolExecutor(max_workers=WRITE_THREADS, thread_name_prefix="vbzarr-write") as pool,
+        ):
+            for slab in pool.map(lambda slab: _write_slab(self.path, slab), slabs):
+                bar.set_postfix_str(slab.group, refresh=False)
+                bar.update()
+
+    def finish(self, attrs: dict[str, Any]) -> None:
+        """Root attributes, then the consolidated metadata that makes the store openable."""
+        zarr.open_group(self.memory, mode="r+", zarr_format=3).attrs.update(attrs)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Consolidated metadata", category=UserWarning)
+            zarr.consolidate_metadata(self.memory, zarr_format=3)
+        self._write_documents()
+
+    def _write_documents(self) -> None:
+        """Write out what changed in memory since the last call (zarr replaces a buffer, never
+        modifies it)."""
+        for key, buffer in self.documents.items():
+            if self.written.get(key) is not buffer:
+                _write_file(Path(self.path, key), buffer.as_buffer_like())
+                self.written[key] = buffer
+
+
+def _write_slab(root: str, slab: _Slab) -> _Slab:
+    """Compute one slab in this thread (HDF5 reads under the process-wide lock) and store it."""
+    values = dask.compute(*(s[slab.block] for s in slab.sources), scheduler=dask.local.get_sync)
+    for target, v in zip(slab.targets, values, strict=True):
+        _write_chunks(root, target, slab.block, v)
+    return slab
+
+
+def _write_chunks(root: str, array: zarr.Array, block: tuple[slice, ...], values: np.ndarray) -> None:
+    """Store ``values``, the region ``block`` of ``array`` (whole chunks), under the store ``root``.
+
+    For the converter's numeric codecs (bytes, then blosc), the chunk files are written here, in
+    this thread, exactly as zarr writes them: C order, a partial edge chunk padded with the fill
+    value, a chunk equal to the fill value left out (unless ``write_empty_chunks``). Compressing
+    releases the GIL, so the writer threads compress in parallel, without zarr's bookkeeping of
+    every chunk on its one event-loop thread (measured: 30% of the conversion time). Other codecs
+    go through zarr. ``array`` only supplies the metadata (e.g. the one xarray created in memory).
+    """
+    encode = _chunk_encoder(array)
+    if encode is None:
+        zarr.open_array(LocalStore(root), path=array.path, mode="r+", zarr_format=3)[block] = values
+        return
+    chunks, fill, shape = array.chunks, array.fill_value, array.shape
+    values = np.asarray(values, dtype=array.dtype.newbyteorder("<"))
+    starts = [b.indices(n)[0] for b, n in zip(block, shape, strict=True)]
+    stops = [b.indices(n)[1] for b, n in zip(block, shape, strict=True)]
+    grid = [range(a // c, -(-z // c)) for a, z, c in zip(starts, stops, chunks, strict=True)]
+    for index in itertools.product(*grid):
+        region = values[
+            tuple(
+                slice(i * c - a, min((i + 1) * c, n) - a)
+                for i, c, a, n in zip(index, chunks, starts, shape, strict=True)
+            )
+        ]
+        if region.shape == chunks:
+            chunk = np.ascontiguousarray(region)
+        else:
+            chunk = np.full(chunks, fill, dtype=values.dtype)
+            chunk[tuple(slice(0, k) for k in region.shape)] = region
+        if array.config.write_empty_chunks or not _is_fill(chunk, fill):
+            _write_file(Path(root, array.path, array.metadata.encode_chunk_key(index)), encode(chunk))
+
+
+#: zarr's blosc shuffle names -> numcodecs' constants.
+_SHUFFLE = {"noshuffle": 0, "shuffle": 1, "bitshuffle": 2}
+
+
+def _chunk_encoder(array: zarr.Array) -> Callable[[np.ndarray], bytes] | None:
+    """The function encoding one chunk of ``array`` as zarr does, if its codecs are bytes (little
+    endian) then blosc, its dtype numeric and its order C; else ``None``."""
+    codecs = array.metadata.codecs
+    if not (
+        len(codecs) == 2
+        and isinstance(codecs[0], BytesCodec)
+        and codecs[0].endian in (None, Endian.little)
+        and isinstance(codecs[1], BloscCodec)
+        and array.dtype.kind in "biuf"
+        and array.config.order == "C"
+    ):
+        return None
+    blosc = codecs[1]
+    try:
+        codec = numcodecs.Blosc(
+            cname=blosc.cname.value,
+            clevel=blosc.clevel,
+            shuffle=_SHUFFLE[blosc.shuffle.value],
+            blocksize=blosc.blocksize,
+            typesize=blosc.typesize,
         )
+    except TypeError:  # numcodecs < 0.16 takes no typesize: leave the encoding to zarr
+        return None
+    return codec.encode
 
 
-def _finish(path: str, attrs: dict[str, Any]) -> None:
-    """Root attributes, then the consolidated metadata that makes the store openable."""
-    zarr.open_group(path, mode="r+", zarr_format=3).attrs.update(attrs)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Consolidated metadata", category=UserWarning)
-        zarr.consolidate_metadata(path, zarr_format=3)
+def _is_fill(chunk: np.ndarray, fill: Any) -> bool:
+    """Whether zarr would leave ``chunk`` out as equal to the fill value: NaN equals NaN, a zero
+    float fill is matched bit for bit (-0.0 is data). The first element settles most chunks."""
+    if chunk.dtype.kind == "f" and np.isnan(fill):
+        return bool(np.isnan(chunk.flat[0]) and np.isnan(chunk).all())
+    if chunk.dtype.kind == "f" and fill == 0:
+        bits = chunk.view(f"u{chunk.itemsize}")
+        return bool(bits.flat[0] == 0 and not bits.any())
+    return bool(chunk.flat[0] == fill and (chunk == fill).all())
 
 
 def _publish(staged: str, dst: str, storage_options: dict | None) -> None:

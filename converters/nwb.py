@@ -21,6 +21,11 @@ from vbzarr.errors import InvalidNWBError, MissingFieldError
 
 # h5py releases the GIL but is not safe for concurrent reads of one file: one lock per process.
 H5_LOCK = threading.Lock()
+#: HDF5 chunk cache of a compressed dataset read lazily (the default is 1 MB). A read rarely ends
+#: on a compressed chunk's edge (e.g. event traces stored in 2180-frame chunks): with a few rows of
+#: chunks cached, the next read, and the causal filter's look-back, reuse the chunks it shares
+#: with this one instead of decompressing them again (measured: 10% of the ophys conversion time).
+CHUNK_CACHE_BYTES = 32 * 2**20
 
 
 def decode(values: Any) -> Any:
@@ -154,10 +159,18 @@ class NWBReader:
         return value.item() if isinstance(value, np.ndarray) and value.ndim == 0 else value
 
     def lazy(self, path: str, chunks: tuple[int, ...], needed_for: str) -> da.Array:
-        """A dataset as a dask array read chunk by chunk under the process-wide HDF5 lock."""
+        """A dataset as a dask array read chunk by chunk under the process-wide HDF5 lock.
+
+        ``chunks`` are the reads; the store keeps them as its chunks unless the variable's
+        ``encoding`` names others (see ``converters.convert._encoding``).
+        """
         ds = self.require(path, needed_for)
         if not isinstance(ds, h5py.Dataset):
             raise InvalidNWBError(self.path, path, f"expected a dataset (for {needed_for}), found a group")
+        if ds.compression is not None:
+            access = h5py.h5p.create(h5py.h5p.DATASET_ACCESS)
+            access.set_chunk_cache(100_003, CHUNK_CACHE_BYTES, 0.75)  # slots, bytes, default w0
+            ds = h5py.Dataset(h5py.h5d.open(self.file.id, path.encode(), dapl=access))
         chunks = tuple(min(c, max(n, 1)) for c, n in zip(chunks, ds.shape, strict=True))
         return da.from_array(
             _Checked(ds, self.path, path),

@@ -43,24 +43,42 @@ def half_normal_kernel(scale: float, n: int = FILTER_STEPS) -> np.ndarray:
     return k / k.sum()
 
 
-def filter_events(events: np.ndarray, kernel: np.ndarray) -> np.ndarray:
-    """Causal filter along the last axis: out[t] = sum_k kernel[k] * events[t - k]."""
+def filter_events(events: np.ndarray, kernel: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Causal filter along ``axis`` (time): out[t] = sum_k kernel[k] * events[t - k]."""
     out = np.zeros(events.shape, dtype=np.float64)
-    n = events.shape[-1]
+    term = np.empty_like(out)  # one buffer for every tap: no temporary array per tap
+    axis, n = axis % events.ndim, events.shape[axis]
+
+    def frames(start: int, stop: int) -> tuple[slice, ...]:
+        return tuple(slice(start, stop) if i == axis else slice(None) for i in range(events.ndim))
+
     for k, w in enumerate(kernel[:n]):
-        out[..., k:] += w * events[..., : n - k]
+        np.multiply(events[frames(0, n - k)], w, out=term[frames(0, n - k)])
+        out[frames(k, n)] += term[frames(0, n - k)]
     return out
 
 
-def _filtered(events: da.Array, kernel: np.ndarray) -> da.Array:
-    """Lazy causal filter over time (last axis): each chunk also reads the previous one's tail."""
-    return events.map_overlap(
-        lambda block: filter_events(block, kernel),
-        depth={0: 0, 1: len(kernel) - 1},
-        boundary=0.0,
-        dtype=np.float64,
-        trim=True,
-    )
+def _filtered(raw: da.Array, kernel: np.ndarray) -> da.Array:
+    """Lazy causal filter over time, axis 0 of ``raw`` (time, roi) as read from the NWB.
+
+    Each time chunk is filtered with the ``len(kernel) - 1`` frames before it prepended: a slice
+    of the previous chunk that dask reads alone (``map_overlap`` would read that whole chunk).
+    """
+    depth, pieces, start = len(kernel) - 1, [], 0
+    for size in raw.chunks[0]:
+        first = max(start - depth, 0)
+        # One block: this chunk and the previous frames ("tasks": dask would otherwise import
+        # distributed to choose the method).
+        window = raw[first : start + size].rechunk({0: -1}, method="tasks")
+        pieces.append(
+            window.map_blocks(
+                lambda block, skip=start - first: filter_events(block, kernel, axis=0)[skip:],
+                chunks=((size,), *window.chunks[1:]),
+                dtype=np.float64,
+            )
+        )
+        start += size
+    return da.concatenate(pieces, axis=0)
 
 
 def _in_cell_order(raw: da.Array, rows: np.ndarray, cell_rows: np.ndarray) -> da.Array:
@@ -115,19 +133,21 @@ def ophys(nwb: NWBReader, chunking: Chunking) -> xr.Dataset | None:
                 f"{series}/data",
                 f"expected {len(ts)} frames like the dff timestamps, found {raw.shape[0]}",
             )
+        # Stored in (cells x time) chunks; the dask chunks stay those of the NWB reads (all ROIs).
+        stored = {"chunks": (chunking.cells, chunking.time)}
         traces = _in_cell_order(raw, rows, cells.row.to_numpy())
-        data_vars[var] = xr.Variable(
-            ("cell_specimen_id", "time"), traces.rechunk((chunking.cells, chunking.time))
-        )
+        data_vars[var] = xr.Variable(("cell_specimen_id", "time"), traces, encoding=stored)
         if var == "events":
             scale = FILTER_SCALE_SECONDS * rate
+            filtered = _filtered(raw, half_normal_kernel(scale))
             data_vars["filtered_events"] = xr.Variable(
                 ("cell_specimen_id", "time"),
-                _filtered(data_vars["events"].data, half_normal_kernel(scale)),
+                _in_cell_order(filtered, rows, cells.row.to_numpy()),
                 attrs={
                     "description": "events filtered with a causal half-normal kernel of scale "
                     f"{scale:.4g} frames, {FILTER_STEPS} frames long (AllenSDK defaults)"
                 },
+                encoding=stored,
             )
             coords.update(_per_cell(nwb, ["lambda", "noise_std"], rows, cells.row.to_numpy()))
         if var == "corrected_fluorescence":
