@@ -412,11 +412,13 @@ def child_compare_means(p: dict) -> dict:
     import numpy as np
 
     a, b = np.load(p["a"]), np.load(p["b"])
+    # Cells in id order (vbzarr orders them by first appearance, the loop by id).
+    ia, ib = np.argsort(a["cells"], kind="stable"), np.argsort(b["cells"], kind="stable")
     out = {"same_images": list(a["images"]) == list(b["images"]),
-           "same_cells": np.array_equal(a["cells"], b["cells"]),
+           "same_cells": np.array_equal(a["cells"][ia], b["cells"][ib]),
            "same_offsets": bool(np.allclose(a["offsets"], b["offsets"]))}
     if all(out.values()):
-        x, y = a["values"], b["values"]
+        x, y = a["values"][:, ia], b["values"][:, ib]
         out["same_nan"] = bool(np.array_equal(np.isnan(x), np.isnan(y)))
         d = np.abs(x - y)[np.isfinite(x) & np.isfinite(y)]
         out["max_abs_diff"] = float(d.max()) if d.size else 0.0

@@ -169,6 +169,7 @@ def convert_nwb(
     progress: bool = False,
     storage_options: dict | None = None,
     lfp: Sequence[str | os.PathLike] | None = None,
+    threads: int | None = None,
 ) -> StoreSummary:
     """Convert one Allen Visual Behavior NWB file into a Zarr store (an ``xarray.DataTree``).
 
@@ -188,6 +189,9 @@ def convert_nwb(
     lfp
         The per-probe ``probe_<name>_lfp.nwb`` files of an ecephys session: each becomes the
         group ``lfp/<probe_id>``.
+    threads
+        Writer threads (default ``WRITE_THREADS``, one per core); fewer when several files
+        convert at once on one machine.
 
     Returns
     -------
@@ -214,7 +218,7 @@ def convert_nwb(
         dask.config.set(scheduler=dask.local.get_sync),
         tempfile.TemporaryDirectory(prefix="vbzarr-", dir=_scratch_dir(dst)) as tmp,
     ):
-        staged = _StagedStore(os.path.join(tmp, "store.zarr"), chunking)
+        staged = _StagedStore(os.path.join(tmp, "store.zarr"), chunking, threads or WRITE_THREADS)
         with contextlib.ExitStack() as stack:
             nwb, provenance = stack.enter_context(_open_source(src))
             kind, store_id = metadata.kind_and_id(nwb)
@@ -349,8 +353,8 @@ class _StagedStore:
     the documents in memory (the same as on disk).
     """
 
-    def __init__(self, path: str, chunking: Chunking) -> None:
-        self.path, self.chunking = path, chunking
+    def __init__(self, path: str, chunking: Chunking, threads: int = WRITE_THREADS) -> None:
+        self.path, self.chunking, self.threads = path, chunking, threads
         self.documents: dict[str, Buffer] = {}
         self.memory = MemoryStore(self.documents)
         self.written: dict[str, Buffer] = {}
@@ -373,12 +377,12 @@ class _StagedStore:
         return slabs
 
     def write_slabs(self, slabs: list[_Slab], progress: bool = False, label: str = "") -> None:
-        """Compute and write ``slabs`` on ``WRITE_THREADS`` threads (metadata written already)."""
+        """Compute and write ``slabs`` on ``self.threads`` threads (metadata written already)."""
         from tqdm.auto import tqdm
 
         with (
             tqdm(total=len(slabs), desc=label, unit="slab", disable=not progress, leave=False) as bar,
-            ThreadPoolExecutor(max_workers=WRITE_THREADS, thread_name_prefix="vbzarr-write") as pool,
+            ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="vbzarr-write") as pool,
         ):
             for slab in pool.map(lambda slab: _write_slab(self.path, slab), slabs):
                 bar.set_postfix_str(slab.group, refresh=False)

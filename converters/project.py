@@ -122,8 +122,12 @@ def discover(src: str, storage_options: dict | None = None) -> tuple[str, list[J
     return dataset, jobs, stats
 
 
-def _convert_job(job: Job, dst: str, storage_options: dict | None) -> StoreSummary:
-    return convert_nwb(job.source, join(dst, job.path), storage_options=storage_options, lfp=job.lfp)
+def _convert_job(
+    job: Job, dst: str, storage_options: dict | None, threads: int | None = None
+) -> StoreSummary:
+    return convert_nwb(
+        job.source, join(dst, job.path), storage_options=storage_options, lfp=job.lfp, threads=threads
+    )
 
 
 def _summary_row(job: Job, summary: StoreSummary, stats: dict) -> dict[str, Any]:
@@ -249,7 +253,11 @@ def _run(jobs: list[Job], dst: str, workers: int, progress: bool, storage_option
         ) as cluster,
         Client(cluster) as client,
     ):
-        futures = {client.submit(_convert_job, job, dst, storage_options, pure=False): job for job in jobs}
+        # The workers share the machine's cores: each converts with its share of writer threads.
+        threads = max(1, (os.cpu_count() or 1) // workers)
+        futures = {
+            client.submit(_convert_job, job, dst, storage_options, threads, pure=False): job for job in jobs
+        }
         for future in as_completed(futures):
             job = futures[future]
             err = future.exception()
