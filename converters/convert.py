@@ -126,7 +126,7 @@ def _open_source(src: str | os.PathLike) -> Iterator[tuple[NWBReader, dict[str, 
     # The checksum reads the file once more: do it on a thread while the conversion runs
     # (hashlib releases the GIL), and record it at the end.
     with ThreadPoolExecutor(max_workers=1) as pool:
-        digest = pool.submit(_sha256, fs, path)
+        digest = pool.submit(file_sha256, fs, path)
         if is_local(src):
             reader = NWBReader(path, name=src)
         else:
@@ -139,7 +139,8 @@ def _open_source(src: str | os.PathLike) -> Iterator[tuple[NWBReader, dict[str, 
             provenance["sha256"] = digest.result()
 
 
-def _sha256(fs: fsspec.AbstractFileSystem, path: str) -> str:
+def file_sha256(fs: fsspec.AbstractFileSystem, path: str) -> str:
+    """The sha256 of a file, read in 8 MiB blocks (the provenance checksum of a source)."""
     digest = hashlib.sha256()
     with fs.open(path, "rb") as f:
         while block := f.read(8 * 2**20):

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
-
 import h5py
 import numpy as np
 
 from vbzarr.store import open_store
 from vbzarr.urls import filesystem
+
+from .convert import file_sha256
 
 #: (group, variable, NWB dataset, transposed) of the arrays compared in full.
 CHECKS = [
@@ -26,15 +26,6 @@ TRACES = {
 BLOCK = 1 << 20
 
 
-def _sha256(path: str) -> str:
-    fs, p = filesystem(path)
-    digest = hashlib.sha256()
-    with fs.open(p, "rb") as f:
-        while block := f.read(8 << 20):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def validate_store(store: str, nwb: str | None = None) -> list[str]:
     """Problems found comparing ``store`` with ``nwb`` (default: the store's recorded source).
 
@@ -44,7 +35,7 @@ def validate_store(store: str, nwb: str | None = None) -> list[str]:
     tree = open_store(store)
     source = nwb or tree.attrs["provenance"]["source"]
     problems = []
-    if tree.attrs["provenance"].get("sha256") != _sha256(source):
+    if tree.attrs["provenance"].get("sha256") != file_sha256(*filesystem(source)):
         problems.append(f"{source}: checksum differs from the one recorded at conversion")
     with h5py.File(source, "r") as f:
         for group, var, path, _ in CHECKS:
