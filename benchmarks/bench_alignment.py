@@ -2,9 +2,14 @@
 
 Issue targets: (i) the change-aligned mean dF/F of one container (6 sessions) is >= 20x faster,
 cold, from the vbzarr project than from the NWB files with pynwb + pandas + a Python loop over
-events; (ii) PSTHs of every unit of a Neuropixels session around every image flash, vbzarr
-(``psth`` straight from the spikes, and ``spike_counts`` + ``psth``) vs pynapple; (iii) an
-average over 2, 8 and 32 sessions keeps a flat peak RSS (bounded by chunks) and ~linear time.
+events. That per-file route is measured in two forms: a lean loop (``child_align_pynwb``: one
+loop over events, vectorised over all cells; stricter than today's tools) and the Allen-utilities
+style (``child_align_allen_style``: per cell, per event, as brain_observatory_utilities'
+``get_stimulus_response_xr`` does; ``benchmarks/peers/allen_style.py``; slow, so run
+``--allen-repeats`` times); (ii) PSTHs of every unit of a Neuropixels session around every
+image flash, vbzarr (``psth`` straight from the spikes, and ``spike_counts`` + ``psth``) vs
+pynapple; (iii) an average over 2, 8 and 32 sessions keeps a flat peak RSS (bounded by chunks)
+and ~linear time.
 
 Every timed piece runs in a fresh child process (cold: nothing opened in Python; the OS page cache
 is warm) and is repeated ``--repeats`` times (median); peak RSS is that child's ``ru_maxrss``
@@ -60,6 +65,8 @@ SCRIPT = Path(__file__).resolve()
 WINDOW = (-1.0, 2.0)
 RATE = 30.0
 PSTH_EDGES = (-0.25, 0.5, 0.01)  # start, stop, width (s)
+#: Tolerance of the comparison of a peer's means with vbzarr's (np.isclose / np.allclose).
+MEAN_RTOL, MEAN_ATOL = 1e-9, 1e-12
 
 SIZES = {
     "full": {
@@ -141,6 +148,7 @@ def child_align_vbzarr(p: dict) -> dict:
     """open_project -> dff(selection) -> events_table -> align -> groupby(image).mean -> compute."""
     import warnings
 
+    import flox  # noqa: F401  (xarray's groupby engine: imported here, untimed, like pynwb is)
     import numpy as np
 
     import vbzarr
@@ -186,21 +194,48 @@ def child_align_vbzarr(p: dict) -> dict:
             "finite": int(np.isfinite(mean.values).sum())}
 
 
-def child_align_pynwb(p: dict) -> dict:
-    """Today's per-file route: pynwb + pandas tables + a Python loop over the change events.
+def _read_session_pynwb(path: str):
+    """One session as the per-file routes see it: ``(timestamps, dff_traces, stimulus_presentations)``.
 
-    For each session: open the NWB file, build the dF/F traces DataFrame (AllenSDK's
-    ``dff_traces``: cell_specimen_id -> cell_roi_id, dff array) from processing/ophys/dff/traces
-    and the cell specimen table, and the stimulus presentations DataFrame (every
-    ``intervals/*_presentations`` table, concatenated, sorted by start_time); keep the changes
-    (``is_change``); then for each change, find the window's samples with ``searchsorted`` and
-    interpolate linearly onto the (-1, 2) s grid at 30 Hz (vectorised over cells); sum per image.
+    Opens the NWB file with pynwb and builds AllenSDK's tables: ``dff_traces`` (index
+    cell_specimen_id; cell_roi_id, dff array) from processing/ophys/dff/traces and the cell
+    specimen table, and ``stimulus_presentations`` (every ``intervals/*_presentations`` table,
+    concatenated, sorted by start_time, index ``stimulus_presentations_id``).
+    """
+    import numpy as np
+    import pandas as pd
+    from pynwb import NWBHDF5IO
+
+    with NWBHDF5IO(path, "r") as io:
+        nwb = io.read()
+        ophys = nwb.processing["ophys"]
+        series = ophys["dff"].roi_response_series["traces"]
+        ts = np.asarray(series.timestamps[:])
+        data = np.asarray(series.data[:])  # (frames, rois)
+        rows = np.asarray(series.rois.data[:])
+        cells = ophys["image_segmentation"]["cell_specimen_table"].to_dataframe(
+            exclude={"image_mask"})
+        dff_traces = pd.DataFrame(
+            {"cell_roi_id": cells.index.to_numpy()[rows], "dff": list(data.T)},
+            index=pd.Index(cells["cell_specimen_id"].to_numpy()[rows], name="cell_specimen_id"))
+        blocks = [nwb.intervals[name].to_dataframe(exclude={"tags", "timeseries"})
+                  for name in nwb.intervals if name.endswith("_presentations")]
+    stim = (pd.concat(blocks, ignore_index=True).sort_values("start_time", kind="mergesort")
+            .reset_index(drop=True).rename_axis("stimulus_presentations_id"))
+    return ts, dff_traces, stim
+
+
+def child_align_pynwb(p: dict) -> dict:
+    """Lean per-file route: pynwb + pandas tables + a Python loop over the change events.
+
+    For each session: the tables of ``_read_session_pynwb``; keep the changes (``is_change``);
+    then for each change, find the window's samples with ``searchsorted`` and interpolate
+    linearly onto the (-1, 2) s grid at 30 Hz (vectorised over cells); sum per image. Stricter
+    than today's tools (one loop over events for all cells at once, no tidy table).
     """
     import warnings
 
     import numpy as np
-    import pandas as pd
-    from pynwb import NWBHDF5IO
 
     warnings.filterwarnings("ignore")
     offsets = grid()
@@ -209,21 +244,7 @@ def child_align_pynwb(p: dict) -> dict:
     per_session = {}
     t = time.perf_counter()
     for eid, path in zip(p["ids"], p["paths"], strict=True):
-        with NWBHDF5IO(path, "r") as io:
-            nwb = io.read()
-            ophys = nwb.processing["ophys"]
-            series = ophys["dff"].roi_response_series["traces"]
-            ts = np.asarray(series.timestamps[:])
-            data = np.asarray(series.data[:])  # (frames, rois)
-            rows = np.asarray(series.rois.data[:])
-            cells = ophys["image_segmentation"]["cell_specimen_table"].to_dataframe(
-                exclude={"image_mask"})
-            dff_traces = pd.DataFrame(
-                {"cell_roi_id": cells.index.to_numpy()[rows], "dff": list(data.T)},
-                index=pd.Index(cells["cell_specimen_id"].to_numpy()[rows], name="cell_specimen_id"))
-            blocks = [nwb.intervals[name].to_dataframe(exclude={"tags", "timeseries"})
-                      for name in nwb.intervals if name.endswith("_presentations")]
-        stim = pd.concat(blocks, ignore_index=True).sort_values("start_time", kind="mergesort")
+        ts, dff_traces, stim = _read_session_pynwb(path)
         changes = stim[stim["is_change"] == 1]
         per_session[str(eid)] = int(len(changes))
         traces = np.vstack(dff_traces["dff"].to_numpy())  # (cells, frames)
@@ -261,6 +282,54 @@ def child_align_pynwb(p: dict) -> dict:
         _save_mean(p["out"], images, cells_all, offsets, values)
     return {"seconds": seconds, "n_events": n_events, "n_cells": len(cells_all),
             "changes_per_session": per_session}
+
+
+def child_align_allen_style(p: dict) -> dict:
+    """Allen-utilities style route: per cell, per event, as brain_observatory_utilities does.
+
+    For each session: the tables of ``_read_session_pynwb``, then
+    ``benchmarks.peers.allen_style.stimulus_response_xr`` (the algorithm of
+    ``get_stimulus_response_xr``: a tidy (cell, frame) table, a boolean filter of it per cell,
+    a Python loop over the change events per cell with ``np.interp``, a wide DataFrame per cell,
+    cells stacked into a DataArray), on the benchmark's grid (``grid()``: same as vbzarr's).
+    Skipped, as they only add time: the p-value shuffles and the mean response / baseline
+    extras. Then the user's average per image over the container's change events: per session
+    a groupby(image_name) sum and count over ``stimulus_presentations_id`` (NaN skipped),
+    combined over the sessions (outer join on cells) and divided: the groupby mean over all the
+    events, without concatenating the sessions' responses first.
+    """
+    import warnings
+
+    import numpy as np
+    import xarray as xr
+
+    from benchmarks.peers.allen_style import stimulus_response_xr
+
+    warnings.filterwarnings("ignore")
+    offsets = grid()
+    sums, counts, per_session = [], [], {}
+    t = time.perf_counter()
+    for eid, path in zip(p["ids"], p["paths"], strict=True):
+        ts, dff_traces, stim = _read_session_pynwb(path)
+        resp = stimulus_response_xr(ts, dff_traces, stim, offsets)
+        resp = resp.assign_coords(image_name=("stimulus_presentations_id", stim.loc[
+            resp["stimulus_presentations_id"].values, "image_name"].to_numpy()))
+        per_session[str(eid)] = int(resp.sizes["stimulus_presentations_id"])
+        by_image = resp.groupby("image_name")
+        sums.append(by_image.sum("stimulus_presentations_id", skipna=True))
+        counts.append(by_image.count("stimulus_presentations_id"))
+        del resp, by_image
+    total = xr.concat(sums, "session", join="outer", fill_value=0.0).sum("session")
+    count = xr.concat(counts, "session", join="outer", fill_value=0).sum("session")
+    mean = (total / count.where(count > 0)).transpose(
+        "image_name", "cell_specimen_id", "eventlocked_timestamps")
+    seconds = time.perf_counter() - t
+    if p.get("out"):
+        _save_mean(p["out"], mean.image_name.values, mean.cell_specimen_id.values,
+                   mean.eventlocked_timestamps.values, mean.values)
+    return {"seconds": seconds, "n_events": int(sum(per_session.values())),
+            "n_cells": int(mean.sizes["cell_specimen_id"]), "changes_per_session": per_session,
+            "finite": int(np.isfinite(mean.values).sum())}
 
 
 def _flashes_store(tree):
@@ -371,7 +440,8 @@ def child_psth_pynapple(p: dict) -> dict:
 
 CHILDREN = {"vbo_generate": child_vbo_generate, "convert_project": child_convert_project,
             "convert_nwb": child_convert_nwb, "align_vbzarr": child_align_vbzarr,
-            "align_pynwb": child_align_pynwb, "psth_vbzarr": child_psth_vbzarr,
+            "align_pynwb": child_align_pynwb, "align_allen_style": child_align_allen_style,
+            "psth_vbzarr": child_psth_vbzarr,
             "psth_pynapple": child_psth_pynapple}  # + compare_* below
 
 
@@ -409,6 +479,13 @@ def cached_project(scratch: Path, tag: str, size: dict, n_containers: int, spc: 
 
 
 def child_compare_means(p: dict) -> dict:
+    """Means of route ``b`` against vbzarr's (``a``), value by value, to MEAN_RTOL / MEAN_ATOL.
+
+    Besides the overall verdict (``allclose``, NaNs included), the share of vbzarr's finite
+    values that ``b`` has finite and equal (``equal_finite_fraction``), the max |diff| where
+    both are finite, where their NaNs differ (per offset), and the verdict on the offsets
+    strictly inside the window (``interior_*``): the Allen-style route is NaN at the window's
+    ends (see report())."""
     import numpy as np
 
     a, b = np.load(p["a"]), np.load(p["b"])
@@ -419,11 +496,27 @@ def child_compare_means(p: dict) -> dict:
            "same_offsets": bool(np.allclose(a["offsets"], b["offsets"]))}
     if all(out.values()):
         x, y = a["values"][:, ia], b["values"][:, ib]
+        fx, fy = np.isfinite(x), np.isfinite(y)
+        close = np.isclose(x, y, rtol=MEAN_RTOL, atol=MEAN_ATOL)
         out["same_nan"] = bool(np.array_equal(np.isnan(x), np.isnan(y)))
-        d = np.abs(x - y)[np.isfinite(x) & np.isfinite(y)]
+        d = np.abs(x - y)[fx & fy]
         out["max_abs_diff"] = float(d.max()) if d.size else 0.0
-        out["allclose"] = bool(np.allclose(x, y, rtol=1e-9, atol=1e-12, equal_nan=True))
+        out["allclose"] = bool(np.allclose(x, y, rtol=MEAN_RTOL, atol=MEAN_ATOL, equal_nan=True))
         out["shape"] = list(x.shape)
+        out.update(finite_a=int(fx.sum()), finite_b=int(fy.sum()),
+                   equal_finite_fraction=float((fx & fy & close).sum() / max(1, fx.sum())),
+                   both_finite_equal_fraction=float((fx & fy & close).sum()
+                                                    / max(1, (fx & fy).sum())))
+        differs = (np.isnan(x) != np.isnan(y)).sum(axis=(0, 1))
+        out["nan_differs_at_offsets"] = {f"{o:+.4f}": int(n) for o, n in
+                                         zip(a["offsets"], differs, strict=True) if n}
+        inner = slice(1, -1)
+        xi, yi = x[..., inner], y[..., inner]
+        di = np.abs(xi - yi)[np.isfinite(xi) & np.isfinite(yi)]
+        out.update(interior_allclose=bool(np.allclose(xi, yi, rtol=MEAN_RTOL, atol=MEAN_ATOL,
+                                                      equal_nan=True)),
+                   interior_same_nan=bool(np.array_equal(np.isnan(xi), np.isnan(yi))),
+                   interior_max_abs_diff=float(di.max()) if di.size else 0.0)
     return out
 
 
@@ -438,6 +531,9 @@ def main() -> None:
     ap.add_argument("--distributed", type=int, default=2,
                     help="also run (i) on a LocalCluster of this many workers (0: skip)")
     ap.add_argument("--distributed-repeats", type=int, default=1)
+    ap.add_argument("--allen-repeats", type=int, default=1,
+                    help="runs of the Allen-utilities style route in (i) (slow: per cell, per "
+                         "event; 0: skip)")
     ap.add_argument("--parts", default="i,ii,iii")
     ap.add_argument("--no-wait", action="store_true")
     ap.add_argument("--report-only", action="store_true",
@@ -517,7 +613,8 @@ def main() -> None:
         warm_page_cache(src)
         ids = cont["experiments"]
         out_v, out_p = scratch / "mean-vbzarr.npz", scratch / "mean-pynwb.npz"
-        runs = {"vbzarr": [], "pynwb": [], "vbzarr_distributed": []}
+        out_a = scratch / "mean-allen-style.npz"
+        runs = {"vbzarr": [], "pynwb": [], "allen_style": [], "vbzarr_distributed": []}
         for k in range(args.repeats):
             if not args.no_wait:
                 wait_quiet(log=log)
@@ -525,11 +622,16 @@ def main() -> None:
                 "root": str(zroot), "ids": ids, "out": str(out_v) if k == 0 else None}))
             runs["pynwb"].append(run_child(SCRIPT, "align_pynwb", {
                 "ids": ids, "paths": cont["paths"], "out": str(out_p) if k == 0 else None}))
+            if k < args.allen_repeats:
+                runs["allen_style"].append(run_child(SCRIPT, "align_allen_style", {
+                    "ids": ids, "paths": cont["paths"], "out": str(out_a) if k == 0 else None}))
             if args.distributed and k < args.distributed_repeats:
                 runs["vbzarr_distributed"].append(run_child(SCRIPT, "align_vbzarr", {
                     "root": str(zroot), "ids": ids, "distributed": args.distributed}))
             log(f"(i) repeat {k + 1}: vbzarr {runs['vbzarr'][-1]['seconds']:.2f} s, pynwb "
                 f"{runs['pynwb'][-1]['seconds']:.2f} s" + (
+                    f", Allen-style {runs['allen_style'][-1]['seconds']:.2f} s"
+                    if k < args.allen_repeats else "") + (
                     f", vbzarr on LocalCluster({args.distributed}) "
                     f"{runs['vbzarr_distributed'][-1]['seconds']:.2f} s"
                     if args.distributed and k < args.distributed_repeats else ""))
@@ -538,6 +640,10 @@ def main() -> None:
                                 "agree": clean(run_child(SCRIPT, "compare_means",
                                                          {"a": str(out_v), "b": str(out_p)}))}
         log(f"(i) agreement: {results['container']['agree']}")
+        if runs["allen_style"]:
+            results["container"]["agree_allen_style"] = clean(run_child(
+                SCRIPT, "compare_means", {"a": str(out_v), "b": str(out_a)}))
+            log(f"(i) agreement, Allen-style: {results['container']['agree_allen_style']}")
 
     # -- (ii) PSTH of every unit ---------------------------------------------------------------
     if "ii" in parts:
@@ -653,22 +759,39 @@ def report(r: dict, args, cfg: dict) -> str:
             f"{size['task_minutes']} min (~{v[0]['frames']} frames at 31 Hz per session), "
             f"{v[0]['n_events']} change events; NWB total {c['nwb_bytes'] / 2**30:.2f} GiB. Window "
             f"{WINDOW} s at {RATE} Hz, linear interpolation, mean per image (dims "
-            f"{c['agree'].get('shape')}). Median of {len(v)} fresh processes each.\n")
+            f"{c['agree'].get('shape')}). Each run a fresh process; median over the runs "
+            f"counted in the table. Imports are not timed in any route (pynwb, pandas; for "
+            f"vbzarr also flox, xarray's groupby engine, which loads numba when installed); the "
+            f"files are in the page cache.\n")
         lines.append(code_line(c.get("code", r["code"])))
+        al = c["runs"].get("allen_style", [])
+        als = median([x["seconds"] for x in al]) if al else None
         rows = [["vbzarr: open_project -> dff -> events_table -> align -> groupby(image).mean",
-                 fmt_s(vs), fmt_mb(max(x["rusage_maxrss_mb"] for x in v)), ratio(vs, ps)],
-                ["pynwb + pandas + loop over events (per file)", fmt_s(ps),
-                 fmt_mb(max(x["rusage_maxrss_mb"] for x in pn)), "1.00x"]]
+                 fmt_s(vs), fmt_mb(max(x["rusage_maxrss_mb"] for x in v)), "1.00x", len(v)],
+                ["lean loop (vectorised over cells, stricter than today's tools): pynwb + pandas "
+                 "tables + one loop over events for all cells (per file)", fmt_s(ps),
+                 fmt_mb(max(x["rusage_maxrss_mb"] for x in pn)), ratio(vs, ps), len(pn)]]
+        if al:
+            rows.append(["Allen-utilities style (per cell, per event, as "
+                         "brain_observatory_utilities does): pynwb + tidy cell table + "
+                         "event_triggered_response per cell + groupby(image) (per file)",
+                         fmt_s(als), fmt_mb(max(x["rusage_maxrss_mb"] for x in al)),
+                         ratio(vs, als), len(al)])
         if vd:
             vds = median([x["seconds"] for x in vd])
             rows.append([f"vbzarr on LocalCluster(n_workers={args.distributed}) (cluster start "
                          "not timed)", fmt_s(vds), fmt_mb(max(x["rusage_maxrss_mb"] for x in vd))
-                         + " (client process)", ratio(vds, ps)])
-        lines.append(table(["route", "time", "peak RSS", "pynwb time / this"], rows))
+                         + " (client process)", ratio(vs, vds), len(vd)])
+        lines.append(table(["route", "time (median)", "peak RSS", "time / vbzarr time",
+                            "runs"], rows))
         a = c["agree"]
-        lines.append(f"\nvbzarr is **{ps / vs:.1f}x** faster (target >= 20x). Same means: "
-                     f"{'yes' if a.get('allclose') else '**NO**'} (max |diff| "
-                     f"{a.get('max_abs_diff', float('nan')):.2e}, same NaNs {a.get('same_nan')}). "
+        vs_allen = (f" and **{als / vs:.1f}x** faster than the Allen-utilities style route"
+                    if al else " (Allen-utilities style route not run)")
+        lines.append(f"\nvbzarr is **{ps / vs:.1f}x** faster than the lean loop{vs_allen} "
+                     f"(target >= 20x vs the per-file route users take today). Same means as the "
+                     f"lean loop: {'yes' if a.get('allclose') else '**NO**'} (max |diff| "
+                     f"{a.get('max_abs_diff', float('nan')):.2e}, same NaNs {a.get('same_nan')}; "
+                     f"tolerance rtol {MEAN_RTOL:g}, atol {MEAN_ATOL:g}). "
                      f"vbzarr graph building (open, tables, align, groupby; before compute): "
                      f"{fmt_s(median([x['graph_s'] for x in v]))} (open_project + dff "
                      f"{fmt_s(median([x.get('open_dff_s', float('nan')) for x in v]))}, events_table "
@@ -676,6 +799,35 @@ def report(r: dict, args, cfg: dict) -> str:
                      f"{fmt_s(median([x.get('align_groupby_graph_s', float('nan')) for x in v]))}); "
                      f"compute {fmt_s(median([x.get('compute_s', float('nan')) for x in v]))} for "
                      f"{v[0].get('tasks')} dask tasks.\n")
+        aa = c.get("agree_allen_style")
+        if al and aa:
+            edges = aa.get("nan_differs_at_offsets", {})
+            only_edges = set(edges) <= {f"{WINDOW[0]:+.4f}", f"{WINDOW[1]:+.4f}"}
+            same_events = al[0].get("n_events") == v[0]["n_events"]
+            lines.append(
+                f"\nAllen-utilities style means vs vbzarr's ({aa.get('shape')}; "
+                f"{al[0].get('n_events')} change events, "
+                f"{'the same as vbzarr' if same_events else '**not** the same count as vbzarr'}"
+                f"): {100 * aa.get('equal_finite_fraction', float('nan')):.3f}% of vbzarr's "
+                f"{aa.get('finite_a')} finite values are finite and equal (rtol {MEAN_RTOL:g}, "
+                f"atol {MEAN_ATOL:g}) in the Allen-style result ({aa.get('finite_b')} finite); "
+                f"where both are finite, {100 * aa.get('both_finite_equal_fraction', float('nan')):.3f}"
+                f"% are equal, max |diff| {aa.get('max_abs_diff', float('nan')):.2e}. Strictly "
+                f"inside the window (offsets {WINDOW[0]} and {WINDOW[1]} s excluded): same means "
+                f"{'yes' if aa.get('interior_allclose') else '**NO**'} (same NaNs "
+                f"{aa.get('interior_same_nan')}, max |diff| "
+                f"{aa.get('interior_max_abs_diff', float('nan')):.2e}). NaNs differ at offsets "
+                f"{edges or 'none'}"
+                + (" only, i.e. at the window's two ends: " if edges and only_edges else
+                   (" (**not only at the window's ends**): " if edges else ": "))
+                + "the Allen route interpolates (np.interp, left = right = NaN) over the samples "
+                "inside [event - 1 s, event + 2 s] only, so a grid time before the first or after "
+                "the last of them is NaN, and the window's end points are, unless a frame falls "
+                "exactly on them; vbzarr interpolates there with the frame just outside the "
+                "window (NaN only past the recording). Elsewhere the two use the same two frames "
+                "and the same linear formula; the tiny differences come from the Allen route "
+                "interpolating on times relative to the event (t - event, rounded in float64) "
+                "and np.interp's slope form, vs vbzarr's weights on absolute times.\n")
         rows = [[f"convert_project workers={w}", fmt_s(x["seconds"]), fmt_mb(x["rusage_maxrss_mb"]),
                  f"{x['store_bytes'] / 2**30:.2f} GiB ({x['store_bytes'] / c['nwb_bytes']:.2f}x NWB)"]
                 if "error" not in x else [f"convert_project workers={w}", "**FAILED**", "-",

@@ -113,33 +113,24 @@ def _gather(
     always so for nearest) is exactly that sample even when the other neighbour is NaN.
 
     The samples come as consecutive ``pieces`` along the last axis (starting at ``starts``
-    within the block's samples), gathered from where they are rather than joined first.
+    within the block's samples); only those between the first and last index are used, joined
+    once when they span pieces. The result is ``(..., event, time_from_event)`` laid out with
+    ``event`` fastest in memory: a reduction over events (a groupby mean) reads it without a copy.
     """
-
-    def segment(m: int, stop: int) -> np.ndarray:
-        """Samples [m, stop) of the block: a view when one piece holds them."""
-        parts = [
-            piece[..., max(m - st, 0) : stop - st]
-            for piece, st in zip(pieces, starts, strict=True)
-            if st < stop and st + piece.shape[-1] > m
-        ]
-        return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=-1)
+    m, stop = int(i0.min()), int(i1.max()) + 1
+    parts = [
+        piece[..., max(m - st, 0) : stop - st]
+        for piece, st in zip(pieces, starts, strict=True)
+        if st < stop and st + piece.shape[-1] > m
+    ]
+    x = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=-1)
 
     def take(idx: np.ndarray) -> np.ndarray:
-        if len(pieces) == 1:
-            return pieces[0][..., idx]
-        # Events whose samples lie in one piece gather from it; those straddling two pieces
-        # from the few samples around the boundary.
-        out = np.empty((*pieces[0].shape[:-1], *idx.shape))
-        first, last = idx.min(axis=1), idx.max(axis=1)
-        where = np.stack([np.searchsorted(starts, v, side="right") - 1 for v in (first, last)], axis=1)
-        for key in np.unique(where, axis=0):
-            sel = np.flatnonzero((where == key).all(axis=1))
-            m = int(first[sel].min())
-            out[..., sel, :] = segment(m, int(last[sel].max()) + 1)[..., idx[sel] - m]
-        return out
+        """Samples at ``idx`` (event, offset) as (..., offset, event); np.take beats x[..., idx]."""
+        return np.take(x, (idx - m).T, axis=-1)
 
     out = take(np.where(w == 1, i1, i0))
+    w, valid = w.T, valid.T  # as out: (offset, event)
     between = (w > 0) & (w < 1)
     if between.any():
         step = take(i1)
@@ -148,7 +139,7 @@ def _gather(
         np.add(out, step, out=out, where=between)
     if not valid.all():
         np.copyto(out, np.nan, where=~valid)
-    return out
+    return np.swapaxes(out, -1, -2)
 
 
 def _time_axis(signal: xr.DataArray) -> tuple[str, np.ndarray]:
