@@ -245,9 +245,14 @@ def _run(jobs: list[Job], dst: str, workers: int, progress: bool, storage_option
             bar.update()
         bar.close()
         return
+    import dask
     from dask.distributed import Client, LocalCluster, as_completed
 
     with (
+        # dask starts workers with MALLOC_TRIM_THRESHOLD_=65536, which turns off glibc's adaptive
+        # mmap threshold: every slab buffer is then a fresh mmap and its pages fault in again,
+        # and a conversion takes twice as long (benchmarks/bench_alignment.py, part i).
+        dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}),
         LocalCluster(
             n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0"
         ) as cluster,
