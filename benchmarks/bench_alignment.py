@@ -515,6 +515,9 @@ def child_compare_means(p: dict) -> dict:
         differs = (np.isnan(x) != np.isnan(y)).sum(axis=(0, 1))
         out["nan_differs_at_offsets"] = {f"{o:+.4f}": int(n) for o, n in
                                          zip(a["offsets"], differs, strict=True) if n}
+        unequal = (fx & fy & ~close).sum(axis=(0, 1))
+        out["values_differ_at_offsets"] = {f"{o:+.4f}": int(n) for o, n in
+                                           zip(a["offsets"], unequal, strict=True) if n}
         inner = slice(1, -1)
         xi, yi = x[..., inner], y[..., inner]
         di = np.abs(xi - yi)[np.isfinite(xi) & np.isfinite(yi)]
@@ -850,7 +853,12 @@ def report(r: dict, args, cfg: dict) -> str:
                 "window (NaN only past the recording). Elsewhere the two use the same two frames "
                 "and the same linear formula; the tiny differences come from the Allen route "
                 "interpolating on times relative to the event (t - event, rounded in float64) "
-                "and np.interp's slope form, vs vbzarr's weights on absolute times.\n")
+                "and np.interp's slope form, vs vbzarr's weights on absolute times. Finite means "
+                f"differ at offsets {aa.get('values_differ_at_offsets', 'not recorded')} (count "
+                "of (image, cell) pairs): for the same reason, an event whose window holds no "
+                "frame between its start (or end) and the next grid time is NaN there in the "
+                "Allen route and drops out of that image's mean, while vbzarr interpolates with "
+                "the frame just outside the window.\n")
         rows = [[f"convert_project workers={w}", fmt_s(x["seconds"]), fmt_mb(x["rusage_maxrss_mb"]),
                  f"{x['store_bytes'] / 2**30:.2f} GiB ({x['store_bytes'] / c['nwb_bytes']:.2f}x NWB)"]
                 if "error" not in x else [f"convert_project workers={w}", "**FAILED**", "-",
