@@ -161,8 +161,9 @@ def child_align_vbzarr(p: dict) -> dict:
 
         # dask's default starts workers with MALLOC_TRIM_THRESHOLD_=65536 (see the report);
         # "no_malloc_trim" unsets it, as convert_project does.
-        trim = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}
-        with dask.config.set(trim if p.get("no_malloc_trim") else {}):
+        from converters.project import NO_MALLOC_TRIM
+
+        with dask.config.set(NO_MALLOC_TRIM if p.get("no_malloc_trim") else {}):
             cluster = LocalCluster(n_workers=p["distributed"], threads_per_worker=1,
                                    processes=True, dashboard_address=None)
         client = Client(cluster)
@@ -778,30 +779,26 @@ def report(r: dict, args, cfg: dict) -> str:
         lines.append(code_line(c.get("code", r["code"])))
         al = c["runs"].get("allen_style", [])
         als = median([x["seconds"] for x in al]) if al else None
-        rows = [["vbzarr: open_project -> dff -> events_table -> align -> groupby(image).mean",
-                 fmt_s(vs), fmt_mb(max(x["rusage_maxrss_mb"] for x in v)), "1.00x", len(v)],
-                ["lean loop (vectorised over cells, stricter than today's tools): pynwb + pandas "
-                 "tables + one loop over events for all cells (per file)", fmt_s(ps),
-                 fmt_mb(max(x["rusage_maxrss_mb"] for x in pn)), ratio(vs, ps), len(pn)]]
-        if al:
-            rows.append(["Allen-utilities style (per cell, per event, as "
-                         "brain_observatory_utilities does): pynwb + tidy cell table + "
-                         "event_triggered_response per cell + groupby(image) (per file)",
-                         fmt_s(als), fmt_mb(max(x["rusage_maxrss_mb"] for x in al)),
-                         ratio(vs, als), len(al)])
-        if vd:
-            vds = median([x["seconds"] for x in vd])
-            rows.append([f"vbzarr on LocalCluster(n_workers={args.distributed}) (cluster start "
-                         "not timed; dask's default worker environment)", fmt_s(vds),
-                         fmt_mb(max(x["rusage_maxrss_mb"] for x in vd)) + " (client process)",
-                         ratio(vs, vds), len(vd)])
         vn = c["runs"].get("vbzarr_distributed_no_trim", [])
+
+        def row(label: str, runs_: list, rss_note: str = "") -> list:
+            seconds = median([x["seconds"] for x in runs_])
+            return [label, fmt_s(seconds), fmt_mb(max(x["rusage_maxrss_mb"] for x in runs_))
+                    + rss_note, ratio(vs, seconds), len(runs_)]
+
+        rows = [row("vbzarr: open_project -> dff -> events_table -> align -> groupby(image).mean", v),
+                row("lean loop (vectorised over cells, stricter than today's tools): pynwb + pandas "
+                    "tables + one loop over events for all cells (per file)", pn)]
+        if al:
+            rows.append(row("Allen-utilities style (per cell, per event, as "
+                            "brain_observatory_utilities does): pynwb + tidy cell table + "
+                            "event_triggered_response per cell + groupby(image) (per file)", al))
+        if vd:
+            rows.append(row(f"vbzarr on LocalCluster(n_workers={args.distributed}) (cluster start "
+                            "not timed; dask's default worker environment)", vd, " (client process)"))
         if vn:
-            vns = median([x["seconds"] for x in vn])
-            rows.append([f"vbzarr on LocalCluster(n_workers={args.distributed}), workers started "
-                         "without MALLOC_TRIM_THRESHOLD_", fmt_s(vns),
-                         fmt_mb(max(x["rusage_maxrss_mb"] for x in vn)) + " (client process)",
-                         ratio(vs, vns), len(vn)])
+            rows.append(row(f"vbzarr on LocalCluster(n_workers={args.distributed}), workers started "
+                            "without MALLOC_TRIM_THRESHOLD_", vn, " (client process)"))
         lines.append(table(["route", "time (median)", "peak RSS", "time / vbzarr time",
                             "runs"], rows))
         if vd and vn:

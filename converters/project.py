@@ -231,6 +231,13 @@ def convert_project(
     return report
 
 
+#: Dask config starting LocalCluster workers without dask's MALLOC_TRIM_THRESHOLD_=65536, which
+#: turns off glibc's adaptive mmap threshold: every large buffer is then a fresh mmap whose pages
+#: fault in again, and conversions and analyses run about half as fast
+#: (benchmarks/bench_alignment.py, part i, compares LocalClusters with and without it).
+NO_MALLOC_TRIM = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}
+
+
 def _run(jobs: list[Job], dst: str, workers: int, progress: bool, storage_options: dict | None):
     """Yield ``(job, summary or exception)``; in parallel on a LocalCluster when workers > 1."""
     from tqdm.auto import tqdm
@@ -249,10 +256,7 @@ def _run(jobs: list[Job], dst: str, workers: int, progress: bool, storage_option
     from dask.distributed import Client, LocalCluster, as_completed
 
     with (
-        # dask starts workers with MALLOC_TRIM_THRESHOLD_=65536, which turns off glibc's adaptive
-        # mmap threshold: every slab buffer is then a fresh mmap and its pages fault in again,
-        # and a conversion takes twice as long (benchmarks/bench_alignment.py, part i).
-        dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}),
+        dask.config.set(NO_MALLOC_TRIM),
         LocalCluster(
             n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0"
         ) as cluster,
