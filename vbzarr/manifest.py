@@ -23,12 +23,11 @@ import numpy as np
 import pandas as pd
 import zarr
 from zarr.codecs import ZstdCodec
-from zarr.storage import FsspecStore, LocalStore
 
 from .errors import ManifestError, ProjectNotFoundError
 from .schema import MANIFEST
 from .store import check_schema
-from .urls import filesystem, is_local, join, object_storage_options
+from .urls import join, zarr_store
 
 #: dataset -> {table name: (CSV file in project_metadata/, index)}
 TABLES = {
@@ -176,13 +175,6 @@ def decode_table(data: np.ndarray) -> pd.DataFrame:
     return frame
 
 
-def _zarr_store(url: str, storage_options: dict | None, mode: str):
-    if is_local(url):
-        return LocalStore(filesystem(url)[1], read_only=mode == "r")
-    options = object_storage_options(url, storage_options) if mode == "r" else storage_options
-    return FsspecStore.from_url(url, storage_options=options, read_only=mode == "r")
-
-
 def write_manifest(
     url: str,
     tables: dict[str, pd.DataFrame],
@@ -191,7 +183,7 @@ def write_manifest(
     storage_options: dict | None = None,
 ) -> None:
     """Write ``<url>/manifest.zarr``: the tables, the store index, consolidated metadata."""
-    store = _zarr_store(join(url, MANIFEST), storage_options, "w")
+    store = zarr_store(join(url, MANIFEST), storage_options, "w")
     root = zarr.open_group(store, mode="w", zarr_format=3, attributes=attrs)
     for name, frame in {**tables, STORES: stores}.items():
         data = encode_table(frame)
@@ -230,7 +222,7 @@ class Manifest:
 
 def open_manifest(url: str, storage_options: dict | None = None) -> Manifest:
     """Open ``<url>/manifest.zarr`` (one read: its consolidated root ``zarr.json``)."""
-    store = _zarr_store(join(url, MANIFEST), storage_options, "r")
+    store = zarr_store(join(url, MANIFEST), storage_options, "r")
     try:
         group = zarr.open_group(store, mode="r", zarr_format=3, use_consolidated=True)
     except (FileNotFoundError, KeyError, zarr.errors.GroupNotFoundError) as err:

@@ -13,12 +13,14 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 from dask.base import tokenize
+from zarr.abc.store import Store
+from zarr.storage import FsspecStore, LocalStore
 
 from .errors import ManifestError, StoreNotFoundError
 from .manifest import STORES, Manifest, open_manifest
 from .schema import STORE_FOLDERS
 from .store import open_store, to_dataframe
-from .urls import join, object_storage_options
+from .urls import join, zarr_store
 
 #: Experiment-table columns carried as coordinates on ``ophys_experiment_id`` in cross-session
 #: views, so that grouping by cre line, experience level, session... is one ``groupby``.
@@ -228,21 +230,31 @@ class Project:
             raise StoreNotFoundError(
                 f"{self.url}: no {kind} {store_id} in the manifest ({len(self._store_paths)} stores)"
             )
-        url = join(self.url, path)
         try:
             return xr.open_zarr(
-                url,
+                self._zarr_store(path),
                 group=group,
                 consolidated=True,
                 zarr_format=3,
                 chunks={} if dask else None,
-                storage_options=object_storage_options(url, self.storage_options) if "://" in url else None,
             )
         except FileNotFoundError as err:
             raise ManifestError(
                 f"{self.url}: expected group {group!r} in {path} (listed by the manifest); it is "
                 f"missing ({err}). Re-run `vbzarr convert` to repair the project."
             ) from err
+
+    @functools.cached_property
+    def _root_store(self) -> Store:
+        return zarr_store(self.url, self.storage_options)
+
+    def _zarr_store(self, path: str) -> Store:
+        """The store at ``path`` in the project, on the project's one filesystem: on object
+        storage its connections are kept (a store per group opened a new HTTP session)."""
+        root = self._root_store
+        if isinstance(root, FsspecStore):
+            return FsspecStore(root.fs, path=join(root.path, path), read_only=True)
+        return LocalStore(os.path.join(root.root, path), read_only=True)
 
     @functools.cached_property
     def _store_paths(self) -> set[str]:

@@ -7,6 +7,8 @@ from typing import Any
 
 import fsspec
 from fsspec.core import url_to_fs
+from zarr.abc.store import Store
+from zarr.storage import FsspecStore, LocalStore
 
 
 def is_local(url: str | os.PathLike) -> bool:
@@ -40,3 +42,13 @@ def object_storage_options(url: str, storage_options: dict[str, Any] | None) -> 
 def join(base: str, *parts: str) -> str:
     """``base/part/...`` for paths and URLs alike."""
     return "/".join([base.rstrip("/"), *(p.strip("/") for p in parts)])
+
+
+def zarr_store(url: str, storage_options: dict[str, Any] | None = None, mode: str = "r") -> Store:
+    """A Zarr store over ``url``: a ``LocalStore`` for paths, else an ``FsspecStore`` (read with
+    :func:`object_storage_options`). Open groups under one such store rather than one store per
+    group: on object storage its one filesystem keeps its connections."""
+    if is_local(url):
+        return LocalStore(filesystem(url)[1], read_only=mode == "r")
+    options = object_storage_options(url, storage_options) if mode == "r" else storage_options
+    return FsspecStore.from_url(url, storage_options=options, read_only=mode == "r")

@@ -194,6 +194,8 @@ def test_errors_for_missing_project_store_and_newer_schema(tmp_path, project_url
     shutil.rmtree(broken / "ophys_experiments" / f"{eid}.zarr")
     with pytest.raises(ManifestError, match="the store is missing"):
         vbzarr.open_project(broken).ophys_experiment(eid)
+    with pytest.raises(ManifestError, match=f"expected group 'ophys' in ophys_experiments/{eid}.zarr"):
+        vbzarr.open_project(broken).dff([eid])
     newer = tmp_path / "newer"
     shutil.copytree(project_url, newer)
     root = zarr.open_group(str(newer / "manifest.zarr"), mode="r+")
@@ -225,6 +227,11 @@ def test_s3_round_trip_and_get_counts(vbo_project, tmp_path):
             project.ophys_experiment(eid)["ophys"]["dff"].values,
             local.ophys_experiment(eid)["ophys"]["dff"].values,
         )
+        # Cross-session reads open every session's groups on the project's one filesystem.
+        ids = project.ophys_experiment_table.index
+        np.testing.assert_array_equal(project.dff(ids).values, local.dff(ids).values)
+        pd.testing.assert_frame_equal(project.events_table(ids, "trials"), local.events_table(ids, "trials"))
+        assert len({id(project._zarr_store(path).fs) for path in project.stores.index}) == 1
         credentialed = vbzarr.open_project("s3://private/vbo", storage_options=s3.storage_options())
         assert len(credentialed.stores) == len(project.stores)
         with pytest.raises(PermissionError):
