@@ -46,6 +46,7 @@ from benchmarks._proc import (  # noqa: E402
     child_main,
     code_changed_since,
     command,
+    current_rss_mb,
     du_bytes,
     fmt_mb,
     fmt_s,
@@ -173,12 +174,12 @@ def child_align_vbzarr(p: dict) -> dict:
     sel = table_.loc[p["ids"]]
     dff = project.dff(sel)
     t_dff = time.perf_counter() - t
-    events = project.events_table(sel, "stimulus_presentations")
-    changes = events[events["is_change"].fillna(False).astype(bool)]
+    changes = project.events_table(sel, "stimulus_presentations", query="is_change")
     t_events = time.perf_counter() - t - t_dff
     resp = vbzarr.align(dff, changes, window=tuple(WINDOW), rate=RATE)
     mean = resp.groupby("image_name").mean("event")
     t_graph = time.perf_counter() - t
+    rss_graph_mb = current_rss_mb()  # tables, coordinates and task graph, before any chunk is read
     tasks = len(mean.data.__dask_graph__()) if hasattr(mean.data, "__dask_graph__") else None
     mean = mean.compute()
     seconds = time.perf_counter() - t
@@ -191,7 +192,7 @@ def child_align_vbzarr(p: dict) -> dict:
                    mean.time_from_event.values, mean.values)
     return {"seconds": seconds, "graph_s": t_graph, "open_dff_s": t_dff, "events_s": t_events,
             "align_groupby_graph_s": t_graph - t_dff - t_events, "compute_s": seconds - t_graph,
-            "tasks": tasks,
+            "tasks": tasks, "rss_before_compute_mb": rss_graph_mb,
             "n_events": int(len(changes)),
             "n_cells": int(dff.sizes["cell_specimen_id"]), "frames": int(dff.sizes["frame"]),
             "changes_per_session": {str(k): int(v) for k, v in
@@ -697,6 +698,7 @@ def main() -> None:
             row = {"sessions": n, "median_s": median([r["seconds"] for r in rs]),
                    "all_s": [r["seconds"] for r in rs],
                    "peak_rss_mb": max(r["rusage_maxrss_mb"] for r in rs),
+                   "rss_before_compute_mb": median([r["rss_before_compute_mb"] for r in rs]),
                    "n_events": rs[0]["n_events"], "n_cells": rs[0]["n_cells"],
                    "frames": rs[0]["frames"], "dims": rs[0]["dims"],
                    "containers": len(set(scale["containers"][:n]))}
@@ -937,10 +939,15 @@ def report(r: dict, args, cfg: dict) -> str:
         lines.append(code_line(r["scale"].get("code", r["code"])))
         rows = [[x["sessions"], x["containers"], x["n_cells"], x["n_events"], fmt_s(x["median_s"]),
                  f"{x['median_s'] / t0['median_s'] * t0['sessions'] / x['sessions']:.2f}",
-                 fmt_mb(x["peak_rss_mb"]), f"{x['peak_rss_mb'] / t0['peak_rss_mb']:.2f}x"]
+                 fmt_mb(x["peak_rss_mb"]), f"{x['peak_rss_mb'] / t0['peak_rss_mb']:.2f}x",
+                 fmt_mb(x.get("rss_before_compute_mb")),
+                 fmt_mb(x["peak_rss_mb"] - x["rss_before_compute_mb"])
+                 if "rss_before_compute_mb" in x else "-"]
                 for x in rows_]
         lines.append(table(["sessions", "containers", "cells (union)", "events", "time",
-                            "time per session / first", "peak RSS", "peak RSS / first"], rows))
+                            "time per session / first", "peak RSS", "peak RSS / first",
+                            "RSS before compute (imports, tables, coords, graph)",
+                            "peak - before (compute)"], rows))
         lines.append("\nEach session is read and interpolated over its own cells only; the union "
                      "of cells across containers is NaN outside each session's chunk of cells "
                      "(never read).\n")

@@ -59,12 +59,11 @@ dff = project.dff(selection)
 dff
 
 # %% [markdown]
-# Change times from the stimulus presentations of all sessions, then one aligned array on a
-# common 30 Hz grid from -1 s to +2 s around each change.
+# The change flashes of all sessions (`query` keeps them as each session's table is read), then
+# one aligned array on a common 30 Hz grid from -1 s to +2 s around each change.
 
 # %%
-flashes = project.events_table(selection, "stimulus_presentations")
-changes = flashes[flashes.is_change.astype(bool)]
+changes = project.events_table(selection, "stimulus_presentations", query="is_change")
 response = vbzarr.align(dff, changes, window=(-1.0, 2.0), rate=30.0)
 response
 

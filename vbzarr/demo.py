@@ -48,8 +48,7 @@ def run_demo(workdir: str | Path = "vbzarr-demo", size: str = "small", show: boo
     selection = experiments[experiments.ophys_container_id == container]
     say(f"[3/3] container {container}: {len(selection)} sessions ({', '.join(selection.session_type)})")
     dff = project.dff(selection)
-    flashes = project.events_table(selection, "stimulus_presentations")
-    changes = flashes[flashes.is_change.astype(bool)]
+    changes = project.events_table(selection, "stimulus_presentations", query="is_change")
     response = align(dff, changes, window=(-1.0, 2.0), rate=30.0)
     mean = response.groupby("experience_level").mean("event").compute()
     t3 = time.perf_counter()

@@ -357,13 +357,37 @@ class Project:
         return self.cell_traces(ids, "dff")
 
     def events_table(
-        self, ids: Iterable[int] | pd.DataFrame | None = None, table: str = "stimulus_presentations"
+        self,
+        ids: Iterable[int] | pd.DataFrame | None = None,
+        table: str = "stimulus_presentations",
+        query: str | None = None,
     ) -> pd.DataFrame:
         """``stimulus_presentations`` or ``trials`` of many sessions in one DataFrame.
 
         Rows keep their table index as a column and gain the session id (``ophys_experiment_id``
         in VBO, ``ecephys_session_id`` in VBN) plus the session table's columns, ready for
         :func:`vbzarr.align` / :func:`vbzarr.spike_counts` and ``groupby``.
+
+        Parameters
+        ----------
+        ids
+            Session ids, or a selection of the session table (its index is used); default: all.
+        table
+            ``stimulus_presentations`` or ``trials`` (any table group of the stores).
+        query
+            A :meth:`pandas.DataFrame.query` expression over those columns (``"is_change"``,
+            ``"omitted"``, ``"go and hit"``, ``"image_name == 'im065' and experience_level ==
+            'Novel 1'"``), applied to each session's table as it is read: memory holds the
+            kept rows, not every session's whole table. Missing flags (``<NA>``) count as False.
+
+        Raises
+        ------
+        ManifestError
+            ``query`` does not evaluate on a session's table (the message names the session).
+
+        Examples
+        --------
+        >>> changes = project.events_table(sel, "stimulus_presentations", query="is_change")  # doctest: +SKIP
         """
         vbn = self.dataset == "visual-behavior-neuropixels"
         key, kind = (
@@ -375,12 +399,6 @@ class Project:
         elif isinstance(ids, pd.DataFrame):
             ids = ids.index
         ids = [int(i) for i in ids]
-        frames = []
-        for sid in ids:
-            frame = to_dataframe(self.group(kind, sid, table, dask=False))
-            frame.insert(0, key, sid)
-            frames.append(frame.reset_index())
-        out = pd.concat(frames, ignore_index=True)
         columns = (
             SESSION_COORDS
             if not vbn
@@ -393,10 +411,36 @@ class Project:
                 "image_set",
             ]
         )
-        extra = sessions_table.reindex(ids)[[c for c in columns if c in sessions_table and c not in out]]
-        out = out.join(extra, on=key)
+        sessions = sessions_table.reindex(ids)[[c for c in columns if c in sessions_table]]
+        frames = []
+        for sid in ids:
+            frame = to_dataframe(self.group(kind, sid, table, dask=False))
+            frame.insert(0, key, sid)
+            frame = frame.reset_index()
+            extra = sessions.loc[[sid], [c for c in sessions if c not in frame]]
+            frame = frame.join(extra, on=key)
+            if query is not None:
+                frame = frame[self._query_mask(frame, query, f"{table} of {key} {sid}")]
+            frames.append(frame)
+        out = pd.concat(frames, ignore_index=True)
         out.index.name = "event"
         return out
+
+    def _query_mask(self, frame: pd.DataFrame, query: str, where: str) -> np.ndarray:
+        """Rows of ``frame`` where ``query`` holds (``<NA>`` as False)."""
+        try:
+            mask = frame.eval(query)
+        except Exception as err:  # pandas raises many kinds (UndefinedVariableError, SyntaxError...)
+            raise ManifestError(
+                f"{self.url}: expected a query over the columns {list(frame.columns)} of the "
+                f"{where}; {query!r} failed: {err}"
+            ) from err
+        if not (isinstance(mask, pd.Series) and mask.index.equals(frame.index)):
+            raise ManifestError(
+                f"{self.url}: expected {query!r} to give one True/False per row of the {where}; "
+                f"it gave {type(mask).__name__}"
+            )
+        return mask.fillna(False).to_numpy(dtype=bool)
 
     def units(self, ids: Iterable[int] | pd.DataFrame | None = None) -> xr.Dataset:
         """The ``units`` of many Neuropixels sessions in one lazy Dataset.

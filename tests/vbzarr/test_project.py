@@ -125,6 +125,36 @@ def test_cross_session_view_matches_cells(project_url, vbo_project):
     assert "experience_level" in events
 
 
+@pytest.mark.parametrize(
+    ("table", "query", "mask"),
+    [
+        ("stimulus_presentations", "is_change", lambda f: f.is_change.fillna(False).astype(bool)),
+        ("stimulus_presentations", "omitted and experience_level == 'Familiar'",
+         lambda f: f.omitted.fillna(False).astype(bool) & (f.experience_level == "Familiar")),
+        ("trials", "go and hit", lambda f: f.go & f.hit),
+    ],
+)
+def test_events_table_query_equals_filtering_the_whole_table(project_url, table, query, mask):
+    """A query applied per session as it is read keeps the same rows, columns and dtypes as
+    filtering the concatenated table (session-table columns and <NA> flags included)."""
+    project = vbzarr.open_project(project_url)
+    ids = project.ophys_experiment_table.index
+    whole = project.events_table(ids, table)
+    expected = whole[mask(whole).to_numpy()].reset_index(drop=True).rename_axis("event")
+    got = project.events_table(ids, table, query=query)
+    assert 0 < len(got) < len(whole)
+    pd.testing.assert_frame_equal(got, expected)
+
+
+def test_events_table_bad_query_names_the_session(project_url):
+    project = vbzarr.open_project(project_url)
+    eid = int(project.ophys_experiment_table.index[0])
+    with pytest.raises(ManifestError, match=rf"trials of ophys_experiment_id {eid}.*no_such_column"):
+        project.events_table([eid], "trials", query="no_such_column > 1")
+    with pytest.raises(ManifestError, match="one True/False per row"):
+        project.events_table([eid], "trials", query="1 + 1")
+
+
 def test_cross_session_alignment_equals_each_session_alone(project_url):
     """Aligning the container view equals aligning each store alone, cell by cell; a cell an
     experiment lacks is NaN for that experiment's events."""
