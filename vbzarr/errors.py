@@ -60,3 +60,7 @@ class SchemaVersionError(VbzarrError, ValueError):
 
 class AlignmentError(VbzarrError, ValueError):
     """Bad arguments to an alignment function (window, rate, events, signal dims)."""
+
+
+class QueryError(VbzarrError, ValueError):
+    """A table query (``events_table(query=...)``) does not evaluate to one flag per row."""

@@ -16,7 +16,7 @@ from dask.base import tokenize
 from zarr.abc.store import Store
 from zarr.storage import FsspecStore, LocalStore
 
-from .errors import ManifestError, StoreNotFoundError
+from .errors import ManifestError, QueryError, StoreNotFoundError
 from .manifest import STORES, Manifest, open_manifest
 from .schema import STORE_FOLDERS
 from .store import open_store, to_dataframe
@@ -382,7 +382,7 @@ class Project:
 
         Raises
         ------
-        ManifestError
+        QueryError
             ``query`` does not evaluate on a session's table (the message names the session).
 
         Examples
@@ -431,12 +431,12 @@ class Project:
         try:
             mask = frame.eval(query)
         except Exception as err:  # pandas raises many kinds (UndefinedVariableError, SyntaxError...)
-            raise ManifestError(
+            raise QueryError(
                 f"{self.url}: expected a query over the columns {list(frame.columns)} of the "
                 f"{where}; {query!r} failed: {err}"
             ) from err
         if not (isinstance(mask, pd.Series) and mask.index.equals(frame.index)):
-            raise ManifestError(
+            raise QueryError(
                 f"{self.url}: expected {query!r} to give one True/False per row of the {where}; "
                 f"it gave {type(mask).__name__}"
             )

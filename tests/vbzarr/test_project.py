@@ -149,9 +149,9 @@ def test_events_table_query_equals_filtering_the_whole_table(project_url, table,
 def test_events_table_bad_query_names_the_session(project_url):
     project = vbzarr.open_project(project_url)
     eid = int(project.ophys_experiment_table.index[0])
-    with pytest.raises(ManifestError, match=rf"trials of ophys_experiment_id {eid}.*no_such_column"):
+    with pytest.raises(vbzarr.QueryError, match=rf"trials of ophys_experiment_id {eid}.*no_such_column"):
         project.events_table([eid], "trials", query="no_such_column > 1")
-    with pytest.raises(ManifestError, match="one True/False per row"):
+    with pytest.raises(vbzarr.QueryError, match="one True/False per row"):
         project.events_table([eid], "trials", query="1 + 1")
 
 
