@@ -205,11 +205,7 @@ class Project:
     # -- stores --------------------------------------------------------------------------------
     def store(self, kind: str, store_id: int) -> xr.DataTree:
         """The store of ``kind`` (``ophys_experiment``, ``behavior_session``, ``ecephys_session``)."""
-        path = f"{STORE_FOLDERS[kind + '_id']}/{int(store_id)}.zarr"
-        if path not in self._store_paths:
-            raise StoreNotFoundError(
-                f"{self.url}: no {kind} {store_id} in the manifest ({len(self._store_paths)} stores)"
-            )
+        path = self._store_path(kind, store_id)
         try:
             return open_store(join(self.url, path), storage_options=self.storage_options)
         except StoreNotFoundError as err:
@@ -225,11 +221,7 @@ class Project:
         ``dask=False`` gives lazily indexed numpy-backed variables: for small tables and
         coordinates, reading them then costs no task-graph overhead.
         """
-        path = f"{STORE_FOLDERS[kind + '_id']}/{int(store_id)}.zarr"
-        if path not in self._store_paths:
-            raise StoreNotFoundError(
-                f"{self.url}: no {kind} {store_id} in the manifest ({len(self._store_paths)} stores)"
-            )
+        path = self._store_path(kind, store_id)
         try:
             return xr.open_zarr(
                 self._zarr_store(path),
@@ -243,6 +235,15 @@ class Project:
                 f"{self.url}: expected group {group!r} in {path} (listed by the manifest); it is "
                 f"missing ({err}). Re-run `vbzarr convert` to repair the project."
             ) from err
+
+    def _store_path(self, kind: str, store_id: int) -> str:
+        """``<folder>/<id>.zarr`` of a store the manifest lists (else StoreNotFoundError)."""
+        path = f"{STORE_FOLDERS[kind + '_id']}/{int(store_id)}.zarr"
+        if path not in self._store_paths:
+            raise StoreNotFoundError(
+                f"{self.url}: no {kind} {store_id} in the manifest ({len(self._store_paths)} stores)"
+            )
+        return path
 
     @functools.cached_property
     def _root_store(self) -> Store:
