@@ -13,8 +13,9 @@ Sampling rule (the contract the tests check against plain numpy loops):
   NaN rows.
 
 Everything is lazy: events are processed in time order, in blocks (bounded by
-``OUTPUT_CHUNK_BYTES`` of output and ``INPUT_CHUNK_BYTES`` of samples), and each block gathers
-from the signal's own chunks that its windows cover, without joining them first. A cross-session
+``OUTPUT_CHUNK_BYTES`` of output and ``INPUT_CHUNK_BYTES`` of samples); each block gathers from
+the signal's own chunks that its windows cover, a slab of rows at a time, and finds its samples
+itself (the task graph holds event times, not indices). A cross-session
 signal is aligned session by session on the session's own rows: chunks of cells a session lacks
 (``cell_roi_id`` NaN) are NaN for its events and never read.
 """
@@ -37,6 +38,8 @@ SESSION_IDS = ("ophys_experiment_id", "ecephys_session_id", "behavior_session_id
 #: Upper bounds of one task's output block and of the samples it reads (with all its rows).
 OUTPUT_CHUNK_BYTES = 32 * 2**20
 INPUT_CHUNK_BYTES = 64 * 2**20
+#: Rows of a block are gathered a slab of about this many bytes at a time (see ``_gather``).
+SLAB_BYTES = 2**20
 #: Coordinates over (session, first kept dim) that are NaN where a session lacks that row.
 PRESENCE_COORDS = ("cell_roi_id",)
 
@@ -104,42 +107,56 @@ def sample_indices(
 def _gather(
     *pieces: np.ndarray,
     starts: np.ndarray,
-    i0: np.ndarray,
-    i1: np.ndarray,
-    w: np.ndarray,
-    valid: np.ndarray,
+    t: np.ndarray,
+    times: np.ndarray,
+    offsets: np.ndarray,
+    method: str,
 ) -> np.ndarray:
-    """``x0 + (x1 - x0) * w`` at each grid time, in place; a grid time on a sample (``w`` 0 or 1,
-    always so for nearest) is exactly that sample even when the other neighbour is NaN.
+    """The block's events sampled on the grid, ``x0 + (x1 - x0) * w``; a grid time on a sample
+    (``w`` 0 or 1, always so for nearest) is exactly that sample even when the other neighbour is
+    NaN.
 
-    The samples come as consecutive ``pieces`` along the last axis (starting at ``starts``
-    within the block's samples); only those between the first and last index are used, joined
-    once when they span pieces. The result is ``(..., event, time_from_event)`` laid out with
-    ``event`` fastest in memory: a reduction over events (a groupby mean) reads it without a copy.
+    ``t`` are the times of the block's samples, which come as consecutive ``pieces`` along the
+    last axis (starting at ``starts``); the block holds every sample its events' windows need, so
+    indices found within it are those found in the whole recording. Rows go a slab at a time
+    through two small buffers (a slab of samples joined across pieces, the interpolation step),
+    so the only large array made is the result: fresh memory is costly, reused memory is not.
+    The result is ``(..., event, time_from_event)`` laid out with ``event`` fastest in memory: a
+    reduction over events (a groupby mean) reads it without a copy.
     """
+    i0, i1, w, valid = (a.T.ravel() for a in sample_indices(t, times[:, None] + offsets[None, :], method))
     m, stop = int(i0.min()), int(i1.max()) + 1
+    at = np.where(w == 1, i1, i0) - m  # exact samples at w 0 or 1
+    between = (w > 0) & (w < 1)
+    i1 = i1 - m if between.any() else None
+    rows = pieces[0].shape[:-1]
+    n_rows = int(np.prod(rows))
     parts = [
-        piece[..., max(m - st, 0) : stop - st]
+        piece.reshape(n_rows, piece.shape[-1])[:, max(m - st, 0) : stop - st]
         for piece, st in zip(pieces, starts, strict=True)
         if st < stop and st + piece.shape[-1] > m
     ]
-    x = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=-1)
-
-    def take(idx: np.ndarray) -> np.ndarray:
-        """Samples at ``idx`` (event, offset) as (..., offset, event); np.take beats x[..., idx]."""
-        return np.take(x, (idx - m).T, axis=-1)
-
-    out = take(np.where(w == 1, i1, i0))
-    w, valid = w.T, valid.T  # as out: (offset, event)
-    between = (w > 0) & (w < 1)
-    if between.any():
-        step = take(i1)
-        step -= out
-        step *= w
-        np.add(out, step, out=out, where=between)
+    span = stop - m
+    out = np.empty((n_rows, len(at)))
+    slab = max(1, SLAB_BYTES // (8 * max(span, len(at))))
+    joined = np.empty((min(slab, n_rows), span)) if len(parts) > 1 else None
+    step = np.empty((min(slab, n_rows), len(at))) if i1 is not None else None
+    for r0 in range(0, n_rows, slab):
+        r1 = min(r0 + slab, n_rows)
+        if joined is None:
+            x = parts[0][r0:r1]
+        else:
+            x = np.concatenate([part[r0:r1] for part in parts], axis=1, out=joined[: r1 - r0])
+        o = out[r0:r1]
+        np.take(x, at, axis=1, out=o, mode="clip")  # indices are in range; "raise" would buffer
+        if step is not None:
+            s = np.take(x, i1, axis=1, out=step[: r1 - r0], mode="clip")
+            s -= o
+            s *= w
+            np.add(o, s, out=o, where=between)
     if not valid.all():
         np.copyto(out, np.nan, where=~valid)
-    return np.swapaxes(out, -1, -2)
+    return np.swapaxes(out.reshape(*rows, len(offsets), len(times)), -1, -2)
 
 
 def _time_axis(signal: xr.DataArray) -> tuple[str, np.ndarray]:
@@ -160,6 +177,21 @@ def native_rate(t: np.ndarray) -> float:
     if len(finite) < 2:
         raise AlignmentError("Expected at least two samples to infer the signal's rate.")
     return float(1.0 / np.median(np.diff(finite)))
+
+
+def _event_spans(
+    t: np.ndarray, times: np.ndarray, offsets: np.ndarray, method: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Samples ``[lo, hi)`` each event's valid grid times need (``hi <= lo``: none), found a
+    batch of events at a time so that no (event, offset) array outlives the call."""
+    lo = np.full(len(times), len(t), dtype=np.int64)
+    hi = np.zeros(len(times), dtype=np.int64)
+    batch = max(1, 2**18 // len(offsets))
+    for a in range(0, len(times), batch):
+        i0, i1, _, valid = sample_indices(t, times[a : a + batch, None] + offsets[None, :], method)
+        lo[a : a + batch] = np.where(valid, i0, len(t)).min(axis=1)
+        hi[a : a + batch] = np.where(valid, i1 + 1, 0).max(axis=1)
+    return lo, hi
 
 
 def _event_blocks(
@@ -215,8 +247,9 @@ def _align_one(
     keep = np.flatnonzero(np.isfinite(t))  # cross-session signals are NaN-padded past their end
     if len(keep) < len(t):
         contiguous = len(keep) and keep[-1] - keep[0] + 1 == len(keep)
-        signal = signal.isel({dim: slice(int(keep[0]), int(keep[-1]) + 1) if contiguous else keep})
-        t = t[keep]
+        kept = slice(int(keep[0]), int(keep[-1]) + 1) if contiguous else keep
+        signal = signal.isel({dim: kept})
+        t = t[kept]  # a slice is a view: the task graph then holds no copy of the times
     if len(t) == 0 or np.any(np.diff(t) < 0):
         raise AlignmentError(f"Expected increasing sample times along {dim!r}.")
     other = [d for d in signal.dims if d != dim]
@@ -225,10 +258,8 @@ def _align_one(
         data = da.from_array(data, chunks=-1)
     axis = data.ndim - 1  # time in, event out
     order = np.argsort(times, kind="stable")
-    i0, i1, w, valid = sample_indices(t, times[order][:, None] + offsets[None, :], method)
-    # Each event reads the samples [lo, hi) around its valid grid times.
-    lo = np.where(valid, i0, len(t)).min(axis=1, initial=len(t))
-    hi = np.where(valid, i1 + 1, 0).max(axis=1, initial=0)
+    times = times[order]
+    lo, hi = _event_spans(t, times, offsets, method)
     rows = max(1, int(np.prod([max(c) if c else 1 for c in data.chunks[:-1]])))
     blocks = _event_blocks(
         lo,
@@ -241,22 +272,17 @@ def _align_one(
     row_slices = [slice(int(x), int(y)) for x, y in zip(bounds[:-1], bounds[1:], strict=True)]
     columns = []
     for a, b, b_lo, b_hi in blocks:
-        # Grid times off the recording point at the event's own samples (any will do: they
-        # become NaN), so that an event's indices stay near it.
-        own = np.clip(lo[a:b, None] - b_lo, 0, max(b_hi - b_lo - 1, 0))
-        idx = {
-            "i0": np.where(valid[a:b], i0[a:b] - b_lo, own),
-            "i1": np.where(valid[a:b], i1[a:b] - b_lo, own),
-            "w": w[a:b],
-            "valid": valid[a:b],
-        }
+        # The task finds its grid times' samples itself: the graph holds times, not indices.
+        idx = {"t": t[b_lo:b_hi], "times": times[a:b], "offsets": offsets, "method": method}
         parts = []
         for rows_sl in row_slices if other else [None]:
             piece = data[rows_sl, ..., b_lo:b_hi] if other else data[..., b_lo:b_hi]
             if b_hi <= b_lo or (present is not None and not present[rows_sl].any()):
                 # No window reaches the recording, or the session lacks these rows: NaN, unread.
                 chunks = (*piece.chunks[:-1], (b - a,), (len(offsets),))
-                parts.append(da.full(tuple(map(sum, chunks)), np.nan, chunks=chunks))
+                # Named by its chunks (all there is to it): tokenizing hundreds of them is slow.
+                name = "nan-" + "-".join("_".join(map(str, c)) for c in chunks)
+                parts.append(da.full(tuple(map(sum, chunks)), np.nan, chunks=chunks, name=name))
                 continue
             parts.append(_gathered(piece, b - a, len(offsets), idx))
         columns.append(da.concatenate(parts, axis=0))

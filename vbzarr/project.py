@@ -54,7 +54,7 @@ class _TraceSource:
     cells: np.ndarray  # cell_specimen_id of the valid ROIs, in stored order
     rows: np.ndarray  # their stored rows
     roi_ids: np.ndarray
-    time: np.ndarray
+    n_time: int  # the times themselves are not kept: the view's coordinate holds them once
     frame_chunk: int
 
     @classmethod
@@ -67,7 +67,7 @@ class _TraceSource:
             cells=csid[rows].astype(np.int64),
             rows=rows,
             roi_ids=np.asarray(ophys.cell_roi_id.values, dtype=np.float64)[rows],
-            time=np.asarray(ophys.time.values, dtype=np.float64),
+            n_time=len(ophys.time),
             frame_chunk=int(trace.encoding.get("chunks", (0, len(ophys.time)))[-1] or len(ophys.time)),
         )
 
@@ -110,7 +110,7 @@ class _TracePlan:
             else:
                 cell_chunks += [min(CELLS_PER_CHUNK, n_new - c) for c in range(0, n_new, CELLS_PER_CHUNK)]
             end += n_new
-        n_frames = max(len(s.time) for s in sources)
+        n_frames = max(s.n_time for s in sources)
         step = max(s.frame_chunk for s in sources)
         frame_chunks = tuple(min(step, n_frames - f) for f in range(0, n_frames, step)) or (0,)
         return cls(sources, first_seen.astype(np.int64), rows, tuple(cell_chunks) or (0,), frame_chunks)
@@ -126,10 +126,11 @@ class _TracePlan:
             out[k, have] = src.roi_ids[np.searchsorted(src.rows, self.rows[k, have])]
         return out
 
-    def times(self) -> np.ndarray:
+    def times(self, times: list[np.ndarray]) -> np.ndarray:
+        """The experiments' ``times``, NaN-padded to the view's frames."""
         out = np.full((len(self.sources), self.n_frames), np.nan)
-        for k, src in enumerate(self.sources):
-            out[k, : len(src.time)] = src.time
+        for k, t in enumerate(times):
+            out[k, : len(t)] = t
         return out
 
     def read_block(self, block_info: dict | None = None) -> np.ndarray:
@@ -138,7 +139,7 @@ class _TracePlan:
         src = self.sources[k]
         rows = self.rows[k, c0:c1]
         have = np.flatnonzero(rows >= 0)
-        stop = min(f1, len(src.time))
+        stop = min(f1, src.n_time)
         full = len(have) == c1 - c0 and stop == f1  # nothing to pad
         shape = (1, c1 - c0, f1 - f0)
         out = np.empty(shape) if full else np.full(shape, np.nan)
@@ -322,7 +323,7 @@ class Project:
         ids = self._experiment_ids(ids)
         if not ids:
             raise ManifestError(f"{self.url}: expected at least one ophys experiment id")
-        sources = []
+        sources, times = [], []
         for eid in ids:
             ophys = self.group("ophys_experiment", eid, "ophys", dask=False)
             if variable not in ophys:
@@ -330,6 +331,7 @@ class Project:
                     f"{self.url}: experiment {eid} has no {variable!r}; it has {sorted(ophys.data_vars)}"
                 )
             sources.append(_TraceSource.of(ophys, variable))
+            times.append(ophys.time.values)
         plan = _TracePlan.of(sources)
         data = da.map_blocks(
             plan.read_block,
@@ -346,7 +348,7 @@ class Project:
                 "cell_specimen_id": plan.cells,
                 "frame": np.arange(plan.n_frames),
                 "cell_roi_id": (("ophys_experiment_id", "cell_specimen_id"), plan.roi_ids()),
-                "time": (("ophys_experiment_id", "frame"), plan.times()),
+                "time": (("ophys_experiment_id", "frame"), plan.times(times)),
             },
             name=variable,
             attrs=sources[0].trace.attrs,

@@ -61,14 +61,17 @@ def test_align_equals_slow_reference(data, method, block_bytes):
     window = data.draw(windows())
     rate = data.draw(st.sampled_from([None, 4.0, 8.0, 31.0, 60.0]))
     chunks = data.draw(st.integers(1, len(t)))
-    old = align_module.OUTPUT_CHUNK_BYTES, align_module.INPUT_CHUNK_BYTES
-    # Tiny blocks exercise block boundaries (events per block, samples read per block); large
-    # ones gather across the signal's time chunks.
-    align_module.OUTPUT_CHUNK_BYTES, align_module.INPUT_CHUNK_BYTES = block_bytes, block_bytes
+    names = ("OUTPUT_CHUNK_BYTES", "INPUT_CHUNK_BYTES", "SLAB_BYTES")
+    old = [getattr(align_module, name) for name in names]
+    # Tiny blocks exercise block boundaries (events per block, samples read per block, a row
+    # per slab); large ones gather across the signal's time chunks, all rows in one slab.
+    for name in names:
+        setattr(align_module, name, block_bytes)
     try:
         resp = vbzarr.align(as_signal(t, x, chunks), events, window, rate=rate, method=method)
     finally:
-        align_module.OUTPUT_CHUNK_BYTES, align_module.INPUT_CHUNK_BYTES = old
+        for name, value in zip(names, old, strict=True):
+            setattr(align_module, name, value)
     offsets = resp.time_from_event.values
     expected = slow_align(t, x, events, offsets, method)
     assert resp.dims == ("cell_specimen_id", "event", "time_from_event")
