@@ -309,7 +309,7 @@ def event_coords(table: pd.DataFrame) -> dict[str, tuple[str, np.ndarray]]:
     coords: dict[str, tuple[str, np.ndarray]] = {}
     for col in table.columns:
         values = table[col]
-        if values.map(lambda v: isinstance(v, list | np.ndarray)).any():
+        if values.dtype == object and values.map(lambda v: isinstance(v, list | np.ndarray)).any():
             continue
         if isinstance(values.dtype, pd.BooleanDtype | pd.Int64Dtype):
             values = (

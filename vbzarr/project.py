@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import os
-from collections.abc import Iterable
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,8 +15,11 @@ import dask.array as da
 import numpy as np
 import pandas as pd
 import xarray as xr
+import zarr
+import zarr.api.asynchronous
 from dask.base import tokenize
 from zarr.abc.store import Store
+from zarr.core.sync import sync
 from zarr.storage import FsspecStore, LocalStore
 
 from .errors import ManifestError, QueryError, StoreNotFoundError
@@ -44,6 +50,23 @@ SESSION_COORDS = [
 
 #: Largest number of cells in one chunk of a cross-session trace view.
 CELLS_PER_CHUNK = 256
+
+#: Stores whose root (consolidated metadata, parsed: about 0.2 MB each) a project keeps, so that
+#: a session's groups open without reading and parsing it again. Least recently used go first.
+OPEN_STORES = 32
+
+#: Sessions whose tables ``events_table`` reads at once, concurrently (on object storage, a
+#: round trip for them all rather than one per column); memory holds their whole tables.
+SESSIONS_PER_READ = 16
+
+
+def _load(datasets: list[xr.Dataset]) -> None:
+    """Read every variable of ``datasets`` in place, concurrently."""
+
+    async def load_all() -> None:
+        await asyncio.gather(*(ds.load_async() for ds in datasets))
+
+    sync(load_all())
 
 
 @dataclass(frozen=True)
@@ -140,9 +163,12 @@ class _TracePlan:
         rows = self.rows[k, c0:c1]
         have = np.flatnonzero(rows >= 0)
         stop = min(f1, src.n_time)
-        full = len(have) == c1 - c0 and stop == f1  # nothing to pad
-        shape = (1, c1 - c0, f1 - f0)
-        out = np.empty(shape) if full else np.full(shape, np.nan)
+        out = np.empty((1, c1 - c0, f1 - f0))
+        # NaN only where nothing is read: filling the whole block first would write it twice.
+        lacking = np.ones(c1 - c0, dtype=bool)
+        lacking[have] = False
+        out[0, lacking] = np.nan
+        out[0, :, max(stop - f0, 0) :] = np.nan
         if len(have) and f0 < stop:
             order = np.argsort(rows[have], kind="stable")
             wanted = rows[have][order]
@@ -171,6 +197,8 @@ class Project:
         self.manifest = manifest
         self.storage_options = storage_options
         self._tables: dict[str, pd.DataFrame] = {}
+        self._open_stores: OrderedDict[str, zarr.Group] = OrderedDict()
+        self._open_stores_lock = threading.Lock()  # callers may share a project across threads
 
     # -- tables --------------------------------------------------------------------------------
     @property
@@ -222,20 +250,67 @@ class Project:
         ``dask=False`` gives lazily indexed numpy-backed variables: for small tables and
         coordinates, reading them then costs no task-graph overhead.
         """
-        path = self._store_path(kind, store_id)
-        try:
-            return xr.open_zarr(
-                self._zarr_store(path),
-                group=group,
-                consolidated=True,
-                zarr_format=3,
-                chunks={} if dask else None,
-            )
-        except FileNotFoundError as err:
-            raise ManifestError(
-                f"{self.url}: expected group {group!r} in {path} (listed by the manifest); it is "
-                f"missing ({err}). Re-run `vbzarr convert` to repair the project."
-            ) from err
+        return self._groups(kind, [store_id], group, dask)[0]
+
+    def _groups(self, kind: str, store_ids: list[int], group: str, dask: bool) -> list[xr.Dataset]:
+        """``group`` of each store, their roots opened concurrently (see :meth:`_roots`)."""
+        paths = [self._store_path(kind, i) for i in store_ids]
+        out = []
+        for path, root in zip(paths, self._roots(paths), strict=True):
+            try:
+                node = root[group]
+            except KeyError as err:
+                raise ManifestError(
+                    f"{self.url}: expected group {group!r} in {path}; it has "
+                    f"{sorted(name for name, _ in root.groups())}"
+                ) from err
+            # What xr.open_zarr does after opening the root, minus the root's metadata.
+            store = xr.backends.ZarrStore(node, mode="r", use_zarr_fill_value_as_mask=False)
+            out.append(xr.open_dataset(store, chunks={} if dask else None))
+        return out
+
+    def _each_group(
+        self, kind: str, store_ids: list[int], group: str, load: bool = False
+    ) -> Iterator[tuple[int, xr.Dataset]]:
+        """``(id, group)`` of each store, lazily indexed, ``SESSIONS_PER_READ`` stores at a time:
+        their roots opened, and with ``load`` their variables read, concurrently."""
+        for a in range(0, len(store_ids), SESSIONS_PER_READ):
+            batch = store_ids[a : a + SESSIONS_PER_READ]
+            datasets = self._groups(kind, batch, group, dask=False)
+            if load:
+                _load(datasets)
+            yield from zip(batch, datasets, strict=True)
+
+    def _roots(self, paths: list[str]) -> list[zarr.Group]:
+        """The root groups of the stores at ``paths``: kept ones reused, the others opened
+        concurrently (one round trip on object storage, not one per store)."""
+        with self._open_stores_lock:
+            missing = list(dict.fromkeys(p for p in paths if p not in self._open_stores))
+
+            async def open_all() -> list:
+                opening = (
+                    zarr.api.asynchronous.open_group(
+                        self._zarr_store(p), mode="r", zarr_format=3, use_consolidated=True
+                    )
+                    for p in missing
+                )
+                return await asyncio.gather(*opening, return_exceptions=True)
+
+            for path, root in zip(missing, sync(open_all()) if missing else [], strict=True):
+                if isinstance(root, Exception):
+                    raise ManifestError(
+                        f"{self.url}: the manifest lists {path}, but the store is missing or "
+                        f"unreadable ({type(root).__name__}: {root}). Re-run `vbzarr convert` to "
+                        "repair the project."
+                    ) from root
+                self._open_stores[path] = zarr.Group(root)
+            out = []
+            for path in paths:
+                self._open_stores.move_to_end(path)
+                out.append(self._open_stores[path])
+            while len(self._open_stores) > OPEN_STORES:
+                self._open_stores.popitem(last=False)
+        return out
 
     def _store_path(self, kind: str, store_id: int) -> str:
         """``<folder>/<id>.zarr`` of a store the manifest lists (else StoreNotFoundError)."""
@@ -324,8 +399,7 @@ class Project:
         if not ids:
             raise ManifestError(f"{self.url}: expected at least one ophys experiment id")
         sources, times = [], []
-        for eid in ids:
-            ophys = self.group("ophys_experiment", eid, "ophys", dask=False)
+        for eid, ophys in self._each_group("ophys_experiment", ids, "ophys"):
             if variable not in ophys:
                 raise ManifestError(
                     f"{self.url}: experiment {eid} has no {variable!r}; it has {sorted(ophys.data_vars)}"
@@ -348,12 +422,14 @@ class Project:
                 "cell_specimen_id": plan.cells,
                 "frame": np.arange(plan.n_frames),
                 "cell_roi_id": (("ophys_experiment_id", "cell_specimen_id"), plan.roi_ids()),
-                "time": (("ophys_experiment_id", "frame"), plan.times(times)),
             },
             name=variable,
             attrs=sources[0].trace.attrs,
         )
-        return out.assign_coords(self._session_coords(ids))
+        # Assigned, not passed to the constructor, which copies its coordinates: one copy of
+        # every session's times is enough.
+        time = xr.Variable(("ophys_experiment_id", "frame"), plan.times(times))
+        return out.assign_coords(time=time, **self._session_coords(ids))
 
     def dff(self, ids: Iterable[int] | pd.DataFrame | None = None) -> xr.DataArray:
         """``cell_traces(ids, "dff")``: dF/F of every cell of the experiments, cells matched."""
@@ -416,8 +492,8 @@ class Project:
         )
         sessions = sessions_table.reindex(ids)[[c for c in columns if c in sessions_table]]
         frames = []
-        for sid in ids:
-            frame = to_dataframe(self.group(kind, sid, table, dask=False))
+        for sid, group in self._each_group(kind, ids, table, load=True):
+            frame = to_dataframe(group)
             frame.insert(0, key, sid)
             frame = frame.reset_index()
             extra = sessions.loc[[sid], [c for c in sessions if c not in frame]]
@@ -458,8 +534,7 @@ class Project:
         elif isinstance(ids, pd.DataFrame):
             ids = ids.index
         per_unit, per_spike, offset = [], [], 0
-        for sid in (int(i) for i in ids):
-            units = self.group("ecephys_session", sid, "units", dask=False)
+        for sid, units in self._each_group("ecephys_session", [int(i) for i in ids], "units"):
             ends = units["spike_times_index"].values.astype(np.int64)
             one = units[[v for v in units.data_vars if units[v].dims == ("unit_id",)]]
             one["spike_times_index"] = ("unit_id", ends + offset, units["spike_times_index"].attrs)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import json
 import shutil
+from collections import Counter
 
 import numpy as np
 import pandas as pd
@@ -129,8 +130,11 @@ def test_cross_session_view_matches_cells(project_url, vbo_project):
     ("table", "query", "mask"),
     [
         ("stimulus_presentations", "is_change", lambda f: f.is_change.fillna(False).astype(bool)),
-        ("stimulus_presentations", "omitted and experience_level == 'Familiar'",
-         lambda f: f.omitted.fillna(False).astype(bool) & (f.experience_level == "Familiar")),
+        (
+            "stimulus_presentations",
+            "omitted and experience_level == 'Familiar'",
+            lambda f: f.omitted.fillna(False).astype(bool) & (f.experience_level == "Familiar"),
+        ),
         ("trials", "go and hit", lambda f: f.go & f.hit),
     ],
 )
@@ -224,8 +228,10 @@ def test_errors_for_missing_project_store_and_newer_schema(tmp_path, project_url
     shutil.rmtree(broken / "ophys_experiments" / f"{eid}.zarr")
     with pytest.raises(ManifestError, match="the store is missing"):
         vbzarr.open_project(broken).ophys_experiment(eid)
-    with pytest.raises(ManifestError, match=f"expected group 'ophys' in ophys_experiments/{eid}.zarr"):
+    with pytest.raises(ManifestError, match=f"lists ophys_experiments/{eid}.zarr, but the store is missing"):
         vbzarr.open_project(broken).dff([eid])
+    with pytest.raises(ManifestError, match=r"expected group 'no_such_table' in .* it has \[.*'trials'"):
+        vbzarr.open_project(project_url).events_table([eid], "no_such_table")
     newer = tmp_path / "newer"
     shutil.copytree(project_url, newer)
     root = zarr.open_group(str(newer / "manifest.zarr"), mode="r+")
@@ -259,8 +265,13 @@ def test_s3_round_trip_and_get_counts(vbo_project, tmp_path):
         )
         # Cross-session reads open every session's groups on the project's one filesystem.
         ids = project.ophys_experiment_table.index
-        np.testing.assert_array_equal(project.dff(ids).values, local.dff(ids).values)
-        pd.testing.assert_frame_equal(project.events_table(ids, "trials"), local.events_table(ids, "trials"))
+        s3.reset()
+        dff, trials = project.dff(ids), project.events_table(ids, "trials")
+        # Each session's consolidated zarr.json is read once, for both calls (its root is kept).
+        roots = Counter(path for m, path in s3.requests if m == "GET" and path.endswith(".zarr/zarr.json"))
+        assert len(roots) == len(ids) and set(roots.values()) == {1}
+        np.testing.assert_array_equal(dff.values, local.dff(ids).values)
+        pd.testing.assert_frame_equal(trials, local.events_table(ids, "trials"))
         assert len({id(project._zarr_store(path).fs) for path in project.stores.index}) == 1
         credentialed = vbzarr.open_project("s3://private/vbo", storage_options=s3.storage_options())
         assert len(credentialed.stores) == len(project.stores)
