@@ -155,6 +155,8 @@ def child_align_vbzarr(p: dict) -> dict:
     import vbzarr
 
     warnings.filterwarnings("ignore")
+    if p.get("zarr_python_pipeline"):  # A/B: zarr-python's own codec pipeline, not zarrs'
+        sys.modules["vbzarr.store"].READ_CONFIG.clear()
     client = cluster = None
     if p.get("distributed"):
         import dask
@@ -624,13 +626,15 @@ def main() -> None:
         ids = cont["experiments"]
         out_v, out_p = scratch / "mean-vbzarr.npz", scratch / "mean-pynwb.npz"
         out_a = scratch / "mean-allen-style.npz"
-        runs = {"vbzarr": [], "pynwb": [], "allen_style": [], "vbzarr_distributed": [],
-                "vbzarr_distributed_no_trim": []}
+        runs = {"vbzarr": [], "vbzarr_zarr_pipeline": [], "pynwb": [], "allen_style": [],
+                "vbzarr_distributed": [], "vbzarr_distributed_no_trim": []}
         for k in range(args.repeats):
             if not args.no_wait:
                 wait_quiet(log=log)
             runs["vbzarr"].append(run_child(SCRIPT, "align_vbzarr", {
                 "root": str(zroot), "ids": ids, "out": str(out_v) if k == 0 else None}))
+            runs["vbzarr_zarr_pipeline"].append(run_child(SCRIPT, "align_vbzarr", {
+                "root": str(zroot), "ids": ids, "zarr_python_pipeline": True}))
             runs["pynwb"].append(run_child(SCRIPT, "align_pynwb", {
                 "ids": ids, "paths": cont["paths"], "out": str(out_p) if k == 0 else None}))
             if k < args.allen_repeats:
@@ -788,9 +792,13 @@ def report(r: dict, args, cfg: dict) -> str:
             return [label, fmt_s(seconds), fmt_mb(max(x["rusage_maxrss_mb"] for x in runs_))
                     + rss_note, ratio(vs, seconds), len(runs_)]
 
-        rows = [row("vbzarr: open_project -> dff -> events_table -> align -> groupby(image).mean", v),
-                row("lean loop (vectorised over cells, stricter than today's tools): pynwb + pandas "
-                    "tables + one loop over events for all cells (per file)", pn)]
+        rows = [row("vbzarr: open_project -> dff -> events_table -> align -> groupby(image).mean", v)]
+        vz = c["runs"].get("vbzarr_zarr_pipeline", [])
+        if vz:
+            rows.append(row("vbzarr, chunks decoded by zarr-python's own codec pipeline instead of "
+                            "zarrs' (vbzarr's default)", vz))
+        rows.append(row("lean loop (vectorised over cells, stricter than today's tools): pynwb + "
+                        "pandas tables + one loop over events for all cells (per file)", pn))
         if al:
             rows.append(row("Allen-utilities style (per cell, per event, as "
                             "brain_observatory_utilities does): pynwb + tidy cell table + "

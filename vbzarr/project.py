@@ -25,7 +25,7 @@ from zarr.storage import FsspecStore, LocalStore
 from .errors import ManifestError, QueryError, StoreNotFoundError
 from .manifest import STORES, Manifest, open_manifest
 from .schema import STORE_FOLDERS
-from .store import open_store, to_dataframe
+from .store import READ_CONFIG, open_store, to_dataframe
 from .urls import join, zarr_store
 
 #: Experiment-table columns carried as coordinates on ``ophys_experiment_id`` in cross-session
@@ -57,7 +57,7 @@ OPEN_STORES = 32
 
 #: Sessions whose tables ``events_table`` reads at once, concurrently (on object storage, a
 #: round trip for them all rather than one per column); memory holds their whole tables.
-SESSIONS_PER_READ = 16
+SESSIONS_PER_READ = 8
 
 
 def _load(datasets: list[xr.Dataset]) -> None:
@@ -264,9 +264,11 @@ class Project:
                     f"{self.url}: expected group {group!r} in {path}; it has "
                     f"{sorted(name for name, _ in root.groups())}"
                 ) from err
-            # What xr.open_zarr does after opening the root, minus the root's metadata.
-            store = xr.backends.ZarrStore(node, mode="r", use_zarr_fill_value_as_mask=False)
-            out.append(xr.open_dataset(store, chunks={} if dask else None))
+            # What xr.open_zarr does after opening the root, minus the root's metadata. The
+            # store makes the group's arrays, which pick their codec pipeline as they are made.
+            with zarr.config.set(READ_CONFIG):
+                store = xr.backends.ZarrStore(node, mode="r", use_zarr_fill_value_as_mask=False)
+                out.append(xr.open_dataset(store, chunks={} if dask else None))
         return out
 
     def _each_group(

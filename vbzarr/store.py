@@ -8,10 +8,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import xarray as xr
+import zarr
 
 from .errors import SchemaVersionError, StoreNotFoundError
 from .schema import RAGGED_INDEX_SUFFIX, SCHEMA_VERSION
 from .urls import filesystem, join, object_storage_options
+
+#: Zarr settings for the arrays vbzarr opens: chunks decode in zarrs' Rust codec pipeline
+#: (in parallel, without the Python per-chunk overhead), which hands what it does not support
+#: (some stores and codecs) to zarr-python's own. Set only while opening, so that other zarr
+#: use in the process is untouched.
+READ_CONFIG: dict[str, Any] = {"codec_pipeline.path": "zarrs.ZarrsCodecPipeline"}
 
 
 def check_schema(attrs: dict[str, Any], url: str) -> None:
@@ -63,14 +70,15 @@ def open_store(
     fs, path = filesystem(url, storage_options)
     if not fs.exists(join(path, "zarr.json")):
         raise StoreNotFoundError(f"{url}: expected a Zarr store (zarr.json); there is none")
-    tree = xr.open_datatree(
-        url if "://" in url else path,
-        engine="zarr",
-        chunks={} if chunks == "stored" else chunks,
-        consolidated=True,
-        zarr_format=3,
-        storage_options=object_storage_options(url, storage_options) if "://" in url else None,
-    )
+    with zarr.config.set(READ_CONFIG):
+        tree = xr.open_datatree(
+            url if "://" in url else path,
+            engine="zarr",
+            chunks={} if chunks == "stored" else chunks,
+            consolidated=True,
+            zarr_format=3,
+            storage_options=object_storage_options(url, storage_options) if "://" in url else None,
+        )
     check_schema(tree.attrs, url)
     return tree
 

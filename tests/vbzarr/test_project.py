@@ -99,6 +99,27 @@ def test_stores_by_id_equal_single_store_reads(project_url, vbo_project):
         project.ophys_experiment(1)
 
 
+def _codec_pipeline(variable) -> str:
+    """The codec pipeline of the zarr array behind a lazily indexed xarray variable."""
+    array = variable.variable._data
+    while not hasattr(array, "_array"):
+        array = array.array
+    return type(array._array._async_array.codec_pipeline).__name__
+
+
+def test_reads_decode_with_zarrs_and_leave_zarr_config_alone(project_url, vbo_project):
+    before = zarr.config.get("codec_pipeline.path")
+    project = vbzarr.open_project(project_url)
+    eid = int(vbo_project.ophys_experiment_table.index[0])
+    ophys = project.group("ophys_experiment", eid, "ophys", dask=False)
+    assert _codec_pipeline(ophys["dff"]) == "ZarrsCodecPipeline"
+    # Same values as zarr-python's own pipeline reading the same array.
+    plain = zarr.open_array(f"{project_url}/ophys_experiments/{eid}.zarr/ophys/dff", mode="r")
+    assert type(plain._async_array.codec_pipeline).__name__ == "BatchedCodecPipeline"
+    np.testing.assert_array_equal(ophys["dff"].values, plain[:])
+    assert zarr.config.get("codec_pipeline.path") == before
+
+
 def test_cross_session_view_matches_cells(project_url, vbo_project):
     project = vbzarr.open_project(project_url)
     table = project.ophys_experiment_table
