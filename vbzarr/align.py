@@ -351,8 +351,10 @@ def align(
         cross-session view from :meth:`Project.cell_traces` (``time`` over
         ``(ophys_experiment_id, frame)``) is aligned session by session: ``events`` must then
         have an ``ophys_experiment_id`` column. Its cost grows with the sessions' own cells and
-        events, plus NaN blocks for (other container's cells, session) pairs: for averages over
-        many containers, align container by container and combine the reduced results.
+        events, plus NaN blocks for (other container's cells, session) pairs, which a reduction
+        over events still has to go through: for averages over many containers, align container
+        by container and concatenate the reduced results (last example; same values, and
+        ``benchmarks/results/bench_alignment.md`` (iii) has the costs of both).
     events
         Rows of ``stimulus_presentations`` or ``trials`` (any filter), or an array of times (s).
         Trials align on ``change_time``, presentations on ``start_time``.
@@ -374,6 +376,15 @@ def align(
     >>> changes = trials[trials.go]  # doctest: +SKIP
     >>> resp = vbzarr.align(exp["ophys"]["dff"], changes, window=(-1.0, 2.0))  # doctest: +SKIP
     >>> resp.mean("event")  # doctest: +SKIP
+
+    Over many containers, one lazy result without the other containers' NaN blocks:
+
+    >>> means = [  # doctest: +SKIP
+    ...     vbzarr.align(project.dff(g), project.events_table(g, query="is_change"), (-1.0, 2.0))
+    ...     .groupby("image_name").mean("event")
+    ...     for _, g in sel.groupby("ophys_container_id")
+    ... ]
+    >>> mean = xr.concat(means, "cell_specimen_id", join="outer").compute()  # doctest: +SKIP
     """
     times, table = event_times(events)
     start, stop = parse_window(window)
