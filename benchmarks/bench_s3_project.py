@@ -148,8 +148,11 @@ def render(r: dict) -> str:
         + md_table(["route", "time", "GETs", "HEADs", "served", "cells", "presentations"], rows)
         + f"\nvbzarr is **{med['xarray'] / med['vbzarr']:.1f}x** faster than opening each "
         "session's groups by URL: it opens them all on one filesystem, whose HTTP connections "
-        "are kept, where each `xr.open_zarr(url, storage_options=...)` starts a new one; and it "
-        "reads with s3fs's `max_concurrency=1`, so no HEAD precedes each GET. Cells: vbzarr's "
+        "are kept, where each `xr.open_zarr(url, storage_options=...)` starts a new one; it "
+        "reads with s3fs's `max_concurrency=1`, so no HEAD precedes each GET; it keeps each "
+        "store's root, so a store's consolidated metadata is fetched and parsed once for both "
+        "calls; and it opens the stores, and reads the table columns, of 8 sessions at once "
+        "(concurrent requests). Cells: vbzarr's "
         "union over the sessions (cells are matched across a container), xarray's summed per "
         "session.\n"
     )

@@ -11,6 +11,7 @@ from collections import Counter
 import numpy as np
 import pandas as pd
 import pytest
+import xarray as xr
 import zarr
 
 import vbzarr
@@ -202,6 +203,28 @@ def test_cross_session_alignment_equals_each_session_alone(project_url):
         )
         others = np.setdiff1d(resp.cell_specimen_id.values, alone.cell_specimen_id.values)
         assert np.isnan(got.sel(cell_specimen_id=others).values).all()
+
+
+def test_per_container_means_equal_one_align_over_containers(tmp_path, vbo_multiscope):
+    """The recipe in align's docstring (each container aligned and reduced on its own, means
+    concatenated) gives one align's means over the union of cells of every container."""
+    report = convert_project(str(vbo_multiscope.root), str(tmp_path / "project"))
+    assert not report.failed
+    project = vbzarr.open_project(tmp_path / "project")
+    table = project.ophys_experiment_table
+    assert table.ophys_container_id.nunique() == 2
+
+    def mean(sel):
+        changes = project.events_table(sel, query="is_change")
+        resp = vbzarr.align(project.dff(sel), changes, (-0.5, 1.0), rate=20.0)
+        return resp.groupby("image_name").mean("event")
+
+    union = mean(table).compute()
+    means = [mean(group) for _, group in table.groupby("ophys_container_id")]
+    per = xr.concat(means, "cell_specimen_id", join="outer")
+    per = per.compute().sel(cell_specimen_id=union.cell_specimen_id, image_name=union.image_name)
+    assert np.isfinite(union.values).mean() > 0.9
+    np.testing.assert_allclose(per.values, union.values, rtol=1e-12, atol=0)
 
 
 def test_rerun_converts_only_new_or_changed(tmp_path, vbo_project):
