@@ -200,6 +200,17 @@ class Project:
         self._open_stores: OrderedDict[str, zarr.Group] = OrderedDict()
         self._open_stores_lock = threading.Lock()  # callers may share a project across threads
 
+    def __getstate__(self) -> dict[str, Any]:
+        # A copy (e.g. sent to a dask worker) opens its own store roots: the kept ones and their
+        # lock stay behind.
+        state = {k: v for k, v in self.__dict__.items() if k != "_open_stores_lock"}
+        state["_open_stores"] = OrderedDict()
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._open_stores_lock = threading.Lock()
+
     # -- tables --------------------------------------------------------------------------------
     @property
     def dataset(self) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import json
+import pickle
 import shutil
 from collections import Counter
 
@@ -119,6 +120,18 @@ def test_reads_decode_with_zarrs_and_leave_zarr_config_alone(project_url, vbo_pr
     assert type(plain._async_array.codec_pipeline).__name__ == "BatchedCodecPipeline"
     np.testing.assert_array_equal(ophys["dff"].values, plain[:])
     assert zarr.config.get("codec_pipeline.path") == before
+
+
+def test_project_pickles_after_use(project_url):
+    """A project that has opened stores still pickles (dask sends it to workers); the copy
+    opens its own."""
+    project = vbzarr.open_project(project_url)
+    ids = project.ophys_experiment_table.index
+    dff = project.dff(ids).values
+    copy = pickle.loads(pickle.dumps(project))
+    assert not copy._open_stores
+    np.testing.assert_array_equal(copy.dff(ids).values, dff)
+    assert len(copy._open_stores) == len(ids)
 
 
 def test_cross_session_view_matches_cells(project_url, vbo_project):
@@ -349,3 +362,23 @@ def test_parallel_conversion_on_a_local_cluster(tmp_path, vbo_project):
     np.testing.assert_array_equal(
         a.ophys_experiment(eid)["ophys"]["dff"].values, b.ophys_experiment(eid)["ophys"]["dff"].values
     )
+
+
+def test_alignment_on_a_local_cluster_equals_threads(project_url):
+    """The cross-session graph (stores read through zarrs' codec pipeline) runs on worker
+    processes and gives the threaded scheduler's means."""
+    from dask.distributed import Client, LocalCluster
+
+    project = vbzarr.open_project(project_url)
+    sel = project.ophys_experiment_table
+    changes = project.events_table(sel, query="is_change")
+    resp = vbzarr.align(project.dff(sel), changes, (-0.5, 1.0), rate=20.0)
+    mean = resp.groupby("image_name").mean("event")
+    local = mean.compute(scheduler="threads")
+    assert np.isfinite(local.values).any()
+    with (
+        LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
+        Client(cluster),
+    ):
+        remote = mean.compute()
+    np.testing.assert_array_equal(remote.values, local.values)
