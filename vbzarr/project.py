@@ -255,8 +255,9 @@ class Project:
             ) from err
 
     def group(self, kind: str, store_id: int, group: str, dask: bool = True) -> xr.Dataset:
-        """One group of one store as a lazy Dataset (cheaper than the whole tree: on object
-        storage it reads the group's metadata and index coordinates only).
+        """One group of one store as a lazy Dataset (cheaper than the whole tree: it reads the
+        store's consolidated metadata, once per store while the project keeps its root, and the
+        group's index coordinates).
 
         ``dask=False`` gives lazily indexed numpy-backed variables: for small tables and
         coordinates, reading them then costs no task-graph overhead.
