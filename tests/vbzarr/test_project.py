@@ -7,6 +7,7 @@ import ast
 import json
 import pickle
 import shutil
+import sys
 from collections import Counter
 
 import numpy as np
@@ -132,6 +133,22 @@ def test_project_pickles_after_use(project_url):
     assert not copy._open_stores
     np.testing.assert_array_equal(copy.dff(ids).values, dff)
     assert len(copy._open_stores) == len(ids)
+
+
+def test_few_kept_stores_and_small_batches_read_the_same(project_url, monkeypatch):
+    """Stores' roots beyond ``OPEN_STORES`` are let go, tables read ``SESSIONS_PER_READ`` at a
+    time: same views and tables as with the defaults."""
+    default = vbzarr.open_project(project_url)
+    ids = default.ophys_experiment_table.index
+    dff, trials = default.dff(ids).values, default.events_table(ids, "trials")
+    assert len(default._open_stores) == len(ids)
+    module = sys.modules["vbzarr.project"]
+    monkeypatch.setattr(module, "OPEN_STORES", 1)
+    monkeypatch.setattr(module, "SESSIONS_PER_READ", 1)
+    small = vbzarr.open_project(project_url)
+    np.testing.assert_array_equal(small.dff(ids).values, dff)
+    assert len(small._open_stores) == 1
+    pd.testing.assert_frame_equal(small.events_table(ids, "trials"), trials)
 
 
 def test_cross_session_view_matches_cells(project_url, vbo_project):
