@@ -60,13 +60,15 @@ OPEN_STORES = 32
 SESSIONS_PER_READ = 8
 
 
-def _load(datasets: list[xr.Dataset]) -> None:
-    """Read every variable of ``datasets`` in place, concurrently."""
+def _concurrently(coroutines: Iterable[Any], return_exceptions: bool = False) -> list[Any]:
+    """Run ``coroutines`` at once on zarr's event loop (which also works inside Jupyter's) and
+    return their results in order."""
+    pending = list(coroutines)
 
-    async def load_all() -> None:
-        await asyncio.gather(*(ds.load_async() for ds in datasets))
+    async def gather() -> list[Any]:
+        return await asyncio.gather(*pending, return_exceptions=return_exceptions)
 
-    sync(load_all())
+    return sync(gather())
 
 
 @dataclass(frozen=True)
@@ -291,8 +293,8 @@ class Project:
         for a in range(0, len(store_ids), SESSIONS_PER_READ):
             batch = store_ids[a : a + SESSIONS_PER_READ]
             datasets = self._groups(kind, batch, group, dask=False)
-            if load:
-                _load(datasets)
+            if load:  # every variable read in place
+                _concurrently(ds.load_async() for ds in datasets)
             yield from zip(batch, datasets, strict=True)
 
     def _roots(self, paths: list[str]) -> list[zarr.Group]:
@@ -300,17 +302,16 @@ class Project:
         concurrently (one round trip on object storage, not one per store)."""
         with self._open_stores_lock:
             missing = list(dict.fromkeys(p for p in paths if p not in self._open_stores))
-
-            async def open_all() -> list:
-                opening = (
+            roots = _concurrently(
+                (
                     zarr.api.asynchronous.open_group(
                         self._zarr_store(p), mode="r", zarr_format=3, use_consolidated=True
                     )
                     for p in missing
-                )
-                return await asyncio.gather(*opening, return_exceptions=True)
-
-            for path, root in zip(missing, sync(open_all()) if missing else [], strict=True):
+                ),
+                return_exceptions=True,
+            )
+            for path, root in zip(missing, roots, strict=True):
                 if isinstance(root, Exception):
                     raise ManifestError(
                         f"{self.url}: the manifest lists {path}, but the store is missing or "
