@@ -595,7 +595,10 @@ def main() -> None:
     if "iii" in parts:
         nc, spc = cfg["scale_layout"]
         scale = cached_project(scratch, f"scale-{args.size}", cfg["scale"], nc, spc, args.seed + 1)
-        scale_dst = Path(scale["root"]) / "zarr"
+        # Converted once per converter codec: a cached conversion with another one is not reused.
+        from benchmarks.bench_ophys_conversion import current_codec
+
+        scale_dst = Path(scale["root"]) / ("zarr-" + current_codec()[1].replace(" ", "-"))
         if not (scale_dst / "manifest.zarr").exists():
             log("converting the scale project (once; cached) ...")
             run_child(SCRIPT, "convert_project", {"src": scale["src"], "dst": str(scale_dst),

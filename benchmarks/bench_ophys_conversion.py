@@ -267,6 +267,7 @@ def child_breakdown(p: dict) -> dict:
         _, label = current_codec()
         variants = {
             f"{label} (as the converter)": "current",
+            "blosc zstd3 shuffle (the converter's codec before lz4hc1)": "zstd3",
             "blosc zstd5 shuffle": "zstd5",
             "blosc zstd5 bitshuffle for dff/corrected/demixed/neuropil, rest as now": "bitshuffle-dense",
             "blosc zstd1 shuffle": "zstd1",
@@ -566,7 +567,8 @@ def codec_probe(store: Path, reference: Path | None) -> list[dict]:
                                         ("blosc zstd5 bitshuffle", "zstd", 5, Blosc.BITSHUFFLE),
                                         ("blosc zstd3 shuffle", "zstd", 3, Blosc.SHUFFLE),
                                         ("blosc zstd1 shuffle", "zstd", 1, Blosc.SHUFFLE),
-                                        ("blosc lz4 5 shuffle", "lz4", 5, Blosc.SHUFFLE)]:
+                                        ("blosc lz4 5 shuffle", "lz4", 5, Blosc.SHUFFLE),
+                                        ("blosc lz4hc1 shuffle", "lz4hc", 1, Blosc.SHUFFLE)]:
         if name != label:
             codecs[name] = Blosc(cname, level, shuffle)
     g = zarr.open_group(str(store), mode="r", zarr_format=3, use_consolidated=True)

@@ -54,13 +54,14 @@ from .registry import STREAMS, Chunking
 
 
 def _compressors(dtype: np.dtype) -> list | None:
-    """Lossless codecs: zstd level 3 (twice the encode speed of level 5 for ~1% more bytes, see
-    benchmarks/results/bench_ophys_conversion.md), byte shuffle for multi-byte numbers, bit
-    shuffle for 1-byte ones; none for text."""
+    """Lossless codecs, chosen for reading (a store is decoded many times, encoded once): blosc
+    lz4hc level 1, byte shuffle for multi-byte numbers, bit shuffle for 1-byte ones; none for
+    text. See the codec probe in benchmarks/results/bench_ophys_conversion.md for its speed and
+    size against zstd."""
     if dtype.kind in "OUST":
         return None
     shuffle = "bitshuffle" if dtype.itemsize == 1 else "shuffle"
-    return [BloscCodec(cname="zstd", clevel=3, shuffle=shuffle)]
+    return [BloscCodec(cname="lz4hc", clevel=1, shuffle=shuffle)]
 
 
 #: Streams a kind of file never has (not reported missing for it).

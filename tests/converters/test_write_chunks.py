@@ -26,6 +26,8 @@ def _values(dtype: str, shape: tuple[int, ...], rng: np.random.Generator) -> np.
 
 CASES = [
     # dtype, shape, chunks, fill, codec
+    ("float64", (70, 1000), (16, 256), np.nan, BloscCodec(cname="lz4hc", clevel=1, shuffle="shuffle")),
+    ("bool", (9, 17, 13), (1, 17, 13), False, BloscCodec(cname="lz4hc", clevel=1, shuffle="bitshuffle")),
     ("float64", (70, 1000), (16, 256), np.nan, BloscCodec(cname="zstd", clevel=3, shuffle="shuffle")),
     ("float32", (5, 3, 40), (2, 3, 16), np.nan, BloscCodec(cname="lz4", clevel=5, shuffle="shuffle")),
     (">f8", (300,), (64,), np.nan, BloscCodec(cname="zstd", clevel=3, shuffle="shuffle")),
