@@ -211,7 +211,7 @@ def child_breakdown(p: dict) -> dict:
     from zarr.codecs import BloscCodec
 
     from converters import Chunking, convert
-    from converters.convert import _sha256, _StagedStore, build_groups
+    from converters.convert import _StagedStore, build_groups, file_sha256
     from converters.nwb import NWBReader
     from vbzarr.urls import filesystem
 
@@ -219,7 +219,7 @@ def child_breakdown(p: dict) -> dict:
     chunking = Chunking(cells=p["cells"], time=p["time"])
     t0 = time.perf_counter()
     fs, path = filesystem(p["src"])
-    _sha256(fs, path)
+    file_sha256(fs, path)
     out["sha256_s"] = time.perf_counter() - t0
     nwb = NWBReader(p["src"])
     dst = p["dst"]
