@@ -122,6 +122,10 @@ def child_vbo_generate(p: dict) -> dict:
 def child_convert_project(p: dict) -> dict:
     from converters.project import convert_project
 
+    if p.get("codec"):  # A/B: numbers compressed with this blosc codec instead of the converter's
+        import converters.convert as convert
+
+        convert.NUMBER_CODEC = tuple(p["codec"])
     shutil.rmtree(p["dst"], ignore_errors=True)
     t = time.perf_counter()
     report = convert_project(p["src"], p["dst"], workers=p["workers"])
@@ -566,6 +570,8 @@ def main() -> None:
                          "event; 0: skip)")
     ap.add_argument("--parts", default="i,ii,iii")
     ap.add_argument("--no-wait", action="store_true")
+    ap.add_argument("--no-codec-ab", action="store_true",
+                    help="(i) without the A/B store converted with blosc zstd 3")
     ap.add_argument("--report-only", action="store_true",
                     help="rewrite the markdown from the results JSON (no measurement)")
     args = ap.parse_args()
@@ -642,12 +648,21 @@ def main() -> None:
             run_child(SCRIPT, "convert_project", {"src": src, "dst": str(zroot), "workers": 1})
         for w in args.convert_workers[1:]:
             shutil.rmtree(root / f"zarr-w{w}", ignore_errors=True)
+        # A/B: the same files converted with the converter's codec before lz4hc 1 (blosc zstd 3).
+        zstd_root = root / "zarr-zstd3"
+        if not args.no_codec_ab:
+            log("(i) convert_project with blosc zstd 3 (A/B store) ...")
+            conv_zstd = run_child(SCRIPT, "convert_project", {"src": src, "dst": str(zstd_root),
+                                                              "workers": 1, "codec": ["zstd", 3]})
+            conv_zstd["store_bytes"] = du_bytes(zstd_root)[0]
+            conv["zstd3"] = conv_zstd
+            warm_page_cache(zstd_root)
         warm_page_cache(zroot)
         warm_page_cache(src)
         ids = cont["experiments"]
         out_v, out_p = scratch / "mean-vbzarr.npz", scratch / "mean-pynwb.npz"
         out_a = scratch / "mean-allen-style.npz"
-        runs = {"vbzarr": [], "vbzarr_zarr_pipeline": [], "pynwb": [], "allen_style": [],
+        runs = {"vbzarr": [], "vbzarr_zarr_pipeline": [], "vbzarr_zstd3": [], "pynwb": [], "allen_style": [],
                 "vbzarr_distributed": [], "vbzarr_distributed_no_trim": []}
         for k in range(args.repeats):
             if not args.no_wait:
@@ -656,6 +671,9 @@ def main() -> None:
                 "root": str(zroot), "ids": ids, "out": str(out_v) if k == 0 else None}))
             runs["vbzarr_zarr_pipeline"].append(run_child(SCRIPT, "align_vbzarr", {
                 "root": str(zroot), "ids": ids, "zarr_python_pipeline": True}))
+            if not args.no_codec_ab:
+                runs["vbzarr_zstd3"].append(run_child(SCRIPT, "align_vbzarr", {
+                    "root": str(zstd_root), "ids": ids}))
             runs["pynwb"].append(run_child(SCRIPT, "align_pynwb", {
                 "ids": ids, "paths": cont["paths"], "out": str(out_p) if k == 0 else None}))
             if k < args.allen_repeats:
@@ -836,6 +854,10 @@ def report(r: dict, args, cfg: dict) -> str:
         if vz:
             rows.append(row("vbzarr, chunks decoded by zarr-python's own codec pipeline instead of "
                             "zarrs' (vbzarr's default)", vz))
+        vc = c["runs"].get("vbzarr_zstd3", [])
+        if vc:
+            rows.append(row("vbzarr, store converted with blosc zstd 3 (the converter's codec "
+                            "before blosc lz4hc 1)", vc))
         rows.append(row("lean loop (vectorised over cells, stricter than today's tools): pynwb + "
                         "pandas tables + one loop over events for all cells (per file)", pn))
         if al:

@@ -52,16 +52,23 @@ from .lfp import lfp_group
 from .nwb import NWBReader
 from .registry import STREAMS, Chunking
 
+#: Blosc (compressor, level) for multi-byte numbers (traces, times, table columns): a store is
+#: decoded many times and encoded once, so decoding speed decides (codec probe in
+#: benchmarks/results/bench_ophys_conversion.md); 1-byte images, read rarely and whole, keep
+#: zstd, which stores them in about 30% fewer bytes.
+NUMBER_CODEC = ("lz4hc", 1)
+BYTE_CODEC = ("zstd", 3)
+
 
 def _compressors(dtype: np.dtype) -> list | None:
-    """Lossless codecs, chosen for reading (a store is decoded many times, encoded once): blosc
-    lz4hc level 1, byte shuffle for multi-byte numbers, bit shuffle for 1-byte ones; none for
-    text. See the codec probe in benchmarks/results/bench_ophys_conversion.md for its speed and
-    size against zstd."""
+    """Lossless codecs: ``NUMBER_CODEC`` with byte shuffle for multi-byte numbers,
+    ``BYTE_CODEC`` with bit shuffle for 1-byte ones; none for text."""
     if dtype.kind in "OUST":
         return None
-    shuffle = "bitshuffle" if dtype.itemsize == 1 else "shuffle"
-    return [BloscCodec(cname="lz4hc", clevel=1, shuffle=shuffle)]
+    (cname, clevel), shuffle = (
+        (BYTE_CODEC, "bitshuffle") if dtype.itemsize == 1 else (NUMBER_CODEC, "shuffle")
+    )
+    return [BloscCodec(cname=cname, clevel=clevel, shuffle=shuffle)]
 
 
 #: Streams a kind of file never has (not reported missing for it).
