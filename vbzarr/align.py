@@ -159,17 +159,23 @@ def _gather(
     return np.swapaxes(out.reshape(*rows, len(offsets), len(times)), -1, -2)
 
 
-def _time_axis(signal: xr.DataArray) -> tuple[str, np.ndarray]:
-    """The signal's time dim and its sample times (``time``, or a ``timestamps`` coordinate)."""
+def _time_coord(signal: xr.DataArray) -> str:
+    """The name of the signal's sample times: ``time`` (a dim or coordinate) or ``timestamps``."""
     if "time" in signal.dims:
-        return "time", np.asarray(signal["time"].values, dtype=np.float64)
+        return "time"
     for name in ("time", "timestamps"):
         if name in signal.coords and signal[name].ndim == 1:
-            return signal[name].dims[0], np.asarray(signal[name].values, dtype=np.float64)
+            return name
     raise AlignmentError(
         f"Expected a signal with a 'time' dim or a 1-D 'timestamps' coordinate (e.g. eye_tracking). "
         f"Got dims {signal.dims} and coords {list(signal.coords)}."
     )
+
+
+def _time_axis(signal: xr.DataArray) -> tuple[str, np.ndarray]:
+    """The signal's time dim and its sample times, read."""
+    name = _time_coord(signal)
+    return signal[name].dims[0], np.asarray(signal[name].values, dtype=np.float64)
 
 
 def native_rate(t: np.ndarray) -> float:
@@ -252,6 +258,10 @@ def _align_one(
         t = t[kept]  # a slice is a view: the task graph then holds no copy of the times
     if len(t) == 0 or np.any(np.diff(t) < 0):
         raise AlignmentError(f"Expected increasing sample times along {dim!r}.")
+    # Lazy times (a cross-session view's) are read again by the tasks that need them, so the
+    # graph holds none of them: memory then does not grow with the sessions aligned.
+    stored = signal[_time_coord(signal)]
+    source = stored.data if isinstance(stored.data, da.Array) else t
     other = [d for d in signal.dims if d != dim]
     data = signal.transpose(*other, dim).data
     if not isinstance(data, da.Array):
@@ -273,7 +283,7 @@ def _align_one(
     columns = []
     for a, b, b_lo, b_hi in blocks:
         # The task finds its grid times' samples itself: the graph holds times, not indices.
-        idx = {"t": t[b_lo:b_hi], "times": times[a:b], "offsets": offsets, "method": method}
+        idx = {"t": source[b_lo:b_hi], "times": times[a:b], "offsets": offsets, "method": method}
         parts = []
         for rows_sl in row_slices if other else [None]:
             piece = data[rows_sl, ..., b_lo:b_hi] if other else data[..., b_lo:b_hi]

@@ -76,10 +76,11 @@ class _TraceSource:
     """One experiment's stored trace (lazily indexed: reads only what a slice needs)."""
 
     trace: xr.Variable
+    time: xr.Variable  # read chunk by chunk as the view's ``time`` is (never held whole)
     cells: np.ndarray  # cell_specimen_id of the valid ROIs, in stored order
     rows: np.ndarray  # their stored rows
     roi_ids: np.ndarray
-    n_time: int  # the times themselves are not kept: the view's coordinate holds them once
+    n_time: int
     frame_chunk: int
 
     @classmethod
@@ -87,13 +88,15 @@ class _TraceSource:
         csid = np.asarray(ophys.cell_specimen_id.values, dtype=np.float64)
         rows = np.flatnonzero(~np.isnan(csid))  # ROIs without a cell_specimen_id are not cells
         trace = ophys[variable]
+        n_time = ophys.sizes["time"]
         return cls(
             trace=trace.transpose("cell_specimen_id", "time").variable,
+            time=ophys.variables["time"],
             cells=csid[rows].astype(np.int64),
             rows=rows,
             roi_ids=np.asarray(ophys.cell_roi_id.values, dtype=np.float64)[rows],
-            n_time=len(ophys.time),
-            frame_chunk=int(trace.encoding.get("chunks", (0, len(ophys.time)))[-1] or len(ophys.time)),
+            n_time=n_time,
+            frame_chunk=int(trace.encoding.get("chunks", (0, n_time))[-1] or n_time),
         )
 
 
@@ -151,11 +154,14 @@ class _TracePlan:
             out[k, have] = src.roi_ids[np.searchsorted(src.rows, self.rows[k, have])]
         return out
 
-    def times(self, times: list[np.ndarray]) -> np.ndarray:
-        """The experiments' ``times``, NaN-padded to the view's frames."""
-        out = np.full((len(self.sources), self.n_frames), np.nan)
-        for k, t in enumerate(times):
-            out[k, : len(t)] = t
+    def read_times(self, block_info: dict | None = None) -> np.ndarray:
+        """One chunk of the view's ``time``: an experiment's sample times, NaN past its end."""
+        (k, _), (f0, f1) = block_info[None]["array-location"]
+        src = self.sources[k]
+        stop = min(f1, src.n_time)
+        out = np.full((1, f1 - f0), np.nan)
+        if f0 < stop:
+            out[0, : stop - f0] = src.time[f0:stop].values
         return out
 
     def read_block(self, block_info: dict | None = None) -> np.ndarray:
@@ -266,8 +272,11 @@ class Project:
         """
         return self._groups(kind, [store_id], group, dask)[0]
 
-    def _groups(self, kind: str, store_ids: list[int], group: str, dask: bool) -> list[xr.Dataset]:
-        """``group`` of each store, their roots opened concurrently (see :meth:`_roots`)."""
+    def _groups(
+        self, kind: str, store_ids: list[int], group: str, dask: bool, indexes: bool = True
+    ) -> list[xr.Dataset]:
+        """``group`` of each store, their roots opened concurrently (see :meth:`_roots`); without
+        ``indexes`` no coordinate is read (not even the dims' own)."""
         paths = [self._store_path(kind, i) for i in store_ids]
         out = []
         for path, root in zip(paths, self._roots(paths), strict=True):
@@ -282,17 +291,19 @@ class Project:
             # store makes the group's arrays, which pick their codec pipeline as they are made.
             with zarr.config.set(READ_CONFIG):
                 store = xr.backends.ZarrStore(node, mode="r", use_zarr_fill_value_as_mask=False)
-                out.append(xr.open_dataset(store, chunks={} if dask else None))
+                out.append(
+                    xr.open_dataset(store, chunks={} if dask else None, create_default_indexes=indexes)
+                )
         return out
 
     def _each_group(
-        self, kind: str, store_ids: list[int], group: str, load: bool = False
+        self, kind: str, store_ids: list[int], group: str, load: bool = False, indexes: bool = True
     ) -> Iterator[tuple[int, xr.Dataset]]:
         """``(id, group)`` of each store, lazily indexed, ``SESSIONS_PER_READ`` stores at a time:
         their roots opened, and with ``load`` their variables read, concurrently."""
         for a in range(0, len(store_ids), SESSIONS_PER_READ):
             batch = store_ids[a : a + SESSIONS_PER_READ]
-            datasets = self._groups(kind, batch, group, dask=False)
+            datasets = self._groups(kind, batch, group, dask=False, indexes=indexes)
             if load:  # every variable read in place
                 _concurrently(ds.load_async() for ds in datasets)
             yield from zip(batch, datasets, strict=True)
@@ -391,11 +402,12 @@ class Project:
         Dims ``(ophys_experiment_id, cell_specimen_id, frame)``: the union of the experiments'
         cells, in order of first appearance (a cell missing from an experiment is NaN there, and
         its ``cell_roi_id`` over ``(ophys_experiment_id, cell_specimen_id)`` is NaN), and frames
-        padded with NaN to the longest experiment. ``time`` is a coordinate over
-        ``(ophys_experiment_id, frame)``, since sessions have their own clocks and rates; the
+        padded with NaN to the longest experiment. ``time`` is a lazy coordinate over
+        ``(ophys_experiment_id, frame)``, since sessions have their own clocks and rates (read
+        where it is used, so a view of many sessions does not hold all their times); the
         experiment table's columns (cre line, session type, experience level, ...) are
-        coordinates over ``ophys_experiment_id``. Nothing but coordinates is read: each chunk is
-        one read of the stored chunks holding its cells (never padding).
+        coordinates over ``ophys_experiment_id``. Nothing but the cells' coordinates is read:
+        each chunk is one read of the stored chunks holding its cells (never padding).
 
         Parameters
         ----------
@@ -413,14 +425,13 @@ class Project:
         ids = self._experiment_ids(ids)
         if not ids:
             raise ManifestError(f"{self.url}: expected at least one ophys experiment id")
-        sources, times = [], []
-        for eid, ophys in self._each_group("ophys_experiment", ids, "ophys"):
+        sources = []
+        for eid, ophys in self._each_group("ophys_experiment", ids, "ophys", indexes=False):
             if variable not in ophys:
                 raise ManifestError(
                     f"{self.url}: experiment {eid} has no {variable!r}; it has {sorted(ophys.data_vars)}"
                 )
             sources.append(_TraceSource.of(ophys, variable))
-            times.append(ophys.time.values)
         plan = _TracePlan.of(sources)
         data = da.map_blocks(
             plan.read_block,
@@ -441,10 +452,14 @@ class Project:
             name=variable,
             attrs=sources[0].trace.attrs,
         )
-        # Assigned, not passed to the constructor, which copies its coordinates: one copy of
-        # every session's times is enough.
-        time = xr.Variable(("ophys_experiment_id", "frame"), plan.times(times))
-        return out.assign_coords(time=time, **self._session_coords(ids))
+        time = da.map_blocks(
+            plan.read_times,
+            chunks=((1,) * len(ids), plan.frame_chunks),
+            dtype=np.float64,
+            meta=np.empty((0, 0)),
+            name=f"time-{tokenize(self.url, ids)}",
+        )
+        return out.assign_coords(time=(("ophys_experiment_id", "frame"), time), **self._session_coords(ids))
 
     def dff(self, ids: Iterable[int] | pd.DataFrame | None = None) -> xr.DataArray:
         """``cell_traces(ids, "dff")``: dF/F of every cell of the experiments, cells matched."""

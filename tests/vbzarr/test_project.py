@@ -211,6 +211,29 @@ def test_events_table_bad_query_names_the_session(project_url):
         project.events_table([eid], "trials", query="1 + 1")
 
 
+def test_cross_session_times_are_lazy_and_not_held_by_an_aligned_graph(project_url):
+    """A view's ``time`` is read where it is used: it equals each store's times (NaN past their
+    end), and an aligned graph over the sessions holds no copy of them, so memory does not grow
+    with the times of every session aligned."""
+    project = vbzarr.open_project(project_url)
+    table = project.ophys_experiment_table
+    sel = table[table.ophys_container_id == table.ophys_container_id.iloc[0]]
+    dff = project.dff(sel)
+    assert dff["time"].chunks is not None  # lazy
+    own = {eid: project.ophys_experiment(eid)["ophys"]["time"].values for eid in sel.index}
+    for eid, t in own.items():
+        row = dff["time"].sel(ophys_experiment_id=eid).values
+        np.testing.assert_array_equal(row[: len(t)], t)
+        assert np.isnan(row[len(t) :]).all()
+    changes = project.events_table(sel, query="is_change")
+    resp = vbzarr.align(dff, changes, window=(-0.5, 1.0), rate=20.0)
+    graph = pickle.dumps(dict(resp.data.__dask_graph__()))
+    for t in own.values():
+        assert t[len(t) // 2 : len(t) // 2 + 64].tobytes() not in graph
+    expected = vbzarr.align(dff.assign_coords(time=dff["time"].compute()), changes, (-0.5, 1.0), rate=20.0)
+    np.testing.assert_array_equal(resp.values, expected.values)
+
+
 def test_cross_session_alignment_equals_each_session_alone(project_url):
     """Aligning the container view equals aligning each store alone, cell by cell; a cell an
     experiment lacks is NaN for that experiment's events."""
