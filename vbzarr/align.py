@@ -173,9 +173,12 @@ def _time_coord(signal: xr.DataArray) -> str:
 
 
 def _time_axis(signal: xr.DataArray) -> tuple[str, np.ndarray]:
-    """The signal's time dim and its sample times, read."""
-    name = _time_coord(signal)
-    return signal[name].dims[0], np.asarray(signal[name].values, dtype=np.float64)
+    """The signal's time dim and its sample times, read here (lazy times too: as the graph is
+    built, not as tasks on whatever cluster a dask Client made the default)."""
+    times = signal[_time_coord(signal)].variable
+    if times.chunks is not None:
+        times = times.compute(scheduler="sync")
+    return times.dims[0], np.asarray(times.values, dtype=np.float64)
 
 
 def native_rate(t: np.ndarray) -> float:
@@ -419,9 +422,7 @@ def align(
                 f"{sorted(unknown)[:5]} not in the signal."
             )
         if rate is None:
-            rate = max(
-                native_rate(np.asarray(signal.sel({session: s})["time"].values)) for s in np.unique(sessions)
-            )
+            rate = max(native_rate(_time_axis(signal.sel({session: s}))[1]) for s in np.unique(sessions))
         offsets = grid((start, stop), rate)
         parts, positions = [], []
         for s in pd.unique(sessions):

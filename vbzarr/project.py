@@ -82,6 +82,7 @@ class _TraceSource:
     roi_ids: np.ndarray
     n_time: int
     frame_chunk: int
+    time_chunk: int
 
     @classmethod
     def of(cls, ophys: xr.Dataset, variable: str) -> _TraceSource:
@@ -97,6 +98,7 @@ class _TraceSource:
             roi_ids=np.asarray(ophys.cell_roi_id.values, dtype=np.float64)[rows],
             n_time=n_time,
             frame_chunk=int(trace.encoding.get("chunks", (0, n_time))[-1] or n_time),
+            time_chunk=int(ophys.variables["time"].encoding.get("chunks", (n_time,))[0] or n_time),
         )
 
 
@@ -114,6 +116,7 @@ class _TracePlan:
     rows: np.ndarray  # (experiment, cell) -> stored row, -1 where the experiment lacks the cell
     cell_chunks: tuple[int, ...]
     frame_chunks: tuple[int, ...]
+    time_chunks: tuple[int, ...]  # the view's ``time`` as stored: each stored chunk read once
 
     @classmethod
     def of(cls, sources: list[_TraceSource]) -> _TracePlan:
@@ -139,9 +142,18 @@ class _TracePlan:
                 cell_chunks += [min(CELLS_PER_CHUNK, n_new - c) for c in range(0, n_new, CELLS_PER_CHUNK)]
             end += n_new
         n_frames = max(s.n_time for s in sources)
-        step = max(s.frame_chunk for s in sources)
-        frame_chunks = tuple(min(step, n_frames - f) for f in range(0, n_frames, step)) or (0,)
-        return cls(sources, first_seen.astype(np.int64), rows, tuple(cell_chunks) or (0,), frame_chunks)
+
+        def chunks(step: int) -> tuple[int, ...]:
+            return tuple(min(step, n_frames - f) for f in range(0, n_frames, step)) or (0,)
+
+        return cls(
+            sources,
+            first_seen.astype(np.int64),
+            rows,
+            tuple(cell_chunks) or (0,),
+            chunks(max(s.frame_chunk for s in sources)),
+            chunks(max(s.time_chunk for s in sources)),
+        )
 
     @property
     def n_frames(self) -> int:
@@ -454,7 +466,7 @@ class Project:
         )
         time = da.map_blocks(
             plan.read_times,
-            chunks=((1,) * len(ids), plan.frame_chunks),
+            chunks=((1,) * len(ids), plan.time_chunks),
             dtype=np.float64,
             meta=np.empty((0, 0)),
             name=f"time-{tokenize(self.url, ids)}",
