@@ -52,22 +52,18 @@ from .lfp import lfp_group
 from .nwb import NWBReader
 from .registry import STREAMS, Chunking
 
-#: Blosc (compressor, level) for multi-byte numbers (traces, times, table columns): a store is
-#: decoded many times and encoded once, so decoding speed decides (codec probe in
-#: benchmarks/results/bench_ophys_conversion.md); 1-byte images, read rarely and whole, keep
-#: zstd, which stores them in about 30% fewer bytes.
+#: Blosc (compressor, level) for numbers: a store is decoded many times and encoded once, so
+#: decoding speed decides (codec probe in benchmarks/results/bench_ophys_conversion.md).
 NUMBER_CODEC = ("lz4hc", 1)
-BYTE_CODEC = ("zstd", 3)
 
 
 def _compressors(dtype: np.dtype) -> list | None:
-    """Lossless codecs: ``NUMBER_CODEC`` with byte shuffle for multi-byte numbers,
-    ``BYTE_CODEC`` with bit shuffle for 1-byte ones; none for text."""
+    """Lossless codecs: ``NUMBER_CODEC`` with byte shuffle for multi-byte numbers, bit shuffle
+    for 1-byte ones; none for text."""
     if dtype.kind in "OUST":
         return None
-    (cname, clevel), shuffle = (
-        (BYTE_CODEC, "bitshuffle") if dtype.itemsize == 1 else (NUMBER_CODEC, "shuffle")
-    )
+    shuffle = "bitshuffle" if dtype.itemsize == 1 else "shuffle"
+    cname, clevel = NUMBER_CODEC
     return [BloscCodec(cname=cname, clevel=clevel, shuffle=shuffle)]
 
 
