@@ -174,6 +174,10 @@ def child_align_vbzarr(p: dict) -> dict:
             cluster = LocalCluster(n_workers=p["distributed"], threads_per_worker=1,
                                    processes=True, dashboard_address=None)
         client = Client(cluster)
+    if p.get("trace_memory"):  # a separate, untimed run: tracemalloc slows allocation
+        import tracemalloc
+
+        tracemalloc.start()
     t = time.perf_counter()
     project = vbzarr.open_project(p["root"])
     table_ = project.ophys_experiment_table
@@ -206,9 +210,18 @@ def child_align_vbzarr(p: dict) -> dict:
         per_session = changes.groupby("ophys_experiment_id").size().to_dict()
     t_graph = time.perf_counter() - t
     rss_graph_mb = current_rss_mb()  # tables, coordinates and task graph, before any chunk is read
+    traced = {}
+    if p.get("trace_memory"):
+        # Live Python objects and numpy buffers (numpy reports its allocations to tracemalloc):
+        # what the process holds, apart from what the allocator keeps after it is freed.
+        traced["traced_before_compute_mb"] = tracemalloc.get_traced_memory()[0] / 2**20
+        tracemalloc.reset_peak()
     tasks = len(mean.data.__dask_graph__()) if hasattr(mean.data, "__dask_graph__") else None
     mean = mean.compute()
     seconds = time.perf_counter() - t
+    if p.get("trace_memory"):
+        traced["traced_peak_mb"] = tracemalloc.get_traced_memory()[1] / 2**20
+        tracemalloc.stop()
     if client is not None:
         client.close()
         cluster.close()
@@ -222,7 +235,7 @@ def child_align_vbzarr(p: dict) -> dict:
             "n_events": int(n_events), "n_cells": int(n_cells), "frames": int(frames),
             "changes_per_session": {str(k): int(v) for k, v in per_session.items()},
             "dims": {k: int(v) for k, v in resp.sizes.items()},
-            "finite": int(np.isfinite(mean.values).sum())}
+            "finite": int(np.isfinite(mean.values).sum()), **traced}
 
 
 def _read_session_pynwb(path: str):
@@ -744,6 +757,9 @@ def main() -> None:
                                                      "per_container": True,
                                                      "out": str(outs[1]) if k == 0 else None})
                   for k in range(args.repeats)]
+            traced = run_child(SCRIPT, "align_vbzarr", {"root": str(scale_dst), "ids": ids,
+                                                        "per_container": True,
+                                                        "trace_memory": True})
             row = {"sessions": n, "median_s": median([r["seconds"] for r in rs]),
                    "compute_s": median([r["compute_s"] for r in rs]),
                    "per_container": {
@@ -752,6 +768,8 @@ def main() -> None:
                        "compute_s": median([r["compute_s"] for r in pc]),
                        "peak_rss_mb": max(r["rusage_maxrss_mb"] for r in pc),
                        "rss_before_compute_mb": median([r["rss_before_compute_mb"] for r in pc]),
+                       "traced_before_compute_mb": traced["traced_before_compute_mb"],
+                       "traced_peak_mb": traced["traced_peak_mb"],
                        "agree": clean(run_child(SCRIPT, "compare_means",
                                                 {"a": str(outs[0]), "b": str(outs[1])}))},
                    "all_s": [r["seconds"] for r in rs],
@@ -927,10 +945,13 @@ def report(r: dict, args, cfg: dict) -> str:
                 "frame between its start (or end) and the next grid time is NaN there in the "
                 "Allen route and drops out of that image's mean, while vbzarr interpolates with "
                 "the frame just outside the window.\n")
-        rows = [[f"convert_project workers={w}", fmt_s(x["seconds"]), fmt_mb(x["rusage_maxrss_mb"]),
+        def conv_label(w: str) -> str:
+            return ("convert_project workers=1, numbers in blosc zstd 3 (the A/B store)"
+                    if w == "zstd3" else f"convert_project workers={w}")
+
+        rows = [[conv_label(w), fmt_s(x["seconds"]), fmt_mb(x["rusage_maxrss_mb"]),
                  f"{x['store_bytes'] / 2**30:.2f} GiB ({x['store_bytes'] / c['nwb_bytes']:.2f}x NWB)"]
-                if "error" not in x else [f"convert_project workers={w}", "**FAILED**", "-",
-                                          f"`{x['error'][:160]}`"]
+                if "error" not in x else [conv_label(w), "**FAILED**", "-", f"`{x['error'][:160]}`"]
                 for w, x in c["convert"].items()]
         if rows:
             lines.append("\nConversion of the 6 files (timed separately, not part of the analysis):\n")
@@ -1034,15 +1055,24 @@ def report(r: dict, args, cfg: dict) -> str:
                 ["sessions", "containers", "time (union)", "time (per container)",
                  "compute (union)", "compute (per container)", "peak RSS (union)",
                  "peak RSS (per container)", "peak RSS per container / first",
+                 "live memory per container: before compute / peak (tracemalloc)",
                  "same means as the union route"],
                 [[x["sessions"], x["containers"], fmt_s(x["median_s"]),
                   fmt_s(x["per_container"]["median_s"]), fmt_s(x.get("compute_s")),
                   fmt_s(x["per_container"]["compute_s"]), fmt_mb(x["peak_rss_mb"]),
                   fmt_mb(x["per_container"]["peak_rss_mb"]),
                   f"{x['per_container']['peak_rss_mb'] / q0['peak_rss_mb']:.2f}x",
+                  (f"{fmt_mb(x['per_container']['traced_before_compute_mb'])} / "
+                   f"{fmt_mb(x['per_container']['traced_peak_mb'])}"
+                   if "traced_peak_mb" in x["per_container"] else "-"),
                   f"{'yes' if x['per_container']['agree'].get('allclose') else '**NO**'} (max "
                   f"abs diff {x['per_container']['agree'].get('max_abs_diff', float('nan')):.1e})"]
                  for x in pcs]))
+            lines.append(
+                "\nLive memory: tracemalloc's current and peak traced size in one more, untimed "
+                "run (numpy reports its buffers to tracemalloc; zarrs' and blosc's own buffers "
+                "are not traced): what the process holds, as against peak RSS, which also counts "
+                "the shared libraries and what the allocator keeps after it is freed.\n")
     return "\n".join(lines)
 
 

@@ -38,7 +38,7 @@ from benchmarks._common import (  # noqa: E402
     self_child,
     write_results,
 )
-from benchmarks.bench_ophys_conversion import CELL_TABLE, DFF, read_params  # noqa: E402
+from benchmarks.bench_ophys_conversion import CELL_TABLE, DFF, current_codec, read_params  # noqa: E402
 
 NAME = "bench_s3_reads"
 SCRIPT = Path(__file__).resolve()
@@ -127,7 +127,9 @@ def main(argv: list[str] | None = None) -> int:
 
     t_start = time.perf_counter()
     src, _ = realistic_experiment(args.size, args.seed)
-    store = SCRATCH / f"s3-reads-{args.size}-{args.seed}.zarr"
+    # Converted once per converter codec: a cached store written with another one is not reused.
+    codec = current_codec()[1].replace(" ", "-")
+    store = SCRATCH / f"s3-reads-{args.size}-{args.seed}-{codec}.zarr"
     if not (store / "zarr.json").exists():
         run_child(self_child(SCRIPT, "convert", {"src": str(src), "dst": str(store)}))
     params = read_params(src, args.n_windows, args.n_cells, args.seed)
