@@ -264,7 +264,7 @@ def _align_one(
     # Lazy times (a cross-session view's) are read again by the tasks that need them, so the
     # graph holds none of them: memory then does not grow with the sessions aligned.
     stored = signal[_time_coord(signal)]
-    source = stored.data if isinstance(stored.data, da.Array) else t
+    source = stored.data if stored.chunks is not None else t
     other = [d for d in signal.dims if d != dim]
     data = signal.transpose(*other, dim).data
     if not isinstance(data, da.Array):
@@ -422,6 +422,8 @@ def align(
                 f"{sorted(unknown)[:5]} not in the signal."
             )
         if rate is None:
+            # Each session's times are read here and again as it is aligned: holding every
+            # session's times at once is what the view's lazy ``time`` avoids.
             rate = max(native_rate(_time_axis(signal.sel({session: s}))[1]) for s in np.unique(sessions))
         offsets = grid((start, stop), rate)
         parts, positions = [], []
