@@ -9,7 +9,7 @@ style (``child_align_allen_style``: per cell, per event, as brain_observatory_ut
 ``--allen-repeats`` times); (ii) PSTHs of every unit of a Neuropixels session around every
 image flash, vbzarr (``psth`` straight from the spikes, and ``spike_counts`` + ``psth``) vs
 pynapple; (iii) an average over 2, 8 and 32 sessions keeps a flat peak RSS (bounded by chunks)
-and ~linear time.
+and ~linear time; 128 sessions show where peak RSS levels off.
 
 Every timed piece runs in a fresh child process (cold: nothing opened in Python; the OS page cache
 is warm) and is repeated ``--repeats`` times (median); peak RSS is that child's ``ru_maxrss``
@@ -21,7 +21,7 @@ is warm) and is repeated ``--repeats`` times (median); peak RSS is that child's 
   separately from the analysis);
 * (ii) the VBN session of bench_ecephys_conversion.py (~2,000 units, 5e7 spikes, 2.1 h), converted
   once with ``convert_nwb``;
-* (iii) one project of 8 containers x 4 sessions (20 min task, 50 cells each).
+* (iii) one project of 32 containers x 4 sessions (20 min task, 50 cells each).
 
     python benchmarks/bench_alignment.py               # full size
     python benchmarks/bench_alignment.py --size dev    # small, for debugging
@@ -75,8 +75,11 @@ SIZES = {
                           n_cells=150, fov=512, template_shape=(300, 480)),
         "scale": dict(task_minutes=20, gray_minutes=2, movie_repeats=2, movie_frames=300,
                       n_cells=50, fov=128, template_shape=(60, 96)),
-        "scale_layout": (8, 4),  # containers x sessions per container
-        "scale_counts": [2, 8, 32],
+        "scale_layout": (32, 4),  # containers x sessions per container
+        "scale_counts": [2, 8, 32, 128],
+        # The union route aligns every session against every container's cells (NaN blocks):
+        # quadratic in containers, so it is run up to here only.
+        "scale_union_max": 32,
         "vbn": "full",
         "perievent_units": 16,
     },
@@ -85,8 +88,9 @@ SIZES = {
                           n_cells=30, fov=128, template_shape=(60, 96)),
         "scale": dict(task_minutes=3, gray_minutes=0.5, movie_repeats=1, movie_frames=90,
                       n_cells=10, fov=64, template_shape=(24, 38)),
-        "scale_layout": (2, 4),
-        "scale_counts": [2, 4, 8],
+        "scale_layout": (4, 4),
+        "scale_counts": [2, 4, 8, 16],
+        "scale_union_max": 8,
         "vbn": "dev",
         "perievent_units": 4,
     },
@@ -749,10 +753,11 @@ def main() -> None:
             ids = scale["experiments"][:n]
             if not args.no_wait:
                 wait_quiet(log=log)
+            union = n <= cfg["scale_union_max"]
             outs = [scratch / f"scale-{n}-{route}.npz" for route in ("union", "per-container")]
             rs = [run_child(SCRIPT, "align_vbzarr", {"root": str(scale_dst), "ids": ids,
                                                      "out": str(outs[0]) if k == 0 else None})
-                  for k in range(args.repeats)]
+                  for k in range(args.repeats if union else 0)]
             pc = [run_child(SCRIPT, "align_vbzarr", {"root": str(scale_dst), "ids": ids,
                                                      "per_container": True,
                                                      "out": str(outs[1]) if k == 0 else None})
@@ -760,8 +765,9 @@ def main() -> None:
             traced = run_child(SCRIPT, "align_vbzarr", {"root": str(scale_dst), "ids": ids,
                                                         "per_container": True,
                                                         "trace_memory": True})
-            row = {"sessions": n, "median_s": median([r["seconds"] for r in rs]),
-                   "compute_s": median([r["compute_s"] for r in rs]),
+            row = {"sessions": n, "n_events": pc[0]["n_events"], "n_cells": pc[0]["n_cells"],
+                   "frames": pc[0]["frames"], "dims": pc[0]["dims"],
+                   "containers": len(set(scale["containers"][:n])),
                    "per_container": {
                        "median_s": median([r["seconds"] for r in pc]),
                        "all_s": [r["seconds"] for r in pc],
@@ -769,21 +775,21 @@ def main() -> None:
                        "peak_rss_mb": max(r["rusage_maxrss_mb"] for r in pc),
                        "rss_before_compute_mb": median([r["rss_before_compute_mb"] for r in pc]),
                        "traced_before_compute_mb": traced["traced_before_compute_mb"],
-                       "traced_peak_mb": traced["traced_peak_mb"],
-                       "agree": clean(run_child(SCRIPT, "compare_means",
-                                                {"a": str(outs[0]), "b": str(outs[1])}))},
-                   "all_s": [r["seconds"] for r in rs],
-                   "peak_rss_mb": max(r["rusage_maxrss_mb"] for r in rs),
-                   "rss_before_compute_mb": median([r["rss_before_compute_mb"] for r in rs]),
-                   "n_events": rs[0]["n_events"], "n_cells": rs[0]["n_cells"],
-                   "frames": rs[0]["frames"], "dims": rs[0]["dims"],
-                   "containers": len(set(scale["containers"][:n]))}
+                       "traced_peak_mb": traced["traced_peak_mb"]}}
+            if union:
+                row.update({"median_s": median([r["seconds"] for r in rs]),
+                            "compute_s": median([r["compute_s"] for r in rs]),
+                            "all_s": [r["seconds"] for r in rs],
+                            "peak_rss_mb": max(r["rusage_maxrss_mb"] for r in rs),
+                            "rss_before_compute_mb": median([r["rss_before_compute_mb"] for r in rs])})
+                row["per_container"]["agree"] = clean(run_child(
+                    SCRIPT, "compare_means", {"a": str(outs[0]), "b": str(outs[1])}))
             rows.append(row)
-            log(f"(iii) {n} sessions: {row['median_s']:.2f} s, peak RSS {row['peak_rss_mb']:.0f} MiB, "
-                f"{row['n_cells']} cells (union), {row['n_events']} events; per container "
+            log(f"(iii) {n} sessions, {row['n_events']} events, per container: "
                 f"{row['per_container']['median_s']:.2f} s, "
-                f"{row['per_container']['peak_rss_mb']:.0f} MiB, same means "
-                f"{row['per_container']['agree'].get('allclose')}")
+                f"{row['per_container']['peak_rss_mb']:.0f} MiB"
+                + (f"; union: {row['median_s']:.2f} s, {row['peak_rss_mb']:.0f} MiB, same means "
+                   f"{row['per_container']['agree'].get('allclose')}" if union else ""))
         results["scale"] = {"input": {k: v for k, v in scale.items() if k != "paths"}, "rows": rows}
 
     results["code_changed_during_run"] = code_changed_since(code)
@@ -1019,60 +1025,59 @@ def report(r: dict, args, cfg: dict) -> str:
             "its on-disk cache is warm (it was, from earlier runs).\n")
     if "scale" in r:
         rows_ = r["scale"]["rows"]
-        t0 = rows_[0]
         size = r["scale"]["input"]["size"]
         lines.append(
             f"\n## (iii) One average over N sessions (fresh process each; median of "
-            f"{len(t0['all_s'])})\n\nSessions: {size['task_minutes']} min task, {size['n_cells']} "
-            f"cells, taken in table order (whole containers of "
-            f"{cfg['scale_layout'][1]} sessions); same analysis as (i).\n")
+            f"{len(rows_[0]['per_container']['all_s'])})\n\nSessions: {size['task_minutes']} min "
+            f"task, {size['n_cells']} cells, taken in table order (whole containers of "
+            f"{cfg['scale_layout'][1]} sessions); same analysis as (i), aligned container by "
+            f"container as `align`'s docstring advises over many containers: each container's "
+            f"`dff` and changes aligned and reduced on their own, the lazy means concatenated "
+            f"over `cell_specimen_id` and computed once.\n")
         lines.append(code_line(r["scale"].get("code", r["code"])))
-        rows = [[x["sessions"], x["containers"], x["n_cells"], x["n_events"], fmt_s(x["median_s"]),
-                 f"{x['median_s'] / t0['median_s'] * t0['sessions'] / x['sessions']:.2f}",
-                 fmt_mb(x["peak_rss_mb"]), f"{x['peak_rss_mb'] / t0['peak_rss_mb']:.2f}x",
-                 fmt_mb(x.get("rss_before_compute_mb")),
-                 fmt_mb(x["peak_rss_mb"] - x["rss_before_compute_mb"])
-                 if "rss_before_compute_mb" in x else "-"]
-                for x in rows_]
-        lines.append(table(["sessions", "containers", "cells (union)", "events", "time",
-                            "time per session / first", "peak RSS", "peak RSS / first",
-                            "RSS before compute (imports, tables, coords, graph)",
-                            "peak - before (compute)"], rows))
-        lines.append("\nEach session is read and interpolated over its own cells only; the union "
-                     "of cells across containers is NaN outside each session's chunk of cells "
-                     "(never read).\n")
-        pcs = [x for x in rows_ if "per_container" in x]
-        if pcs:
-            q0 = pcs[0]["per_container"]
+        q0 = rows_[0]["per_container"]
+
+        def pc_row(k: int, x: dict) -> list:
+            q = x["per_container"]
+            prev = rows_[k - 1]["per_container"] if k else q
+            return [x["sessions"], x["containers"], x["n_cells"], x["n_events"], fmt_s(q["median_s"]),
+                    f"{q['median_s'] / q0['median_s'] * rows_[0]['sessions'] / x['sessions']:.2f}",
+                    fmt_mb(q["peak_rss_mb"]), f"{q['peak_rss_mb'] / q0['peak_rss_mb']:.2f}x",
+                    f"{q['peak_rss_mb'] / prev['peak_rss_mb']:.2f}x",
+                    fmt_mb(q["rss_before_compute_mb"]),
+                    f"{fmt_mb(q['traced_before_compute_mb'])} / {fmt_mb(q['traced_peak_mb'])}"]
+
+        lines.append(table(
+            ["sessions", "containers", "cells", "events", "time", "time per session / first",
+             "peak RSS", "peak RSS / first", "peak RSS / previous row",
+             "RSS before compute (imports, tables, coords, graph)",
+             "live memory: before compute / peak (tracemalloc)"],
+            [pc_row(k, x) for k, x in enumerate(rows_)]))
+        lines.append(
+            "\nLive memory: tracemalloc's current and peak traced size in one more, untimed run "
+            "(numpy reports its buffers to tracemalloc; zarrs' and blosc's own buffers are not "
+            "traced): what the process holds, as against peak RSS, which also counts the shared "
+            "libraries and what the allocator keeps after it is freed.\n")
+        union = [x for x in rows_ if "median_s" in x]
+        if union:
             lines.append(
-                "\nThe same averages, aligned container by container (what `align`'s docstring "
-                "advises over many containers): each container's `dff` and changes aligned and "
-                "reduced on their own, the lazy means concatenated over `cell_specimen_id` and "
-                "computed once. The union route's result is dense over (cells of every container) "
-                "x (events of every session): containers x sessions blocks, all but one per "
-                "session NaN, each still reduced by flox.\n")
+                "\nThe same averages from one view of all the sessions (`dff(selection)` -> "
+                "`align` -> `groupby`), up to "
+                f"{cfg['scale_union_max']} sessions. Its result is dense over (cells of every "
+                "container) x (events of every session): containers x sessions blocks, all but one "
+                "per session NaN (never read, but each still reduced by flox), so its cost is "
+                "quadratic in containers.\n")
             lines.append(table(
                 ["sessions", "containers", "time (union)", "time (per container)",
                  "compute (union)", "compute (per container)", "peak RSS (union)",
-                 "peak RSS (per container)", "peak RSS per container / first",
-                 "live memory per container: before compute / peak (tracemalloc)",
-                 "same means as the union route"],
+                 "peak RSS (per container)", "same means"],
                 [[x["sessions"], x["containers"], fmt_s(x["median_s"]),
                   fmt_s(x["per_container"]["median_s"]), fmt_s(x.get("compute_s")),
                   fmt_s(x["per_container"]["compute_s"]), fmt_mb(x["peak_rss_mb"]),
                   fmt_mb(x["per_container"]["peak_rss_mb"]),
-                  f"{x['per_container']['peak_rss_mb'] / q0['peak_rss_mb']:.2f}x",
-                  (f"{fmt_mb(x['per_container']['traced_before_compute_mb'])} / "
-                   f"{fmt_mb(x['per_container']['traced_peak_mb'])}"
-                   if "traced_peak_mb" in x["per_container"] else "-"),
                   f"{'yes' if x['per_container']['agree'].get('allclose') else '**NO**'} (max "
                   f"abs diff {x['per_container']['agree'].get('max_abs_diff', float('nan')):.1e})"]
-                 for x in pcs]))
-            lines.append(
-                "\nLive memory: tracemalloc's current and peak traced size in one more, untimed "
-                "run (numpy reports its buffers to tracemalloc; zarrs' and blosc's own buffers "
-                "are not traced): what the process holds, as against peak RSS, which also counts "
-                "the shared libraries and what the allocator keeps after it is freed.\n")
+                 for x in union]))
     return "\n".join(lines)
 
 
