@@ -66,6 +66,9 @@ SCRIPT = Path(__file__).resolve()
 WINDOW = (-1.0, 2.0)
 RATE = 30.0
 PSTH_EDGES = (-0.25, 0.5, 0.01)  # start, stop, width (s)
+#: (iii)'s allocator-pinned runs: every buffer over 128 KiB mapped and unmapped on its own, one
+#: malloc arena for all threads.
+PINNED_MALLOC = {"MALLOC_MMAP_THRESHOLD_": "131072", "MALLOC_ARENA_MAX": "1"}
 #: Tolerance of the comparison of a peer's means with vbzarr's (np.isclose / np.allclose).
 MEAN_RTOL, MEAN_ATOL = 1e-9, 1e-12
 
@@ -236,6 +239,7 @@ def child_align_vbzarr(p: dict) -> dict:
     return {"seconds": seconds, "graph_s": t_graph, "open_dff_s": t_dff, "events_s": t_events,
             "align_groupby_graph_s": t_graph - t_dff - t_events, "compute_s": seconds - t_graph,
             "tasks": tasks, "rss_before_compute_mb": rss_graph_mb,
+            "result_mb": mean.nbytes / 2**20,
             "n_events": int(n_events), "n_cells": int(n_cells), "frames": int(frames),
             "changes_per_session": {str(k): int(v) for k, v in per_session.items()},
             "dims": {k: int(v) for k, v in resp.sizes.items()},
@@ -765,6 +769,12 @@ def main() -> None:
             traced = run_child(SCRIPT, "align_vbzarr", {"root": str(scale_dst), "ids": ids,
                                                         "per_container": True,
                                                         "trace_memory": True})
+            # glibc's adaptive mmap threshold and per-thread arenas pinned (what vbzarr itself
+            # must not set for a whole process): what RSS is left once the allocator stops
+            # keeping freed buffers, which grows with the work done, not with the chunks.
+            pinned = [run_child(SCRIPT, "align_vbzarr", {"root": str(scale_dst), "ids": ids,
+                                                         "per_container": True}, env=PINNED_MALLOC)
+                      for _ in range(args.repeats)]
             row = {"sessions": n, "n_events": pc[0]["n_events"], "n_cells": pc[0]["n_cells"],
                    "frames": pc[0]["frames"], "dims": pc[0]["dims"],
                    "containers": len(set(scale["containers"][:n])),
@@ -775,7 +785,13 @@ def main() -> None:
                        "peak_rss_mb": max(r["rusage_maxrss_mb"] for r in pc),
                        "rss_before_compute_mb": median([r["rss_before_compute_mb"] for r in pc]),
                        "traced_before_compute_mb": traced["traced_before_compute_mb"],
-                       "traced_peak_mb": traced["traced_peak_mb"]}}
+                       "traced_peak_mb": traced["traced_peak_mb"],
+                       "result_mb": pc[0]["result_mb"],
+                       "pinned_malloc": {
+                           "median_s": median([r["seconds"] for r in pinned]),
+                           "peak_rss_mb": max(r["rusage_maxrss_mb"] for r in pinned),
+                           "rss_before_compute_mb": median([r["rss_before_compute_mb"]
+                                                            for r in pinned])}}}
             if union:
                 row.update({"median_s": median([r["seconds"] for r in rs]),
                             "compute_s": median([r["compute_s"] for r in rs]),
@@ -1043,21 +1059,44 @@ def report(r: dict, args, cfg: dict) -> str:
             return [x["sessions"], x["containers"], x["n_cells"], x["n_events"], fmt_s(q["median_s"]),
                     f"{q['median_s'] / q0['median_s'] * rows_[0]['sessions'] / x['sessions']:.2f}",
                     fmt_mb(q["peak_rss_mb"]), f"{q['peak_rss_mb'] / q0['peak_rss_mb']:.2f}x",
-                    f"{q['peak_rss_mb'] / prev['peak_rss_mb']:.2f}x",
-                    fmt_mb(q["rss_before_compute_mb"]),
-                    f"{fmt_mb(q['traced_before_compute_mb'])} / {fmt_mb(q['traced_peak_mb'])}"]
+                    f"{q['peak_rss_mb'] / prev['peak_rss_mb']:.2f}x"]
 
         lines.append(table(
             ["sessions", "containers", "cells", "events", "time", "time per session / first",
-             "peak RSS", "peak RSS / first", "peak RSS / previous row",
-             "RSS before compute (imports, tables, coords, graph)",
-             "live memory: before compute / peak (tracemalloc)"],
+             "peak RSS", "peak RSS / first", "peak RSS / previous row"],
             [pc_row(k, x) for k, x in enumerate(rows_)]))
+
+        pinned = all("pinned_malloc" in x["per_container"] for x in rows_)
+
+        def memory_row(x: dict) -> list:
+            q = x["per_container"]
+            row = [x["sessions"], fmt_mb(q["rss_before_compute_mb"]),
+                   fmt_mb(q["peak_rss_mb"] - q["rss_before_compute_mb"]), fmt_mb(q.get("result_mb")),
+                   f"{fmt_mb(q['traced_before_compute_mb'])} / {fmt_mb(q['traced_peak_mb'])}"]
+            pin = q.get("pinned_malloc")
+            if pin:
+                row += [fmt_mb(pin["peak_rss_mb"]), fmt_mb(pin["rss_before_compute_mb"]),
+                        fmt_mb(pin["peak_rss_mb"] - pin["rss_before_compute_mb"]),
+                        fmt_mb(pin["peak_rss_mb"] - pin["rss_before_compute_mb"] - q["result_mb"]),
+                        fmt_s(pin["median_s"])]
+            return row
+
+        lines.append("\nWhere the memory goes (same runs" + (
+            "; the allocator-pinned columns are runs with "
+            + ", ".join(f"`{k}={v}`" for k, v in PINNED_MALLOC.items()) if pinned else "") + "):\n")
+        lines.append(table(
+            ["sessions", "RSS before compute (imports, tables, coords, graph)",
+             "peak - before (compute)", "result (the means)",
+             "live memory: before compute / peak (tracemalloc)"]
+            + (["pinned allocator: peak RSS", "before compute", "peak - before",
+                "peak - before - result (chunks in flight)", "time"] if pinned else []),
+            [memory_row(x) for x in rows_]))
         lines.append(
             "\nLive memory: tracemalloc's current and peak traced size in one more, untimed run "
             "(numpy reports its buffers to tracemalloc; zarrs' and blosc's own buffers are not "
             "traced): what the process holds, as against peak RSS, which also counts the shared "
-            "libraries and what the allocator keeps after it is freed.\n")
+            "libraries and what the allocator keeps after it is freed. The result grows with the "
+            "cells averaged; the chunks in flight should not grow with the sessions.\n")
         union = [x for x in rows_ if "median_s" in x]
         if union:
             lines.append(
