@@ -15,6 +15,8 @@ import pandas as pd
 import pytest
 import xarray as xr
 import zarr
+from dask.callbacks import Callback
+from dask.sizeof import sizeof
 
 import vbzarr
 from converters.project import convert_project
@@ -258,26 +260,62 @@ def test_cross_session_alignment_equals_each_session_alone(project_url):
         assert np.isnan(got.sel(cell_specimen_id=others).values).all()
 
 
-def test_per_container_means_equal_one_align_over_containers(tmp_path, vbo_multiscope):
+@pytest.fixture(scope="module")
+def multiscope_url(tmp_path_factory, vbo_multiscope):
+    dst = tmp_path_factory.mktemp("meso") / "vbo"
+    report = convert_project(str(vbo_multiscope.root), str(dst))
+    assert not report.failed
+    return str(dst)
+
+
+def _container_mean(project, sel) -> xr.DataArray:
+    """The per-container step of align's docstring recipe: changes aligned, mean per image."""
+    changes = project.events_table(sel, query="is_change")
+    resp = vbzarr.align(project.dff(sel), changes, (-0.5, 1.0), rate=20.0)
+    return resp.groupby("image_name").mean("event")
+
+
+def test_per_container_means_equal_one_align_over_containers(multiscope_url):
     """The recipe in align's docstring (each container aligned and reduced on its own, means
     concatenated) gives one align's means over the union of cells of every container."""
-    report = convert_project(str(vbo_multiscope.root), str(tmp_path / "project"))
-    assert not report.failed
-    project = vbzarr.open_project(tmp_path / "project")
+    project = vbzarr.open_project(multiscope_url)
     table = project.ophys_experiment_table
     assert table.ophys_container_id.nunique() == 2
-
-    def mean(sel):
-        changes = project.events_table(sel, query="is_change")
-        resp = vbzarr.align(project.dff(sel), changes, (-0.5, 1.0), rate=20.0)
-        return resp.groupby("image_name").mean("event")
-
-    union = mean(table).compute()
-    means = [mean(group) for _, group in table.groupby("ophys_container_id")]
+    union = _container_mean(project, table).compute()
+    means = [_container_mean(project, group) for _, group in table.groupby("ophys_container_id")]
     per = xr.concat(means, "cell_specimen_id", join="outer")
     per = per.compute().sel(cell_specimen_id=union.cell_specimen_id, image_name=union.image_name)
     assert np.isfinite(union.values).mean() > 0.9
     np.testing.assert_allclose(per.values, union.values, rtol=1e-12, atol=0)
+
+
+class _HeldBytes(Callback):
+    """The most bytes of task results dask holds at once while computing."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.peak = 0
+
+    def _posttask(self, key, result, dsk, state, id) -> None:
+        self.peak = max(self.peak, sum(sizeof(v) for v in state["cache"].values()))
+
+
+def test_average_over_containers_holds_one_containers_chunks(multiscope_url):
+    """Memory is bounded by chunks, not sessions: computing the recipe's means over every
+    container holds at most what one container alone holds, plus the means already made (in
+    dask's own order, which the synchronous scheduler follows)."""
+    project = vbzarr.open_project(multiscope_url)
+    groups = [g for _, g in project.ophys_experiment_table.groupby("ophys_container_id")]
+    alone = []
+    for group in groups:
+        with _HeldBytes() as held:
+            _container_mean(project, group).compute(scheduler="sync")
+        alone.append(held.peak)
+    means = xr.concat([_container_mean(project, g) for g in groups], "cell_specimen_id", join="outer")
+    with _HeldBytes() as held:
+        result = means.compute(scheduler="sync")
+    assert min(alone) > 4 * result.nbytes / len(groups)  # chunks, not the means, fill memory
+    assert held.peak <= max(alone) + result.nbytes
 
 
 def test_rerun_converts_only_new_or_changed(tmp_path, vbo_project):
