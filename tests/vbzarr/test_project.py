@@ -25,12 +25,17 @@ from vbzarr.errors import ManifestError, ProjectNotFoundError, SchemaVersionErro
 from vbzarr.manifest import TABLES, read_table
 
 
-@pytest.fixture(scope="module")
-def project_url(tmp_path_factory, vbo_project):
-    dst = tmp_path_factory.mktemp("proj") / "vbo"
-    report = convert_project(str(vbo_project.root), str(dst))
+def _converted(tmp_path_factory, source, name: str) -> str:
+    """The synthetic project ``source`` converted into a fresh folder (every file converted)."""
+    dst = tmp_path_factory.mktemp(name) / "vbo"
+    report = convert_project(str(source.root), str(dst))
     assert not report.failed
     return str(dst)
+
+
+@pytest.fixture(scope="module")
+def project_url(tmp_path_factory, vbo_project):
+    return _converted(tmp_path_factory, vbo_project, "proj")
 
 
 def test_tables_equal_source_csvs(project_url, vbo_project):
@@ -262,10 +267,7 @@ def test_cross_session_alignment_equals_each_session_alone(project_url):
 
 @pytest.fixture(scope="module")
 def multiscope_url(tmp_path_factory, vbo_multiscope):
-    dst = tmp_path_factory.mktemp("meso") / "vbo"
-    report = convert_project(str(vbo_multiscope.root), str(dst))
-    assert not report.failed
-    return str(dst)
+    return _converted(tmp_path_factory, vbo_multiscope, "meso")
 
 
 def _container_mean(project, sel) -> xr.DataArray:
