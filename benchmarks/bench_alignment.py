@@ -770,8 +770,8 @@ def main() -> None:
                                                         "per_container": True,
                                                         "trace_memory": True})
             # glibc's adaptive mmap threshold and per-thread arenas pinned (what vbzarr itself
-            # must not set for a whole process): what RSS is left once the allocator stops
-            # keeping freed buffers, which grows with the work done, not with the chunks.
+            # must not set for a whole process): RSS without the freed buffers glibc keeps, whose
+            # amount grows with the work done, not with the chunks.
             pinned = [run_child(SCRIPT, "align_vbzarr", {"root": str(scale_dst), "ids": ids,
                                                          "per_container": True}, env=PINNED_MALLOC)
                       for _ in range(args.repeats)]

@@ -270,21 +270,22 @@ def multiscope_url(tmp_path_factory, vbo_multiscope):
     return _converted(tmp_path_factory, vbo_multiscope, "meso")
 
 
-def _container_mean(project, sel) -> xr.DataArray:
-    """The per-container step of align's docstring recipe: changes aligned, mean per image."""
+def _mean_by_image(project, sel) -> xr.DataArray:
+    """Changes aligned and averaged per image over the experiments ``sel`` (one container: a
+    step of align's docstring recipe)."""
     changes = project.events_table(sel, query="is_change")
     resp = vbzarr.align(project.dff(sel), changes, (-0.5, 1.0), rate=20.0)
     return resp.groupby("image_name").mean("event")
 
 
-def test_per_container_means_equal_one_align_over_containers(multiscope_url):
+def test_per_mean_by_images_equal_one_align_over_containers(multiscope_url):
     """The recipe in align's docstring (each container aligned and reduced on its own, means
     concatenated) gives one align's means over the union of cells of every container."""
     project = vbzarr.open_project(multiscope_url)
     table = project.ophys_experiment_table
     assert table.ophys_container_id.nunique() == 2
-    union = _container_mean(project, table).compute()
-    means = [_container_mean(project, group) for _, group in table.groupby("ophys_container_id")]
+    union = _mean_by_image(project, table).compute()
+    means = [_mean_by_image(project, group) for _, group in table.groupby("ophys_container_id")]
     per = xr.concat(means, "cell_specimen_id", join="outer")
     per = per.compute().sel(cell_specimen_id=union.cell_specimen_id, image_name=union.image_name)
     assert np.isfinite(union.values).mean() > 0.9
@@ -311,9 +312,9 @@ def test_average_over_containers_holds_one_containers_chunks(multiscope_url):
     alone = []
     for group in groups:
         with _HeldBytes() as held:
-            _container_mean(project, group).compute(scheduler="sync")
+            _mean_by_image(project, group).compute(scheduler="sync")
         alone.append(held.peak)
-    means = xr.concat([_container_mean(project, g) for g in groups], "cell_specimen_id", join="outer")
+    means = xr.concat([_mean_by_image(project, g) for g in groups], "cell_specimen_id", join="outer")
     with _HeldBytes() as held:
         result = means.compute(scheduler="sync")
     assert min(alone) > 4 * result.nbytes / len(groups)  # chunks, not the means, fill memory
