@@ -507,6 +507,15 @@ def clean(d: dict) -> dict:
         "parent_rss_mb")}
 
 
+def summary(runs: list[dict]) -> dict:
+    """Repeated runs of one route: median time (and compute), every time, the highest peak RSS,
+    the median RSS before compute."""
+    return {"median_s": median([r["seconds"] for r in runs]), "all_s": [r["seconds"] for r in runs],
+            "compute_s": median([r["compute_s"] for r in runs]),
+            "peak_rss_mb": max(r["rusage_maxrss_mb"] for r in runs),
+            "rss_before_compute_mb": median([r["rss_before_compute_mb"] for r in runs])}
+
+
 def log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
@@ -779,25 +788,13 @@ def main() -> None:
                    "frames": pc[0]["frames"], "dims": pc[0]["dims"],
                    "containers": len(set(scale["containers"][:n])),
                    "per_container": {
-                       "median_s": median([r["seconds"] for r in pc]),
-                       "all_s": [r["seconds"] for r in pc],
-                       "compute_s": median([r["compute_s"] for r in pc]),
-                       "peak_rss_mb": max(r["rusage_maxrss_mb"] for r in pc),
-                       "rss_before_compute_mb": median([r["rss_before_compute_mb"] for r in pc]),
+                       **summary(pc),
                        "traced_before_compute_mb": traced["traced_before_compute_mb"],
                        "traced_peak_mb": traced["traced_peak_mb"],
                        "result_mb": pc[0]["result_mb"],
-                       "pinned_malloc": {
-                           "median_s": median([r["seconds"] for r in pinned]),
-                           "peak_rss_mb": max(r["rusage_maxrss_mb"] for r in pinned),
-                           "rss_before_compute_mb": median([r["rss_before_compute_mb"]
-                                                            for r in pinned])}}}
+                       "pinned_malloc": summary(pinned)}}
             if union:
-                row.update({"median_s": median([r["seconds"] for r in rs]),
-                            "compute_s": median([r["compute_s"] for r in rs]),
-                            "all_s": [r["seconds"] for r in rs],
-                            "peak_rss_mb": max(r["rusage_maxrss_mb"] for r in rs),
-                            "rss_before_compute_mb": median([r["rss_before_compute_mb"] for r in rs])})
+                row.update(summary(rs))
                 row["per_container"]["agree"] = clean(run_child(
                     SCRIPT, "compare_means", {"a": str(outs[0]), "b": str(outs[1])}))
             rows.append(row)

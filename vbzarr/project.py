@@ -80,25 +80,28 @@ class _TraceSource:
     cells: np.ndarray  # cell_specimen_id of the valid ROIs, in stored order
     rows: np.ndarray  # their stored rows
     roi_ids: np.ndarray
-    n_time: int
     frame_chunk: int
     time_chunk: int
+
+    @property
+    def n_time(self) -> int:
+        return self.time.shape[0]
 
     @classmethod
     def of(cls, ophys: xr.Dataset, variable: str) -> _TraceSource:
         csid = np.asarray(ophys.cell_specimen_id.values, dtype=np.float64)
         rows = np.flatnonzero(~np.isnan(csid))  # ROIs without a cell_specimen_id are not cells
         trace = ophys[variable]
-        n_time = ophys.sizes["time"]
+        time = ophys.variables["time"]
+        n_time = time.shape[0]
         return cls(
             trace=trace.transpose("cell_specimen_id", "time").variable,
-            time=ophys.variables["time"],
+            time=time,
             cells=csid[rows].astype(np.int64),
             rows=rows,
             roi_ids=np.asarray(ophys.cell_roi_id.values, dtype=np.float64)[rows],
-            n_time=n_time,
             frame_chunk=int(trace.encoding.get("chunks", (0, n_time))[-1] or n_time),
-            time_chunk=int(ophys.variables["time"].encoding.get("chunks", (n_time,))[0] or n_time),
+            time_chunk=int(time.encoding.get("chunks", (n_time,))[0] or n_time),
         )
 
 
