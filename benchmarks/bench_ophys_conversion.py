@@ -406,7 +406,7 @@ def lossless(src: Path, store: Path) -> dict[str, dict]:
         expected = filter_events(events, half_normal_kernel(FILTER_SCALE_SECONDS * rate))
         fe = g["ophys/filtered_events"][:]
         out["ophys/filtered_events (vs AllenSDK filter of events)"] = {
-            "equal": bool(np.allclose(fe, expected, rtol=0, atol=1e-12)),
+            "equal": bool(np.array_equal(fe, expected, equal_nan=True)),
             "max_abs_diff": float(np.max(np.abs(fe - expected)))}
         for name in f["stimulus/templates"]:
             base = f"stimulus/templates/{name}"

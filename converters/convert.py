@@ -108,7 +108,8 @@ def _encoding(ds: xr.Dataset, chunking: Chunking) -> dict[str, dict]:
         elif var.chunks is not None:
             chunks = tuple(c[0] for c in var.chunks)
         else:
-            chunks = tuple(min(n, chunking.rows) if i == 0 else n for i, n in enumerate(var.shape))
+            # (An empty table's arrays still need chunks of at least 1.)
+            chunks = tuple(max(min(n, chunking.rows) if i == 0 else n, 1) for i, n in enumerate(var.shape))
         e: dict[str, Any] = {"chunks": chunks or None}
         compressors = var.encoding.get("compressors") or _compressors(var.dtype)
         if compressors is not None:
@@ -193,7 +194,8 @@ def convert_nwb(
         fsspec options for ``dst``.
     lfp
         The per-probe ``probe_<name>_lfp.nwb`` files of an ecephys session: each becomes the
-        group ``lfp/<probe_id>``.
+        group ``lfp/<probe_id>``. Default: those beside ``src`` (as the release lays them out);
+        ``()`` for none.
     threads
         Writer threads (default ``WRITE_THREADS``, one per core); fewer when several files
         convert at once on one machine.
@@ -227,6 +229,8 @@ def convert_nwb(
         with contextlib.ExitStack() as stack:
             nwb, provenance = stack.enter_context(_open_source(src))
             kind, store_id = metadata.kind_and_id(nwb)
+            if lfp is None and kind == "ecephys_session":
+                lfp = lfp_files(str(src))
             groups, missing = build_groups(nwb, chunking)
             for path in lfp or ():
                 lfp_nwb, lfp_provenance = stack.enter_context(_open_source(path))
@@ -237,6 +241,8 @@ def convert_nwb(
                 missing.append("lfp")
             missing = [m for m in missing if m not in NOT_IN_KIND[kind]]
             attrs = metadata.root_attrs(nwb, kind)
+            if not attrs["eye_tracking_rig_geometry"]:
+                missing.append("eye_tracking_rig_geometry")
             staged.write(groups, progress, label=Path(str(src)).name)
         # Sources closed: their checksums (computed alongside) are in the provenance now.
         provenance |= {
@@ -259,6 +265,16 @@ def convert_nwb(
         missing=missing,
         source=provenance,
     )
+
+
+def lfp_files(src: str, storage_options: dict | None = None) -> tuple[str, ...]:
+    """The ``probe_<name>_lfp.nwb`` files beside an ecephys session's NWB ``src`` (same URL
+    scheme as ``src``)."""
+    fs, path = filesystem(src, storage_options)
+    folder, name = os.path.dirname(path), os.path.basename(path)
+    found = sorted(fs.glob(join(folder, "probe_*_lfp.nwb")))
+    prefix = src[: len(src) - len(name)].rstrip("/")
+    return tuple(join(prefix, os.path.basename(p)) for p in found)
 
 
 def _scratch_dir(dst: str) -> str | None:

@@ -2,8 +2,9 @@
 
 ``units`` holds every column of the NWB units table over ``unit_id`` plus the peak channel's probe,
 area and CCF coordinates (the columns of the release's ``units.csv``). ``spike_times`` and
-``spike_amplitudes`` are flat over ``spike``, one contiguous, time-sorted slice per unit (NWB
-VectorIndex end offsets in ``spike_times_index``), never padded. ``spike_time_checkpoints`` gives,
+``spike_amplitudes`` are flat over ``spike``, one contiguous, time-sorted slice per unit, never
+padded; each unit's start and end offsets (``spike_times_start_index``, ``spike_times_index``)
+are variables over ``unit_id``, so any selection of units finds its own spikes. ``spike_time_checkpoints`` gives,
 for every unit and every ``CHECKPOINT_S`` seconds of the session, the offset of its first spike at
 or after that time, so the spikes of all units in a time window are read without the rest.
 """
@@ -16,10 +17,11 @@ import xarray as xr
 from zarr.codecs import BloscCodec
 
 from vbzarr.errors import InvalidNWBError
+from vbzarr.schema import SECONDS
 
 from .nwb import NWBReader
 from .registry import Chunking, stream
-from .tables import frame_to_dataset
+from .tables import frame_to_dataset, ragged_variables
 
 UNITS = "units"
 ELECTRODES = "general/extracellular_ephys/electrodes"
@@ -147,11 +149,8 @@ def units(nwb: NWBReader, chunking: Chunking) -> xr.Dataset | None:
             f"{UNITS}/spike_times",
             f"expected {ends[-1] if n_units else 0} spikes (spike_times_index), found {spikes.shape[0]}",
         )
-    ds["spike_times"] = xr.Variable(("spike",), spikes, {"units": "seconds"}, encoding=stored)
-    ds["spike_times_index"] = xr.Variable(
-        ("unit_id",), ends, {"description": "end offset of each unit's spikes (NWB VectorIndex)"}
-    )
-    ds["spike_times"].attrs.update(ragged_index="spike_times_index", row_dim="unit_id")
+    spike_times = xr.Variable(("spike",), spikes, SECONDS, encoding=stored)
+    ds = ds.assign(ragged_variables("spike_times", spike_times, ends, "unit_id"))
     if f"{UNITS}/spike_amplitudes" in nwb:
         amp_ends = nwb.read(f"{UNITS}/spike_amplitudes_index", "spike_amplitudes").astype(np.int64)
         if not np.array_equal(amp_ends, ends):
@@ -160,27 +159,20 @@ def units(nwb: NWBReader, chunking: Chunking) -> xr.Dataset | None:
                 f"{UNITS}/spike_amplitudes_index",
                 "expected one amplitude per spike (offsets equal to spike_times_index)",
             )
-        ds["spike_amplitudes"] = xr.Variable(
-            ("spike",),
-            nwb.lazy(f"{UNITS}/spike_amplitudes", read, "spike_amplitudes"),
-            {"ragged_index": "spike_times_index", "row_dim": "unit_id"},
-            encoding=stored,
+        amplitudes = xr.Variable(
+            ("spike",), nwb.lazy(f"{UNITS}/spike_amplitudes", read, "spike_amplitudes"), encoding=stored
         )
+        ds = ds.assign(ragged_variables("spike_amplitudes", amplitudes, ends, "unit_id", index="spike_times"))
     if f"{UNITS}/waveform_mean" in nwb:
         wf_ends = nwb.read(f"{UNITS}/waveform_mean_index", "mean_waveforms").astype(np.int64)
         nwb.check_length(f"{UNITS}/waveform_mean_index", wf_ends, n_units, "one offset per unit")
-        wf = nwb.lazy(f"{UNITS}/waveform_mean", (65536, 1024), "mean_waveforms")
-        ds["mean_waveforms"] = xr.Variable(
+        wf = xr.Variable(
             ("mean_waveforms_value", "waveform_sample"),
-            wf,
-            {
-                "ragged_index": "mean_waveforms_index",
-                "row_dim": "unit_id",
-                "description": "each unit's (channel, sample) mean waveform, rows stacked",
-            },
+            nwb.lazy(f"{UNITS}/waveform_mean", (65536, 1024), "mean_waveforms"),
+            {"description": "each unit's (channel, sample) mean waveform, rows stacked"},
             encoding=FAST_CODEC,
         )
-        ds["mean_waveforms_index"] = xr.Variable(("unit_id",), wf_ends)
+        ds = ds.assign(ragged_variables("mean_waveforms", wf, wf_ends, "unit_id"))
     if n_units and ends[-1]:
         t0, n, table = checkpoints(nwb, starts, ends)
         ds["spike_time_checkpoints"] = xr.Variable(

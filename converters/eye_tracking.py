@@ -13,6 +13,9 @@ import dask.array as da
 import numpy as np
 import xarray as xr
 
+from vbzarr.schema import SECONDS
+
+from .licks_rewards import empty_events
 from .nwb import NWBReader
 from .registry import Chunking, stream
 
@@ -31,6 +34,17 @@ MASKED = [
     "pupil_height",
     "pupil_phi",
 ]
+
+#: AllenSDK's column order (after ``timestamps``).
+ORDER = [
+    "cr_area",
+    "eye_area",
+    "pupil_area",
+    "likely_blink",
+    "pupil_area_raw",
+    "cr_area_raw",
+    "eye_area_raw",
+] + [f"{p}_{c}" for p in PREFIXES for c in ("center_x", "center_y", "width", "height", "phi")]
 
 
 def dilate(mask: np.ndarray, frames: int = DILATION_FRAMES) -> np.ndarray:
@@ -64,8 +78,8 @@ def likely_blinks(
 @stream("eye_tracking")
 def eye_tracking(nwb: NWBReader, chunking: Chunking) -> xr.Dataset | None:
     """AllenSDK ``eye_tracking`` over ``frame``, with ``timestamps`` as a coordinate."""
-    if EYE not in nwb:
-        return None
+    if EYE not in nwb:  # AllenSDK: an empty table with every column
+        return empty_events("frame", {k: np.bool_ if k == "likely_blink" else np.float64 for k in ORDER})
     need = "eye_tracking"
     ts = nwb.read(f"{EYE}/eye_tracking/timestamps", need).astype(np.float64)
     n, chunk = len(ts), (chunking.rows,)
@@ -91,19 +105,10 @@ def eye_tracking(nwb: NWBReader, chunking: Chunking) -> xr.Dataset | None:
     mask = da.from_array(blink, chunks=chunk)
     for col in MASKED:
         columns[col] = da.where(mask, np.nan, columns[col])
-    order = [
-        "cr_area",
-        "eye_area",
-        "pupil_area",
-        "likely_blink",
-        "pupil_area_raw",
-        "cr_area_raw",
-        "eye_area_raw",
-    ] + [f"{p}_{c}" for p in PREFIXES for c in ("center_x", "center_y", "width", "height", "phi")]
     columns["likely_blink"] = mask
     ds = xr.Dataset(
-        {k: (("frame",), columns[k]) for k in order},
-        coords={"frame": np.arange(n), "timestamps": ("frame", ts, {"units": "seconds"})},
+        {k: (("frame",), columns[k]) for k in ORDER},
+        coords={"frame": np.arange(n), "timestamps": ("frame", ts, SECONDS)},
     )
     stored = f"{EYE}/likely_blink/data"
     if stored in nwb:

@@ -13,6 +13,7 @@ import numpy as np
 import xarray as xr
 
 from vbzarr.errors import InvalidNWBError
+from vbzarr.schema import SECONDS
 
 from .nwb import NWBReader
 from .registry import Chunking
@@ -46,14 +47,14 @@ def lfp_group(nwb: NWBReader, chunking: Chunking) -> tuple[int, xr.Dataset]:
         )
     ds = xr.Dataset(
         {"lfp": (("time", "channel_id"), data, {"units": "volts"})},
-        coords={"time": ("time", ts, {"units": "seconds"}), "channel_id": channel_ids},
+        coords={"time": ("time", ts, SECONDS), "channel_id": channel_ids},
     )
     if CSD in nwb:
         csd = nwb.read(f"{CSD}/current_source_density/data", "csd")
         csd_t = timestamps(nwb, f"{CSD}/current_source_density", "csd")
         ds["csd"] = (("virtual_channel_index", "csd_time"), csd.T)
         ds = ds.assign_coords(
-            csd_time=("csd_time", csd_t, {"units": "seconds"}),
+            csd_time=("csd_time", csd_t, SECONDS),
             virtual_channel_index=np.arange(csd.shape[1]),
             vertical_position=(
                 "virtual_channel_index",

@@ -1,4 +1,5 @@
-"""Root attributes of a store: the AllenSDK ``metadata`` dict and ``task_parameters``.
+"""Root attributes of a store: the AllenSDK ``metadata``, ``task_parameters`` and
+``eye_tracking_rig_geometry`` dicts.
 
 The NWB keeps most metadata as attributes of ``general/metadata`` (BehaviorMetadata or
 OphysBehaviorMetadata), ``general/subject`` (BehaviorSubject) and ``general/task_parameters``; the
@@ -146,9 +147,39 @@ def task_parameters(nwb: NWBReader) -> dict[str, Any]:
     return {k: (None if isinstance(v, float) and v != v else v) for k, v in sorted(task.items())}
 
 
+#: AllenSDK ``eye_tracking_rig_geometry`` keys of the NWB rig metadata fields.
+RIG = "processing/eye_tracking_rig_metadata/eye_tracking_rig_metadata"
+RIG_GEOMETRY = {
+    "camera_position": "camera_position_mm",
+    "camera_rotation": "camera_rotation_deg",
+    "led_position": "led_position",
+    "monitor_position": "monitor_position_mm",
+    "monitor_rotation": "monitor_rotation_deg",
+}
+
+
+def eye_tracking_rig_geometry(nwb: NWBReader) -> dict[str, Any]:
+    """AllenSDK ``eye_tracking_rig_geometry``: ``equipment`` and the camera, LED and monitor
+    positions (mm) and rotations (deg) as ``[x, y, z]`` lists; ``{}`` when the file has none."""
+    if RIG not in nwb:
+        return {}
+    out: dict[str, Any] = {"equipment": nwb.attrs(RIG).get("equipment")}
+    for field, key in RIG_GEOMETRY.items():
+        values = nwb.read(f"{RIG}/{field}", "eye_tracking_rig_geometry")
+        if values.shape != (3,):
+            raise InvalidNWBError(nwb.path, f"{RIG}/{field}", f"expected 3 coordinates, found shape {values.shape}")
+        out[key] = values.tolist()  # float32 values (VBN) as the floats AllenSDK gives
+    return dict(sorted(out.items()))
+
+
 def root_attrs(nwb: NWBReader, kind: str) -> dict[str, Any]:
-    """``metadata`` and ``task_parameters`` dicts (JSON-friendly) for the store's root attrs."""
+    """``metadata``, ``task_parameters`` and ``eye_tracking_rig_geometry`` dicts (JSON-friendly)
+    for the store's root attrs."""
     meta = ophys_metadata(nwb) if kind == "ophys_experiment" else behavior_metadata(nwb)
     if kind == "ecephys_session":
         meta["ecephys_session_id"] = int(nwb.scalar("identifier", "ecephys_session_id"))
-    return {"metadata": meta, "task_parameters": task_parameters(nwb)}
+    return {
+        "metadata": meta,
+        "task_parameters": task_parameters(nwb),
+        "eye_tracking_rig_geometry": eye_tracking_rig_geometry(nwb),
+    }

@@ -7,6 +7,7 @@ import numpy as np
 import xarray as xr
 
 from vbzarr.errors import InvalidNWBError
+from vbzarr.schema import SECONDS
 
 from .cells import cell_specimen_table, n_table_rows, roi_rows
 from .nwb import NWBReader
@@ -22,6 +23,15 @@ TRACES = {
     "demixed_trace": f"{OPHYS}/demixed_trace/traces",
     "neuropil_trace": f"{OPHYS}/neuropil_trace/traces",
 }
+#: What each trace holds, for labels and plots (``long_name``, ``units``).
+TRACE_ATTRS = {
+    "dff": {"long_name": "dF/F", "units": "1", "description": "(F - F0) / F0: dimensionless"},
+    "corrected_fluorescence": {"long_name": "neuropil-corrected fluorescence", "units": "a.u."},
+    "events": {"long_name": "detected events (L0 magnitude)", "units": "a.u."},
+    "filtered_events": {"long_name": "filtered events", "units": "a.u."},
+    "demixed_trace": {"long_name": "demixed fluorescence", "units": "a.u."},
+    "neuropil_trace": {"long_name": "neuropil fluorescence", "units": "a.u."},
+}
 #: per-cell values stored beside a trace: store coord -> NWB dataset
 PER_CELL = {
     "lambda": f"{OPHYS}/event_detection/lambdas",
@@ -29,8 +39,9 @@ PER_CELL = {
     "RMSE": f"{OPHYS}/corrected_fluorescence/RMSE/data",
     "r": f"{OPHYS}/corrected_fluorescence/r/data",
 }
-#: AllenSDK's ``filtered_events``: events convolved with a causal half-normal kernel of scale
-#: 2/31 s x the frame rate (2 frames at 31 Hz), 20 frames long, normalised to sum 1.
+#: AllenSDK's ``filtered_events``: each cell's events convolved with a causal half-normal kernel
+#: (scipy's ``halfnorm`` pdf at 0..19 frames, scale 2/31 s x the frame rate, normalised to sum 1),
+#: the full convolution cut to the trace's length.
 FILTER_SCALE_SECONDS = 2 / 31
 FILTER_STEPS = 20
 IMAGING_PLANE = "general/optophysiology/imaging_plane_1"
@@ -38,31 +49,29 @@ IMAGING_PLANE = "general/optophysiology/imaging_plane_1"
 
 def half_normal_kernel(scale: float, n: int = FILTER_STEPS) -> np.ndarray:
     """Half-normal pdf at 0..n-1 frames (``scale`` in frames), normalised to sum 1."""
-    x = np.arange(n, dtype=np.float64)
-    k = np.exp(-0.5 * (x / scale) ** 2)
-    return k / k.sum()
+    from scipy.stats import halfnorm
+
+    kernel = halfnorm(loc=0, scale=scale).pdf(np.arange(n))
+    return kernel / np.sum(kernel)
 
 
-def filter_events(events: np.ndarray, kernel: np.ndarray, axis: int = -1) -> np.ndarray:
-    """Causal filter along ``axis`` (time): out[t] = sum_k kernel[k] * events[t - k]."""
-    out = np.zeros(events.shape, dtype=np.float64)
-    term = np.empty_like(out)  # one buffer for every tap: no temporary array per tap
-    axis, n = axis % events.ndim, events.shape[axis]
-
-    def frames(start: int, stop: int) -> tuple[slice, ...]:
-        return tuple(slice(start, stop) if i == axis else slice(None) for i in range(events.ndim))
-
-    for k, w in enumerate(kernel[:n]):
-        np.multiply(events[frames(0, n - k)], w, out=term[frames(0, n - k)])
-        out[frames(k, n)] += term[frames(0, n - k)]
+def filter_events(events: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """Causal filter of each row (a cell's events over time), as the AllenSDK computes it:
+    ``np.convolve(row, kernel)[:len(row)]``, so the values are bit-equal to its."""
+    rows = np.ascontiguousarray(events, dtype=np.float64)
+    out = np.zeros(rows.shape, dtype=np.float64)
+    for i, row in enumerate(rows):
+        out[i] = np.convolve(row, kernel)[: len(row)]
     return out
 
 
 def _filtered(raw: da.Array, kernel: np.ndarray) -> da.Array:
     """Lazy causal filter over time, axis 0 of ``raw`` (time, roi) as read from the NWB.
 
-    Each time chunk is filtered with the ``len(kernel) - 1`` frames before it prepended: a slice
-    of the previous chunk that dask reads alone (``map_overlap`` would read that whole chunk).
+    Each time chunk is filtered with the ``len(kernel) - 1`` frames before it prepended (a slice
+    of the previous chunk that dask reads alone; ``map_overlap`` would read that whole chunk), and
+    the prepended frames' outputs dropped: every kept output is the same sum, in the same order,
+    as the convolution of the whole trace gives.
     """
     depth, pieces, start = len(kernel) - 1, [], 0
     for size in raw.chunks[0]:
@@ -72,7 +81,7 @@ def _filtered(raw: da.Array, kernel: np.ndarray) -> da.Array:
         window = raw[first : start + size].rechunk({0: -1}, method="tasks")
         pieces.append(
             window.map_blocks(
-                lambda block, skip=start - first: filter_events(block, kernel, axis=0)[skip:],
+                lambda block, skip=start - first: filter_events(block.T, kernel).T[skip:],
                 chunks=((size,), *window.chunks[1:]),
                 dtype=np.float64,
             )
@@ -136,7 +145,7 @@ def ophys(nwb: NWBReader, chunking: Chunking) -> xr.Dataset | None:
         # Stored in (cells x time) chunks; the dask chunks stay those of the NWB reads (all ROIs).
         stored = {"chunks": (chunking.cells, chunking.time)}
         traces = _in_cell_order(raw, rows, cells.row.to_numpy())
-        data_vars[var] = xr.Variable(("cell_specimen_id", "time"), traces, encoding=stored)
+        data_vars[var] = xr.Variable(("cell_specimen_id", "time"), traces, TRACE_ATTRS[var], encoding=stored)
         if var == "events":
             scale = FILTER_SCALE_SECONDS * rate
             filtered = _filtered(raw, half_normal_kernel(scale))
@@ -144,6 +153,7 @@ def ophys(nwb: NWBReader, chunking: Chunking) -> xr.Dataset | None:
                 ("cell_specimen_id", "time"),
                 _in_cell_order(filtered, rows, cells.row.to_numpy()),
                 attrs={
+                    **TRACE_ATTRS["filtered_events"],
                     "description": "events filtered with a causal half-normal kernel of scale "
                     f"{scale:.4g} frames, {FILTER_STEPS} frames long (AllenSDK defaults)"
                 },
@@ -156,7 +166,7 @@ def ophys(nwb: NWBReader, chunking: Chunking) -> xr.Dataset | None:
         if col not in ("cell_specimen_id", "row"):
             coords[col] = ("cell_specimen_id", cells[col].to_numpy())
     coords["cell_specimen_id"] = cells.cell_specimen_id.to_numpy()
-    coords["time"] = ("time", ts, {"units": "seconds"})
+    coords["time"] = ("time", ts, {**SECONDS, "long_name": "time"})
     return xr.Dataset(data_vars, coords=coords, attrs={"ophys_frame_rate": rate})
 
 

@@ -24,7 +24,7 @@ from vbzarr.manifest import STORES, TABLES, dataset_of, open_manifest, read_tabl
 from vbzarr.schema import SCHEMA_VERSION, STORE_FOLDERS
 from vbzarr.urls import filesystem, join
 
-from .convert import StoreSummary, convert_nwb
+from .convert import StoreSummary, convert_nwb, lfp_files
 
 #: NWB file patterns of the released layouts -> (kind of store, regex capturing the id)
 LAYOUT = [
@@ -110,11 +110,9 @@ def discover(src: str, storage_options: dict | None = None) -> tuple[str, list[J
             match = re.search(regex, rel)
             if not match:
                 continue
-            lfp = tuple(
-                join(prefix, p[len(root.rstrip("/")) + 1 :])
-                for p in sorted(fs.glob(join(os.path.dirname(path), "probe_*_lfp.nwb")))
-            )
-            job = Job(kind=kind, id=int(match.group(1)), source=join(prefix, rel), lfp=lfp)
+            source = join(prefix, rel)
+            lfp = lfp_files(source, storage_options) if kind == "ecephys_session" else ()
+            job = Job(kind=kind, id=int(match.group(1)), source=source, lfp=lfp)
             jobs.append(job)
             for s in (job.source, *lfp):
                 info = fs.info(filesystem(s, storage_options)[1])

@@ -6,6 +6,7 @@ import numpy as np
 import xarray as xr
 
 from vbzarr.errors import InvalidNWBError
+from vbzarr.schema import SECONDS
 
 from .nwb import NWBReader
 from .registry import Chunking, stream
@@ -58,5 +59,5 @@ def stimulus_timestamps(nwb: NWBReader, chunking: Chunking) -> xr.Dataset | None
         return None
     ts = nwb.lazy(f"{STIMULUS_TIMESTAMPS}/timestamps", (chunking.rows,), "stimulus timestamps")
     return xr.Dataset(
-        {"timestamps": (("frame",), ts, {"units": "seconds"})}, coords={"frame": np.arange(ts.shape[0])}
+        {"timestamps": (("frame",), ts, SECONDS)}, coords={"frame": np.arange(ts.shape[0])}
     )

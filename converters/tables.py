@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from vbzarr.schema import RAGGED_INDEX_SUFFIX, ragged_dim
+from vbzarr.schema import RAGGED_INDEX_SUFFIX, RAGGED_START_SUFFIX, ragged_dim
 
 MISSING_TEXT = ""
 """How a missing value of a text column is stored (zarr strings cannot hold NaN/None)."""
@@ -42,7 +42,7 @@ def frame_to_dataset(
     """A table as a Dataset over its index (the index name is the dim).
 
     ``ragged`` maps a column name to ``(flat values, end offsets)`` (NWB VectorIndex semantics):
-    stored without padding as ``<col>`` over ``<col>_value`` and ``<col>_index`` over the rows.
+    stored without padding (see :func:`ragged_variables`).
     """
     dim = frame.index.name
     if dim is None:
@@ -53,13 +53,31 @@ def frame_to_dataset(
         values, attrs = column_values(frame[col])
         data_vars[col] = xr.Variable((dim,), values, attrs=attrs)
     for col, (flat, ends) in (ragged or {}).items():
-        flat_dim = ragged_dim(col)
-        data_vars[col] = xr.Variable(
-            (flat_dim,), flat, attrs={"ragged_index": col + RAGGED_INDEX_SUFFIX, "row_dim": dim}
-        )
-        data_vars[col + RAGGED_INDEX_SUFFIX] = xr.Variable(
-            (dim,),
-            np.asarray(ends, dtype=np.int64),
-            attrs={"description": f"end offset of each row's values in {col} (NWB VectorIndex)"},
-        )
+        data_vars.update(ragged_variables(col, xr.Variable((ragged_dim(col),), flat), ends, dim))
     return xr.Dataset(data_vars, coords={dim: index_values})
+
+
+def ragged_variables(
+    column: str, flat: xr.Variable, ends: np.ndarray, dim: str, index: str | None = None
+) -> dict[str, xr.Variable]:
+    """A ragged column as stored: ``flat`` (over its own dim) tagged with the names of its
+    offsets, and each row's start and end offsets over ``dim`` (``<index>_start_index``,
+    ``<index>_index``). ``index`` defaults to the column; a column that shares another's offsets
+    (spike amplitudes share spike times') names it and gets no offsets of its own.
+
+    Each row carries both offsets, so a selection of rows still finds its own values.
+    """
+    index = index or column
+    names = index + RAGGED_INDEX_SUFFIX, index + RAGGED_START_SUFFIX
+    flat = flat.copy(deep=False)
+    flat.attrs.update(ragged_index=names[0], ragged_start=names[1], row_dim=dim)
+    out = {column: flat}
+    if index == column:
+        ends = np.asarray(ends, dtype=np.int64)
+        out[names[0]] = xr.Variable(
+            (dim,), ends, {"description": f"end offset of each row's values in {column} (NWB VectorIndex)"}
+        )
+        out[names[1]] = xr.Variable(
+            (dim,), np.r_[0, ends[:-1]].astype(np.int64), {"description": f"start offset of each row's values in {column}"}
+        )
+    return out

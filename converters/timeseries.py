@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
+from vbzarr.schema import SECONDS
+
 from .nwb import NWBReader
 
 
@@ -43,8 +45,8 @@ def series_group(
     if reference is None:
         raise ValueError("Expected at least one series.")
     if time_as_dim:
-        coords[dim] = (dim, reference, {"units": "seconds"})
+        coords[dim] = (dim, reference, SECONDS)
     else:
         coords[dim] = (dim, np.arange(len(reference)))
-        coords["timestamps"] = (dim, reference, {"units": "seconds"})
+        coords["timestamps"] = (dim, reference, SECONDS)
     return xr.Dataset(data_vars, coords=coords)

@@ -74,3 +74,25 @@ def vbn_project(tmp_path_factory):
     return make_vbn_project(
         tmp_path_factory.mktemp("vbn"), n_sessions=2, behavior_only_sessions=1, size=SIZE, seed=3
     )
+
+
+def _converted(tmp_path_factory, source, name: str) -> str:
+    """The synthetic project ``source`` converted into a fresh folder (every file converted)."""
+    from converters.project import convert_project
+
+    dst = tmp_path_factory.mktemp(name) / "project"
+    report = convert_project(str(source.root), str(dst))
+    assert not report.failed
+    return str(dst)
+
+
+@pytest.fixture(scope="session")
+def vbo_converted(tmp_path_factory, vbo_project) -> str:
+    """The synthetic VBO project converted (every file). Tests must not change it."""
+    return _converted(tmp_path_factory, vbo_project, "vboproj")
+
+
+@pytest.fixture(scope="session")
+def vbn_converted(tmp_path_factory, vbn_project) -> str:
+    """The synthetic VBN project converted (every file). Tests must not change it."""
+    return _converted(tmp_path_factory, vbn_project, "vbnproj")

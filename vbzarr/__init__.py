@@ -20,6 +20,7 @@ from .errors import (
     StoreNotFoundError,
     VbzarrError,
 )
+from .filters import get_channels, get_units
 from .project import Project, open_project
 from .schema import SCHEMA_VERSION
 from .spikes import psth, spike_counts, spike_train, spikes_in_window
@@ -39,6 +40,8 @@ __all__ = [
     "VbzarrError",
     "__version__",
     "align",
+    "get_channels",
+    "get_units",
     "open_project",
     "open_store",
     "psth",

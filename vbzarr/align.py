@@ -17,7 +17,7 @@ Everything is lazy: events are processed in time order, in blocks (bounded by
 the signal's own chunks that its windows cover, a slab of rows at a time, and finds its samples
 itself (the task graph holds event times, not indices). A cross-session
 signal is aligned session by session on the session's own rows: chunks of cells a session lacks
-(``cell_roi_id`` NaN) are NaN for its events and never read.
+(``cell_roi_id`` missing) are NaN for its events and never read.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ import pandas as pd
 import xarray as xr
 
 from .errors import AlignmentError
+from .schema import SECONDS
 
 #: Columns that give the event time, by preference, when events are a table.
 TIME_COLUMNS = ("change_time", "change_time_no_display_delay", "start_time")
@@ -40,24 +41,34 @@ OUTPUT_CHUNK_BYTES = 32 * 2**20
 INPUT_CHUNK_BYTES = 64 * 2**20
 #: Rows of a block are gathered a slab of about this many bytes at a time (see ``_gather``).
 SLAB_BYTES = 2**20
-#: Coordinates over (session, first kept dim) that are NaN where a session lacks that row.
+#: Coordinates over (session, first kept dim) that are missing (None or NaN) where a session lacks
+#: that row.
 PRESENCE_COORDS = ("cell_roi_id",)
 
 
-def event_times(events: pd.DataFrame | Sequence[float] | np.ndarray) -> tuple[np.ndarray, pd.DataFrame]:
+def event_times(
+    events: pd.DataFrame | Sequence[float] | np.ndarray, time_column: str | None = None
+) -> tuple[np.ndarray, pd.DataFrame]:
     """Event times (s) and the events as a table.
 
-    A ``trials`` table (it has ``change_time`` or, in VBN, ``change_time_no_display_delay``) is
-    aligned on the change; any other table (``stimulus_presentations``, optotagging...) on
-    ``start_time``; a plain array is taken as the times themselves.
+    ``time_column`` names the column of event times. By default a ``trials`` table is aligned on
+    the change (``change_time``; in VBN trials ``change_time_no_display_delay``, the change the
+    task commanded, which comes on screen one display lag later — about 20 ms; the displayed
+    change is the ``start_time`` of the ``is_change`` presentation), any other table
+    (``stimulus_presentations``, optotagging...) on ``start_time``; a plain array is taken as the
+    times themselves.
     """
     if isinstance(events, pd.DataFrame):
-        column = next((c for c in TIME_COLUMNS if c in events), None)
+        columns = TIME_COLUMNS if time_column is None else (time_column,)
+        column = next((c for c in columns if c in events), None)
         if column is None:
             raise AlignmentError(
-                f"Expected events with one of the columns {TIME_COLUMNS}. Got columns {list(events.columns)}."
+                f"Expected events with {'one of the columns ' if time_column is None else 'the column '}"
+                f"{columns if time_column is None else repr(time_column)}. Got columns {list(events.columns)}."
             )
         return events[column].to_numpy(dtype=np.float64), events
+    if time_column is not None:
+        raise AlignmentError(f"Expected a table of events with time_column={time_column!r}; got an array.")
     times = np.asarray(events, dtype=np.float64)
     if times.ndim != 1:
         raise AlignmentError(f"Expected a 1-D array of event times. Got shape {times.shape}.")
@@ -313,7 +324,7 @@ def _present(one: xr.DataArray) -> np.ndarray | None:
     kept = [d for d in one.dims if d not in ("time", "frame")]
     for name in PRESENCE_COORDS:
         if kept and name in one.coords and one[name].dims == (kept[0],):
-            return np.isfinite(np.asarray(one[name].values, dtype=np.float64))
+            return pd.notna(np.asarray(one[name].values))  # None (nullable ids) or NaN: absent
     return None
 
 
@@ -353,6 +364,7 @@ def align(
     window: tuple[float, float],
     rate: float | None = None,
     method: str = "linear",
+    time_column: str | None = None,
 ) -> xr.DataArray:
     """Sample a continuous signal around events on a common grid.
 
@@ -370,13 +382,19 @@ def align(
         ``benchmarks/results/bench_alignment.md`` (iii) has the costs of both).
     events
         Rows of ``stimulus_presentations`` or ``trials`` (any filter), or an array of times (s).
-        Trials align on ``change_time``, presentations on ``start_time``.
+        Trials align on ``change_time`` (VBN: ``change_time_no_display_delay``, the commanded
+        change, one display lag, about 20 ms, before it is on screen), presentations on
+        ``start_time`` (as displayed).
     window
         ``(start, stop)`` in seconds relative to each event.
     rate
         Grid rate in Hz; default the signal's native rate (highest over sessions).
     method
         ``"linear"`` or ``"nearest"`` (see the module docstring).
+    time_column
+        The column of ``events`` holding the event times, instead of the default above (e.g.
+        ``"response_time"``, or ``"start_time"`` of change presentations to align VBN changes as
+        displayed).
 
     Returns
     -------
@@ -399,7 +417,7 @@ def align(
     ... ]
     >>> mean = xr.concat(means, "cell_specimen_id", join="outer").compute()  # doctest: +SKIP
     """
-    times, table = event_times(events)
+    times, table = event_times(events, time_column)
     start, stop = parse_window(window)
     session = next((s for s in SESSION_IDS if s in signal.dims), None)
     if session is None:
@@ -447,7 +465,7 @@ def align(
         coords={
             **coords,
             **event_coords(table),
-            "time_from_event": ("time_from_event", offsets, {"units": "seconds"}),
+            "time_from_event": ("time_from_event", offsets, SECONDS),
         },
         name=signal.name,
         attrs={

@@ -1,10 +1,12 @@
 """The project manifest: the AllenSDK project tables plus the index of stores, in one Zarr group.
 
 ``<project>/manifest.zarr`` is a Zarr v3 group whose root ``zarr.json`` holds consolidated metadata
-and the project attributes. Each table is one single-chunk array of zstd-compressed bytes: the
-table serialised by pandas (``to_json(orient="table")``, which keeps the index, the dtypes - nullable
-integers, UTC datetimes - and list columns). Opening a project therefore reads one object, and each
-table one more, whatever the number of sessions; a per-column layout would cost one GET per column.
+and the project attributes. Each table is one single-chunk array of bytes: the table as a Parquet
+file (zstd inside), which keeps every float bit for bit, the index, the dtypes (nullable integers,
+UTC datetimes, text) and list columns, and which any Parquet reader opens
+(``pd.read_parquet(io.BytesIO(group[name][:].tobytes()))``). Opening a project therefore reads one
+object, and each table one more, whatever the number of sessions; a per-column layout would cost
+one GET per column.
 
 The project tables follow the AllenSDK's reading conventions (``BehaviorProjectCloudApi`` for VBO,
 ``VisualBehaviorNeuropixelsProjectCloudApi`` for VBN): same file names, indexes, column order,
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import ast
 import io
+import json
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -22,7 +25,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import zarr
-from zarr.codecs import ZstdCodec
 
 from .errors import ManifestError, ProjectNotFoundError
 from .schema import MANIFEST
@@ -153,25 +155,58 @@ def read_table(csv: bytes | str, name: str, index: str, dataset: str) -> pd.Data
     return frame.set_index(index)
 
 
-def encode_table(frame: pd.DataFrame) -> np.ndarray:
-    """A table as the bytes stored in the manifest (pandas JSON 'table' orient, UTF-8)."""
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and np.isnan(value))
+
+
+def encode_table(frame: pd.DataFrame, name: str = "table") -> tuple[np.ndarray, dict[str, Any]]:
+    """A table as the bytes stored in the manifest (a Parquet file) and the attributes that say
+    how pandas gets it back exactly: which object columns hold lists (Parquet list columns; a
+    missing list is NaN, as the release CSVs give it) or mappings (stored as JSON text)."""
+    import pyarrow as pa
+
     frame = frame.copy()
-    for col in frame.columns:  # pandas 3 str dtype -> object, so JSON keeps missing values
-        if isinstance(frame[col].dtype, pd.StringDtype):
-            frame[col] = frame[col].astype(object)
-    text = frame.to_json(orient="table", date_unit="ns", index=True)
-    return np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+    lists, mappings = [], []
+    for col in frame.columns:
+        if frame[col].dtype != object:
+            continue
+        kinds = {type(v) for v in frame[col] if not _missing(v)}
+        if kinds and kinds <= {list, tuple}:
+            lists.append(str(col))
+        elif kinds and kinds <= {dict}:
+            mappings.append(str(col))
+            frame[col] = [None if _missing(v) else json.dumps(v) for v in frame[col]]
+    buffer = io.BytesIO()
+    try:
+        frame.to_parquet(buffer, engine="pyarrow", compression="zstd", index=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as err:
+        raise ManifestError(
+            f"table {name}: expected columns of one type each (numbers, text, dates, lists or "
+            f"mappings); {err}"
+        ) from err
+    # Parquet keeps the index's values and name; its dtype (nullable Int64 ids) goes here.
+    attrs = {
+        "format": "parquet",
+        "list_columns": lists,
+        "json_columns": mappings,
+        "index_dtype": str(frame.index.dtype),
+    }
+    return np.frombuffer(buffer.getvalue(), dtype=np.uint8), attrs
 
 
-def decode_table(data: np.ndarray) -> pd.DataFrame:
+def decode_table(data: np.ndarray, attrs: dict[str, Any]) -> pd.DataFrame:
     """The inverse of :func:`encode_table`."""
-    frame = pd.read_json(io.StringIO(bytes(data).decode("utf-8")), orient="table")
-    # pandas gives a RangeIndex when ids happen to be contiguous; keep a plain index of the ids.
-    frame.index = pd.Index(
-        frame.index.to_numpy(),
-        name=frame.index.name,
-        dtype=frame.index.dtype if not isinstance(frame.index, pd.RangeIndex) else np.int64,
-    )
+    frame = pd.read_parquet(io.BytesIO(np.asarray(data, dtype=np.uint8).tobytes()), engine="pyarrow")
+    if "index_dtype" in attrs and str(frame.index.dtype) != attrs["index_dtype"]:
+        frame.index = frame.index.astype(attrs["index_dtype"])
+    for col in attrs.get("list_columns", []):
+        frame[col] = pd.Series(
+            [np.nan if v is None else v.tolist() for v in frame[col]], index=frame.index, dtype=object
+        )
+    for col in attrs.get("json_columns", []):
+        frame[col] = pd.Series(
+            [np.nan if v is None else json.loads(v) for v in frame[col]], index=frame.index, dtype=object
+        )
     return frame
 
 
@@ -186,14 +221,14 @@ def write_manifest(
     store = zarr_store(join(url, MANIFEST), storage_options, "w")
     root = zarr.open_group(store, mode="w", zarr_format=3, attributes=attrs)
     for name, frame in {**tables, STORES: stores}.items():
-        data = encode_table(frame)
+        data, table_attrs = encode_table(frame, name)
         arr = root.create_array(
             name,
             shape=data.shape,
             chunks=(max(len(data), 1),),
             dtype=np.uint8,
-            compressors=[ZstdCodec(level=9)],
-            attributes={"format": "pandas-json-table", "rows": len(frame), "index": frame.index.name},
+            compressors=None,  # Parquet compresses its own columns
+            attributes={**table_attrs, "rows": len(frame), "index": frame.index.name},
         )
         arr[:] = data
     with warnings.catch_warnings():
@@ -217,7 +252,7 @@ class Manifest:
         if name not in self.group:
             raise ManifestError(f"{self.url}: no table {name!r}; the manifest has {self.table_names}")
         arr = self.group[name]
-        return decode_table(arr[:])
+        return decode_table(arr[:], dict(arr.attrs))
 
 
 def open_manifest(url: str, storage_options: dict | None = None) -> Manifest:

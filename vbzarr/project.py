@@ -22,10 +22,11 @@ from zarr.abc.store import Store
 from zarr.core.sync import sync
 from zarr.storage import FsspecStore, LocalStore
 
+from . import filters
 from .errors import ManifestError, QueryError, StoreNotFoundError
 from .manifest import STORES, Manifest, open_manifest
 from .schema import STORE_FOLDERS
-from .store import READ_CONFIG, open_store, to_dataframe
+from .store import READ_CONFIG, open_store, row_offsets, to_dataframe
 from .urls import join, zarr_store
 
 #: Experiment-table columns carried as coordinates on ``ophys_experiment_id`` in cross-session
@@ -99,7 +100,7 @@ class _TraceSource:
             time=time,
             cells=csid[rows].astype(np.int64),
             rows=rows,
-            roi_ids=np.asarray(ophys.cell_roi_id.values, dtype=np.float64)[rows],
+            roi_ids=np.asarray(ophys.cell_roi_id.values)[rows],
             frame_chunk=int(trace.encoding.get("chunks", (0, n_time))[-1] or n_time),
             time_chunk=int(time.encoding.get("chunks", (n_time,))[0] or n_time),
         )
@@ -163,11 +164,19 @@ class _TracePlan:
         return sum(self.frame_chunks)
 
     def roi_ids(self) -> np.ndarray:
-        out = np.full(self.rows.shape, np.nan)
+        """``cell_roi_id`` per (experiment, cell): int64, or where an experiment lacks a cell,
+        Python ints with ``None`` there (xarray has no nullable integer arrays; float would
+        round ids above 2**53 and hide that they are ids)."""
+        out = np.zeros(self.rows.shape, dtype=np.int64)
         for k, src in enumerate(self.sources):
             have = self.rows[k] >= 0
             out[k, have] = src.roi_ids[np.searchsorted(src.rows, self.rows[k, have])]
-        return out
+        lacking = self.rows < 0
+        if not lacking.any():
+            return out
+        nullable = out.astype(object)
+        nullable[lacking] = None
+        return nullable
 
     def read_times(self, block_info: dict | None = None) -> np.ndarray:
         """One chunk of the view's ``time``: an experiment's sample times, NaN past its end."""
@@ -416,7 +425,8 @@ class Project:
 
         Dims ``(ophys_experiment_id, cell_specimen_id, frame)``: the union of the experiments'
         cells, in order of first appearance (a cell missing from an experiment is NaN there, and
-        its ``cell_roi_id`` over ``(ophys_experiment_id, cell_specimen_id)`` is NaN), and frames
+        its ``cell_roi_id`` over ``(ophys_experiment_id, cell_specimen_id)`` is ``None``: the
+        ids are int64 when every experiment has every cell, else Python ints), and frames
         padded with NaN to the longest experiment. ``time`` is a lazy coordinate over
         ``(ophys_experiment_id, frame)``, since sessions have their own clocks and rates (read
         where it is used, so a view of many sessions does not hold all their times); the
@@ -571,8 +581,9 @@ class Project:
 
         Units are concatenated along ``unit_id`` with ``ecephys_session_id`` (and their probe,
         area and CCF columns) as labels; ``spike_times`` stay flat over ``spike`` with
-        ``spike_times_index`` shifted, so each unit is still one contiguous slice. Only the
-        small per-unit columns are read.
+        each unit's start and end offsets (``spike_times_start_index``, ``spike_times_index``)
+        shifted, so each unit is still one contiguous slice and any selection of the result
+        finds its own spikes. Only the small per-unit columns are read.
         """
         if ids is None:
             ids = self.ecephys_session_table.index
@@ -580,12 +591,13 @@ class Project:
             ids = ids.index
         per_unit, per_spike, offset = [], [], 0
         for sid, units in self._each_group("ecephys_session", [int(i) for i in ids], "units"):
-            ends = units["spike_times_index"].values.astype(np.int64)
+            starts, ends = row_offsets(units, "spike_times")
             one = units[[v for v in units.data_vars if units[v].dims == ("unit_id",)]]
-            one["spike_times_index"] = ("unit_id", ends + offset, units["spike_times_index"].attrs)
+            for name, values in (("spike_times_start_index", starts), ("spike_times_index", ends)):
+                one[name] = ("unit_id", values + offset, units[name].attrs)
             per_unit.append(one.assign_coords(ecephys_session_id=("unit_id", np.full(len(ends), sid))))
             per_spike.append(units[[v for v in units.data_vars if units[v].dims == ("spike",)]])
-            offset += int(ends[-1]) if len(ends) else 0
+            offset += units.sizes["spike"]
         if not per_unit:
             raise ManifestError(f"{self.url}: expected at least one ecephys session id")
         return xr.merge(
@@ -594,6 +606,14 @@ class Project:
                 xr.concat(per_spike, dim="spike", join="outer"),
             ]
         )
+
+    def get_ecephys_session_table(self, filter_abnormalities: bool = True) -> pd.DataFrame:
+        """The Neuropixels session table as the AllenSDK's project cache returns it: by default
+        without the sessions whose histology or activity was flagged abnormal
+        (``abnormal_histology`` or ``abnormal_activity`` not empty); ``ecephys_session_table``
+        holds every session."""
+        table = self.ecephys_session_table
+        return filters.filter_abnormalities(table) if filter_abnormalities else table
 
     def describe(self) -> str:
         """A short text summary: dataset, tables and their sizes, stores by kind."""

@@ -5,8 +5,19 @@ Names follow the AllenSDK attribute and column names (DESIGN.md); nothing here i
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 1
-"""Version of the store and manifest layout. Readers refuse stores written by a newer version."""
+SCHEMA_VERSION = 2
+"""Version of the store and manifest layout. Readers refuse stores written by another version.
+
+2: every ragged column has its own start offsets (``<column>_start_index``), so any selection of
+rows still finds its values; seconds are tagged ``units: "s"`` (never decoded as timedeltas);
+manifest tables are Parquet (lossless).
+"""
+
+#: What changed since each older version, for the message that asks to re-convert.
+SCHEMA_CHANGES = {
+    1: "unit spike offsets that survive selections, seconds as float64 in every xarray, "
+    "lossless project tables",
+}
 
 #: Folder of a project that holds each kind of store, keyed by the id that names the store.
 STORE_FOLDERS = {
@@ -16,9 +27,16 @@ STORE_FOLDERS = {
 }
 MANIFEST = "manifest.zarr"
 
-#: Ragged table columns are stored flat over ``<column>_value`` with NWB-style end offsets in
-#: ``<column>_index`` over the table's row dim; spikes use the dim ``spike`` (DESIGN.md).
+#: Attributes of every seconds-valued variable. Not the CF time unit "seconds": xarray decodes a
+#: variable with that ``units`` as timedelta64 in some versions; "s" (SI) it never decodes.
+SECONDS = {"units": "s"}
+
+#: Ragged table columns are stored flat over ``<column>_value`` (``spike`` for spikes), with each
+#: row's end offset in ``<column>_index`` (NWB VectorIndex) and its start offset in
+#: ``<column>_start_index``, both over the table's row dim: a row's values are
+#: ``column[start:end]``, whatever rows a selection keeps. The column's attrs name both.
 RAGGED_INDEX_SUFFIX = "_index"
+RAGGED_START_SUFFIX = "_start_index"
 
 
 def ragged_dim(column: str) -> str:

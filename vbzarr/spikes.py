@@ -1,7 +1,9 @@
 """Spikes aligned to events: counts per (``unit_id``, event, time bin), and PSTHs.
 
-A unit's spike times are one contiguous, sorted slice of the flat ``spike_times`` (end offsets in
-``spike_times_index``), so a block of units reads one contiguous range of spikes. Counts use
+A unit's spike times are one contiguous, sorted slice of the flat ``spike_times``, from its start
+offset (``spike_times_start_index``) to its end offset (``spike_times_index``), both over
+``unit_id``: any selection of units (positions, labels, masks, reorderings, several sessions) still
+finds each unit's own spikes, and a block of units reads the range of spikes its units cover. Counts use
 half-open bins ``[edge_k, edge_k+1)`` relative to each event, found with binary search: exact.
 """
 
@@ -18,6 +20,8 @@ import xarray as xr
 
 from .align import event_coords, event_times
 from .errors import AlignmentError
+from .schema import SECONDS
+from .store import read_rows, row_offsets
 
 UNITS_PER_BLOCK = 64
 EVENTS_PER_BLOCK = 4096
@@ -101,16 +105,13 @@ def _totals(
     return np.bincount(unit * nb + k, minlength=len(starts) * nb).reshape(len(starts), nb)
 
 
-def _read(flat: xr.Variable, lo: int, hi: int) -> np.ndarray:
-    return np.asarray(flat[lo:hi].values, dtype=np.float64)
-
-
 def _units_dataset(units: xr.Dataset | xr.DataTree) -> xr.Dataset:
     if isinstance(units, xr.DataTree):
         units = units.to_dataset()
-    for name in ("spike_times", "spike_times_index"):
-        if name not in units:
-            raise AlignmentError(f"Expected a units Dataset with {name!r}. Got {list(units.data_vars)}.")
+    if "spike_times" not in units:
+        raise AlignmentError(
+            f"Expected a units Dataset with 'spike_times' (a store's units group). Got {list(units.data_vars)}."
+        )
     return units
 
 
@@ -126,12 +127,7 @@ class _Plan:
     both carry ``ecephys_session_id``, which events belong to each block's session."""
 
     def __init__(self, units: xr.Dataset, table: pd.DataFrame, n_events: int) -> None:
-        self.ends = np.asarray(units["spike_times_index"].values, dtype=np.int64)
-        self.starts = (
-            np.asarray(units["spike_starts"].values, dtype=np.int64)
-            if "spike_starts" in units
-            else np.concatenate([[0], self.ends[:-1]])
-        )
+        self.starts, self.ends = row_offsets(units, "spike_times")
         self.flat = units["spike_times"].variable  # dask or lazily indexed: slices read their chunks
         self.cross = SESSION in units.coords and SESSION in table
         unit_session = units[SESSION].values if self.cross else np.zeros(len(self.ends), dtype=np.int64)
@@ -148,14 +144,21 @@ class _Plan:
         ]
 
     def spikes(self, u0: int, u1: int) -> tuple[Any, np.ndarray, np.ndarray]:
-        """The block's spikes (one contiguous slice, lazy) and each unit's range in it."""
+        """The block's spikes (lazy: exactly its units' slices, in order) and each unit's range
+        in them. Units next to each other in the store read as one slice."""
         a, b = self.starts[u0:u1], self.ends[u0:u1]
-        lo, hi = int(a.min()), int(b.max())
-        # A dask-backed variable is sliced as a dask array (dask.delayed would otherwise
-        # materialise the whole variable for every task).
+        n = b - a
+        stop = np.cumsum(n)
+        start = stop - n
         if isinstance(self.flat.data, da.Array):
-            return self.flat.data[lo:hi], a - lo, b - lo
-        return dask.delayed(_read)(self.flat, lo, hi), a - lo, b - lo
+            # Runs of units stored back to back: one slice each (dask.delayed would otherwise
+            # materialise the whole variable for every task).
+            cut = np.flatnonzero(a[1:] != b[:-1]) + 1
+            runs = zip(np.r_[0, cut], np.r_[cut, len(a)], strict=True)
+            pieces = [self.flat.data[int(a[i]) : int(b[j - 1])] for i, j in runs]
+            data = da.concatenate(pieces) if len(pieces) != 1 else pieces[0]
+            return data, start, stop
+        return dask.delayed(read_rows)(self.flat, a, b), start, stop
 
 
 def _unit_coords(units: xr.Dataset) -> dict[str, xr.Variable]:
@@ -164,8 +167,9 @@ def _unit_coords(units: xr.Dataset) -> dict[str, xr.Variable]:
     for name, var in units.data_vars.items():
         if var.dims == ("unit_id",) and name not in (
             "spike_times_index",
-            "spike_amplitudes_index",
-            "spike_starts",
+            "spike_times_start_index",
+            "mean_waveforms_index",
+            "mean_waveforms_start_index",
         ):
             coords[name] = var.variable.load()
     return coords
@@ -173,7 +177,7 @@ def _unit_coords(units: xr.Dataset) -> dict[str, xr.Variable]:
 
 def _bin_coords(edges: np.ndarray) -> dict[str, tuple]:
     return {
-        "time_from_event": ("time_from_event", edges[:-1], {"units": "seconds"}),
+        "time_from_event": ("time_from_event", edges[:-1], SECONDS),
         "bin_end": ("time_from_event", edges[1:]),
     }
 
@@ -182,6 +186,7 @@ def spike_counts(
     units: xr.Dataset | xr.DataTree,
     events: pd.DataFrame | Sequence[float] | np.ndarray,
     bin_edges: Sequence[float] | np.ndarray,
+    time_column: str | None = None,
 ) -> xr.DataArray:
     """Spike counts per (``unit_id``, ``event``, ``time_from_event``), lazily.
 
@@ -191,10 +196,13 @@ def spike_counts(
         A store's ``units`` group (``spike_times`` over ``spike``, ``spike_times_index`` over
         ``unit_id``), whole or a selection of units, or :meth:`Project.units` of many sessions.
     events
-        Rows of ``stimulus_presentations`` / ``trials`` (aligned on ``start_time`` /
-        ``change_time``) or an array of times (s).
+        Rows of ``stimulus_presentations`` (aligned on ``start_time``, as displayed) or
+        ``trials`` (on ``change_time_no_display_delay`` in VBN: the commanded change, one display
+        lag, about 20 ms, before the change presentation's ``start_time``), or an array of times (s).
     bin_edges
         Increasing edges (s) relative to each event; bins are ``[edge_k, edge_k+1)``.
+    time_column
+        The column of ``events`` holding the event times, instead of the default above.
 
     Returns
     -------
@@ -212,7 +220,7 @@ def spike_counts(
     """
     units = _units_dataset(units)
     edges = parse_bin_edges(bin_edges)
-    times, table = event_times(events)
+    times, table = event_times(events, time_column)
     plan = _Plan(units, table, len(times))
     nb = len(edges) - 1
     dtype = np.float32 if plan.cross else np.int32
@@ -248,13 +256,14 @@ def psth(
     events: pd.DataFrame | Sequence[float] | np.ndarray | None = None,
     bin_edges: Sequence[float] | np.ndarray | None = None,
     dim: str = "event",
+    time_column: str | None = None,
 ) -> xr.DataArray:
     """Firing rate (Hz) per unit and bin, averaged over events.
 
     ``psth(counts)`` averages a :func:`spike_counts` result over ``dim`` and divides by the bin
     width. ``psth(units, events, bin_edges)`` gives the same numbers straight from the spikes,
     without per-event counts (faster when only the average is wanted); across sessions, each
-    unit averages over its own session's events.
+    unit averages over its own session's events. ``time_column`` as in :func:`spike_counts`.
 
     Examples
     --------
@@ -273,7 +282,7 @@ def psth(
             )
         units = _units_dataset(counts)
         edges = parse_bin_edges(bin_edges)
-        times, table = event_times(events)
+        times, table = event_times(events, time_column)
         plan = _Plan(units, table, len(times))
         own = dict(plan.events)
         rows = []
@@ -295,18 +304,13 @@ def psth(
 
 def spike_train(units: xr.Dataset | xr.DataTree, unit_id: int) -> np.ndarray:
     """One unit's spike times: one contiguous read of its slice of ``spike_times``."""
-    if isinstance(units, xr.DataTree):
-        units = units.to_dataset()
-    position = (
-        int(np.flatnonzero(units["unit_id"].values == unit_id)[0])
-        if unit_id in units["unit_id"].values
-        else None
-    )
-    if position is None:
+    units = _units_dataset(units)
+    position = np.flatnonzero(units["unit_id"].values == unit_id)
+    if not len(position):
         raise AlignmentError(f"Expected a unit_id of this units table. Got {unit_id}.")
-    end = int(units["spike_times_index"][position])
-    start = int(units["spike_times_index"][position - 1]) if position else 0
-    return np.asarray(units["spike_times"][start:end].values)
+    one = units.isel(unit_id=position[:1])
+    starts, ends = row_offsets(one, "spike_times")
+    return read_rows(units["spike_times"].variable, starts, ends)
 
 
 def spikes_in_window(units: xr.Dataset | xr.DataTree, start: float, stop: float) -> xr.Dataset:
@@ -315,22 +319,19 @@ def spikes_in_window(units: xr.Dataset | xr.DataTree, start: float, stop: float)
 
     Returns a Dataset over ``spike`` with ``spike_times`` and the ``unit_id`` of each spike.
     """
-    if isinstance(units, xr.DataTree):
-        units = units.to_dataset()
+    units = _units_dataset(units)
     ids = units["unit_id"].values
-    if "spike_time_checkpoints" in units:
+    starts, ends = row_offsets(units, "spike_times")
+    if "spike_time_checkpoints" in units and units.sizes.get("checkpoint", 0):
         times = units["checkpoint_time"].values
         k0 = int(np.clip(np.searchsorted(times, start, side="right") - 1, 0, len(times) - 1))
         k1 = int(np.clip(np.searchsorted(times, stop, side="left"), 0, len(times) - 1))
-        bounds = units["spike_time_checkpoints"].isel(checkpoint=[k0, k1]).values
+        bounds = np.asarray(units["spike_time_checkpoints"].isel(checkpoint=[k0, k1]).values)
         if stop > times[-1]:
-            bounds[:, 1] = units["spike_times_index"].values
+            bounds[:, 1] = ends
     else:
-        ends = units["spike_times_index"].values
-        bounds = np.stack([np.concatenate([[0], ends[:-1]]), ends], axis=1)
-    counts = bounds[:, 1] - bounds[:, 0]
-    index = np.concatenate([np.arange(a, b) for a, b in bounds]) if len(bounds) else np.zeros(0, int)
-    values = units["spike_times"].isel(spike=index).values if len(index) else np.zeros(0)
-    owner = np.repeat(ids, counts)
+        bounds = np.stack([starts, ends], axis=1)
+    values = read_rows(units["spike_times"].variable, bounds[:, 0], bounds[:, 1])
+    owner = np.repeat(ids, bounds[:, 1] - bounds[:, 0])
     keep = (values >= start) & (values < stop)
     return xr.Dataset({"spike_times": ("spike", values[keep])}, coords={"unit_id": ("spike", owner[keep])})

@@ -11,7 +11,7 @@ import xarray as xr
 import zarr
 
 from .errors import SchemaVersionError, StoreNotFoundError
-from .schema import RAGGED_INDEX_SUFFIX, SCHEMA_VERSION
+from .schema import RAGGED_INDEX_SUFFIX, RAGGED_START_SUFFIX, SCHEMA_CHANGES, SCHEMA_VERSION
 from .urls import filesystem, join, object_storage_options
 
 #: Zarr settings for the arrays vbzarr opens: chunks decode in zarrs' Rust codec pipeline
@@ -22,7 +22,7 @@ READ_CONFIG: dict[str, Any] = {"codec_pipeline.path": "zarrs.ZarrsCodecPipeline"
 
 
 def check_schema(attrs: dict[str, Any], url: str) -> None:
-    """Refuse a store or manifest written by a newer schema than this reader knows."""
+    """Refuse a store or manifest written by another schema than this reader's."""
     version = attrs.get("vbzarr_schema_version")
     if version is None:
         raise StoreNotFoundError(
@@ -31,8 +31,15 @@ def check_schema(attrs: dict[str, Any], url: str) -> None:
         )
     if int(version) > SCHEMA_VERSION:
         raise SchemaVersionError(
-            f"{url}: written with vbzarr schema version {version}; this vbzarr reads versions "
-            f"<= {SCHEMA_VERSION}. Upgrade vbzarr (pip install -U vbzarr)."
+            f"{url}: written with vbzarr schema version {version}; this vbzarr reads version "
+            f"{SCHEMA_VERSION}. Upgrade vbzarr (pip install -U vbzarr)."
+        )
+    if int(version) < SCHEMA_VERSION:
+        changes = "; ".join(SCHEMA_CHANGES.get(v, "") for v in range(int(version), SCHEMA_VERSION))
+        raise SchemaVersionError(
+            f"{url}: written with vbzarr schema version {version}; this vbzarr reads version "
+            f"{SCHEMA_VERSION} ({changes}). Re-convert it from its NWB files: "
+            "vbzarr convert SRC DST (the provenance attribute names each store's source)."
         )
 
 
@@ -83,22 +90,52 @@ def open_store(
     return tree
 
 
-def ragged(ds: xr.Dataset, column: str) -> list[np.ndarray]:
+def row_offsets(ds: xr.Dataset, column: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(starts, ends)``: each row's values of ragged ``column`` are ``ds[column][start:end]``.
+
+    Both offsets are variables over the row dim, so they follow any selection of rows.
+    """
+    attrs = ds[column].attrs
+    names = attrs.get("ragged_index", column + RAGGED_INDEX_SUFFIX), attrs.get("ragged_start")
+    if names[1] is None or names[1] not in ds or names[0] not in ds:
+        raise SchemaVersionError(
+            f"expected the start and end offsets of each row of ragged column {column!r} "
+            f"({column}{RAGGED_START_SUFFIX}, {column}{RAGGED_INDEX_SUFFIX}, over the row dim); "
+            f"found {[n for n in names if n is not None and n in ds]}. A store written before "
+            f"schema {SCHEMA_VERSION} lacks them: re-convert it (vbzarr convert SRC DST); a "
+            "Dataset that dropped them cannot tell which values belong to which row"
+        )
+    starts, ends = (np.asarray(ds[n].values, dtype=np.int64) for n in (names[1], names[0]))
+    return starts, ends
+
+
+def read_rows(flat: xr.DataArray | xr.Variable, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """The values ``flat[start:end]`` of every row, concatenated, reading only what they cover:
+    one slice when the rows are back to back, else the rows' positions (one orthogonal read)."""
+    if not len(starts):
+        return np.asarray(flat[:0].values)
+    if np.array_equal(starts[1:], ends[:-1]):
+        return np.asarray(flat[int(starts[0]) : int(ends[-1])].values)
+    counts = ends - starts
+    positions = np.repeat(ends - counts.cumsum(), counts) + np.arange(counts.sum())
+    return np.asarray(flat[positions].values)
+
+
+def ragged(ds: xr.Dataset | xr.DataTree, column: str) -> list[np.ndarray]:
     """Per-row arrays of a ragged column (e.g. ``trials.lick_times``, ``units.spike_times``).
 
-    Each row's values are one contiguous slice of the flat variable (NWB VectorIndex layout);
-    ``ds`` must hold the whole table, as stored.
+    Each row's values are one contiguous slice of the flat variable, found from the row's own
+    start and end offsets: ``ds`` may be any selection of rows (``isel``, ``sel``, a mask).
 
     Examples
     --------
     >>> licks = vbzarr.ragged(exp["trials"].to_dataset(), "lick_times")  # doctest: +SKIP
     """
-    # Columns may share offsets (spike_amplitudes uses spike_times_index): the attr names them.
-    index = ds[column].attrs.get("ragged_index", column + RAGGED_INDEX_SUFFIX)
-    ends = np.asarray(ds[index].values, dtype=np.int64)
-    starts = np.concatenate([[0], ends[:-1]])
-    values = np.asarray(ds[column].values)
-    return [values[a:b] for a, b in zip(starts, ends, strict=True)]
+    if isinstance(ds, xr.DataTree):
+        ds = ds.to_dataset()
+    starts, ends = row_offsets(ds, column)
+    values = read_rows(ds[column].variable, starts, ends)
+    return np.split(values, np.cumsum(ends - starts)[:-1]) if len(starts) else []
 
 
 def to_dataframe(ds: xr.Dataset | xr.DataTree, *, ragged_columns: bool = True) -> pd.DataFrame:
@@ -111,18 +148,18 @@ def to_dataframe(ds: xr.Dataset | xr.DataTree, *, ragged_columns: bool = True) -
     if isinstance(ds, xr.DataTree):
         ds = ds.to_dataset()
     ragged_cols = [k for k, v in ds.data_vars.items() if "ragged_index" in v.attrs]
-    index_vars = {ds[k].attrs["ragged_index"] for k in ragged_cols}
+    offsets = {k: row_offsets(ds, str(k)) for k in ragged_cols} if ragged_columns else {}
+    index_vars = {ds[k].attrs[a] for k in ragged_cols for a in ("ragged_index", "ragged_start") if a in ds[k].attrs}
     flat_dims = {d for k in ragged_cols for d in ds[k].dims}
-    if not ragged_columns:
-        ds = ds.drop_dims(flat_dims)
-    if any(v.chunks is not None for v in ds.variables.values()):
-        ds = ds.load()  # one compute for the whole table, not one per column
-    row_dims = [d for d in ds.dims if d in ds.indexes and d not in flat_dims]
+    rows = ds.drop_dims(flat_dims)
+    if any(v.chunks is not None for v in rows.variables.values()):
+        rows = rows.load()  # one compute for the whole table, not one per column
+    row_dims = [d for d in rows.dims if d in rows.indexes]
     if len(row_dims) != 1:
         raise ValueError(f"Expected a table: one indexed row dim. Got dims {list(ds.dims)}.")
     dim = row_dims[0]
     columns = {}
-    for name, var in ds.variables.items():
+    for name, var in rows.variables.items():
         if name == dim or var.dims != (dim,) or name in index_vars:
             continue
         values = np.asarray(var.values)
@@ -130,13 +167,14 @@ def to_dataframe(ds: xr.Dataset | xr.DataTree, *, ragged_columns: bool = True) -
             values = values.astype(object)
             if "missing_text" in var.attrs:
                 values[values == var.attrs["missing_text"]] = np.nan
-        column = pd.Series(values, index=ds[dim].values)
+        column = pd.Series(values, index=rows[dim].values)
         if var.attrs.get("nullable_boolean"):
             column = column.astype("boolean")
         columns[str(name)] = column
-    if ragged_columns:
-        for name in ragged_cols:
-            columns[str(name)] = pd.Series(ragged(ds, str(name)), index=ds[dim].values)
-    frame = pd.DataFrame(columns, index=ds[dim].values)
+    for name, (starts, ends) in offsets.items():
+        values = read_rows(ds[name].variable, starts, ends)
+        parts = np.split(values, np.cumsum(ends - starts)[:-1]) if len(starts) else []
+        columns[str(name)] = pd.Series(parts, index=rows[dim].values, dtype=object)
+    frame = pd.DataFrame(columns, index=rows[dim].values)
     frame.index.name = dim
     return frame

@@ -29,7 +29,7 @@ def converted(request, tmp_path_factory, vbn_project):
         src = request.param
     lfp = sorted(src.parent.glob("probe_*_lfp.nwb"))
     dst = tmp_path_factory.mktemp("vbn") / "store.zarr"
-    convert_nwb(src, dst, lfp=lfp)
+    convert_nwb(src, dst)  # as `vbzarr convert ecephys_session_<id>.nwb`: the LFP files beside it go in
     with h5py.File(src, "r") as f:
         yield f, vbzarr.open_store(dst), lfp
 
@@ -156,3 +156,22 @@ def test_vbn_presentations_keep_stored_flags(converted):
                 np.testing.assert_array_equal(got, g[col][:].astype(float), err_msg=col)
     assert "recomputed" in tree["stimulus_presentations"].attrs
     assert tree["stimulus_presentations"].attrs["recomputed"] == []
+
+
+def test_eye_tracking_rig_geometry(converted):
+    """AllenSDK's dict: equipment and [x, y, z] lists, keys named with their units."""
+    f, tree, _ = converted
+    rig = "processing/eye_tracking_rig_metadata/eye_tracking_rig_metadata"
+    got = tree.attrs["eye_tracking_rig_geometry"]
+    if rig not in f:
+        assert got == {} and "eye_tracking_rig_geometry" in tree.attrs["missing_streams"]
+        return
+    g = f[rig]
+    assert got == {
+        "camera_position_mm": g["camera_position"][:].tolist(),
+        "camera_rotation_deg": g["camera_rotation"][:].tolist(),
+        "equipment": g.attrs["equipment"],
+        "led_position": g["led_position"][:].tolist(),
+        "monitor_position_mm": g["monitor_position"][:].tolist(),
+        "monitor_rotation_deg": g["monitor_rotation"][:].tolist(),
+    }

@@ -11,6 +11,7 @@ import h5py
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.stats
 import xarray as xr
 
 import vbzarr
@@ -74,18 +75,20 @@ def test_ophys_traces_equal_nwb(converted):
     )
 
 
-def test_filtered_events_is_causal_half_normal(converted):
+def test_filtered_events_equal_allensdk_bit_for_bit(converted):
+    """AllenSDK's documented filter (scipy's half-normal pdf, normalised; the full convolution of
+    each cell's whole trace, cut to its length) on the NWB's events: equal, not close."""
     f, tree, _ = converted
     if "processing/ophys" not in f:
         return
     rate = f["general/optophysiology/imaging_plane_1/imaging_rate"][()]
-    scale = 2 / 31 * rate
-    x = np.arange(20)
-    w = np.exp(-0.5 * (x / scale) ** 2)
-    w /= w.sum()
+    w = scipy.stats.halfnorm(loc=0, scale=2.0 / 31.0 * rate).pdf(np.arange(20))
+    w = w / np.sum(w)
     events = tree["ophys"]["events"].values
-    expected = np.array([np.convolve(e, w)[: len(e)] for e in events])
-    np.testing.assert_allclose(tree["ophys"]["filtered_events"].values, expected, rtol=1e-12, atol=1e-15)
+    expected = np.zeros(events.shape)
+    for i in range(events.shape[0]):
+        expected[i] = np.convolve(events[i], w)[: events.shape[1]]
+    np.testing.assert_array_equal(tree["ophys"]["filtered_events"].values, expected)
 
 
 def test_cell_table_and_images(converted):
@@ -128,8 +131,9 @@ def test_running_licks_rewards(converted):
             tree["licks"]["timestamps"].values, f["processing/licking/licks/timestamps"][:]
         )
         np.testing.assert_array_equal(tree["licks"]["frame"].values, f["processing/licking/licks/data"][:])
-    else:
-        assert "licks" in tree.attrs["missing_streams"]
+    else:  # the AllenSDK's empty table, with its columns
+        assert "licks" not in tree.attrs["missing_streams"]
+        assert tree["licks"].sizes["lick"] == 0 and {"timestamps", "frame"} <= set(tree["licks"].variables)
     if "processing/rewards" in f:
         r = tree["rewards"]
         np.testing.assert_array_equal(
@@ -137,6 +141,10 @@ def test_running_licks_rewards(converted):
         )
         np.testing.assert_array_equal(r["volume"].values, f["processing/rewards/volume/data"][:])
         np.testing.assert_array_equal(r["auto_rewarded"].values, f["processing/rewards/autorewarded/data"][:])
+    else:  # passive sessions: the AllenSDK's empty table, with its columns
+        assert "rewards" not in tree.attrs["missing_streams"]
+        assert tree["rewards"].sizes["reward"] == 0
+        assert {"timestamps", "volume", "auto_rewarded"} <= set(tree["rewards"].variables)
 
 
 def test_trials_with_ragged_lick_times(converted):
@@ -233,8 +241,11 @@ def test_stimulus_presentations_merge_all_blocks(converted):
 
 def test_eye_tracking_blinks_and_masks(converted):
     f, tree, _ = converted
-    if "acquisition/EyeTracking" not in f:
-        assert "eye_tracking" in tree.attrs["missing_streams"]
+    if "acquisition/EyeTracking" not in f:  # the AllenSDK's empty table, with its columns
+        assert "eye_tracking" not in tree.attrs["missing_streams"]
+        empty = vbzarr.to_dataframe(tree["eye_tracking"])
+        assert len(empty) == 0 and empty.index.name == "frame"
+        assert {"timestamps", "likely_blink", "pupil_area", "cr_center_x", "eye_phi"} <= set(empty.columns)
         return
     g = f["acquisition/EyeTracking"]
     eye = tree["eye_tracking"]

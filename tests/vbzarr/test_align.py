@@ -14,12 +14,11 @@ from hypothesis import strategies as st
 
 import vbzarr
 from vbzarr.errors import AlignmentError
-from vbzarr.testing.strategies import events_around, signals, spike_trains, windows
+from vbzarr.testing.strategies import events_around, signals, windows
 
 SETTINGS = settings(max_examples=60, deadline=None)
 # The package re-exports the functions under the modules' names; reach the modules themselves.
 align_module = importlib.import_module("vbzarr.align")
-spikes_module = importlib.import_module("vbzarr.spikes")
 
 
 def slow_align(t, x, events, offsets, method):
@@ -177,61 +176,19 @@ def test_bad_arguments(kwargs, match):
         vbzarr.align(as_signal(t, t[None], 5), [1.0], **kwargs)
 
 
-def slow_counts(trains, events, edges):
-    out = np.zeros((len(trains), len(events), len(edges) - 1), dtype=np.int64)
-    for u, train in enumerate(trains):
-        for e, te in enumerate(events):
-            for k in range(len(edges) - 1):
-                lo, hi = te + edges[k], te + edges[k + 1]
-                out[u, e, k] = sum(1 for s in train if lo <= s < hi)
-    return out
-
-
-def as_units(trains):
-    ends = np.cumsum([len(s) for s in trains]).astype(np.int64)
-    flat = np.concatenate(trains) if trains else np.zeros(0)
-    return xr.Dataset(
-        {
-            "spike_times": ("spike", flat),
-            "spike_times_index": ("unit_id", ends),
-            "firing_rate": ("unit_id", np.arange(len(trains), dtype=float)),
-        },
-        coords={"unit_id": 100 + np.arange(len(trains))},
-    )
-
-
-@SETTINGS
-@given(trains=spike_trains(), data=st.data(), small_blocks=st.booleans())
-def test_spike_counts_equal_slow_reference(trains, data, small_blocks):
-    events = data.draw(
-        st.lists(st.floats(-2, 22, allow_nan=False) | st.sampled_from([1.0, 5.0, np.nan]), max_size=12)
-    )
-    edges = np.sort(np.unique(data.draw(st.lists(st.floats(-1, 1, allow_nan=False), min_size=2, max_size=8))))
-    if len(edges) < 2:
-        edges = np.array([-0.5, 0.5])
-    old = spikes_module.UNITS_PER_BLOCK, spikes_module.EVENTS_PER_BLOCK
-    if small_blocks:
-        spikes_module.UNITS_PER_BLOCK, spikes_module.EVENTS_PER_BLOCK = 2, 3
-    try:
-        counts = vbzarr.spike_counts(as_units(trains), np.array(events), edges)
-        rate = vbzarr.psth(as_units(trains), np.array(events), edges)  # straight from the spikes
-    finally:
-        spikes_module.UNITS_PER_BLOCK, spikes_module.EVENTS_PER_BLOCK = old
-    expected = slow_counts(trains, [e for e in events], edges)
-    assert counts.dims == ("unit_id", "event", "time_from_event")
-    np.testing.assert_array_equal(counts.values, expected)  # exact
-    np.testing.assert_array_equal(counts.firing_rate.values, np.arange(len(trains)))
-    if events:
-        np.testing.assert_array_equal(rate.values, expected.sum(axis=1) / len(events) / np.diff(edges))
-
-
-def test_psth_is_mean_rate():
-    units = as_units([np.array([0.01, 0.02, 1.01]), np.array([0.5])])
-    counts = vbzarr.spike_counts(units, [0.0, 1.0], [0.0, 0.05, 0.1])
-    rate = vbzarr.psth(counts)
-    np.testing.assert_allclose(rate.sel(unit_id=100).values, [(2 + 1) / 2 / 0.05, 0.0])
-    np.testing.assert_array_equal(vbzarr.psth(units, [0.0, 1.0], [0.0, 0.05, 0.1]).values, rate.values)
-    with pytest.raises(AlignmentError, match="increasing"):
-        vbzarr.spike_counts(units, [0.0], [0.1, 0.0])
-    with pytest.raises(AlignmentError, match="psth\\(units, events, bin_edges\\)"):
-        vbzarr.psth(units)
+def test_event_time_column_defaults_and_choice():
+    """Trials align on the change (VBN: the commanded change, no display delay), presentations on
+    start_time; ``time_column`` picks another column, and a missing one is an error."""
+    vbn_trials = pd.DataFrame({"start_time": [1.0, 5.0], "change_time_no_display_delay": [2.0, 6.0]})
+    presentations = pd.DataFrame({"start_time": [2.02, 6.02]})
+    np.testing.assert_array_equal(align_module.event_times(vbn_trials)[0], [2.0, 6.0])
+    np.testing.assert_array_equal(align_module.event_times(presentations)[0], [2.02, 6.02])
+    np.testing.assert_array_equal(align_module.event_times(vbn_trials, "start_time")[0], [1.0, 5.0])
+    with pytest.raises(AlignmentError, match="the column 'change_time'"):
+        align_module.event_times(vbn_trials, "change_time")
+    with pytest.raises(AlignmentError, match="table of events"):
+        align_module.event_times([1.0], "start_time")
+    t = np.arange(0.0, 10.0, 0.5)
+    signal = as_signal(t, t[None], 8)
+    by_column = vbzarr.align(signal, vbn_trials, (0.0, 1.0), rate=2.0, time_column="start_time")
+    np.testing.assert_array_equal(by_column.values, vbzarr.align(signal, [1.0, 5.0], (0.0, 1.0), rate=2.0).values)

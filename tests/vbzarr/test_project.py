@@ -20,22 +20,14 @@ from dask.sizeof import sizeof
 
 import vbzarr
 from converters.project import convert_project
-from tests.conftest import REFERENCE, reference_files
+from tests.conftest import REFERENCE, _converted, reference_files
 from vbzarr.errors import ManifestError, ProjectNotFoundError, SchemaVersionError
 from vbzarr.manifest import TABLES, read_table
 
 
-def _converted(tmp_path_factory, source, name: str) -> str:
-    """The synthetic project ``source`` converted into a fresh folder (every file converted)."""
-    dst = tmp_path_factory.mktemp(name) / "vbo"
-    report = convert_project(str(source.root), str(dst))
-    assert not report.failed
-    return str(dst)
-
-
 @pytest.fixture(scope="module")
-def project_url(tmp_path_factory, vbo_project):
-    return _converted(tmp_path_factory, vbo_project, "proj")
+def project_url(vbo_converted):
+    return vbo_converted
 
 
 def test_tables_equal_source_csvs(project_url, vbo_project):
@@ -88,11 +80,19 @@ def test_reference_csvs_roundtrip_through_manifest(tmp_path, dataset):
         str(tmp_path),
         tables,
         stores,
-        {"vbzarr_schema_version": 1, "dataset": dataset, "tables": list(tables)},
+        {"vbzarr_schema_version": vbzarr.SCHEMA_VERSION, "dataset": dataset, "tables": list(tables)},
     )
     project = vbzarr.open_project(tmp_path)
     for name, expected in tables.items():
-        pd.testing.assert_frame_equal(project.table(name), expected, check_index_type=False)
+        got = project.table(name)
+        pd.testing.assert_frame_equal(got, expected, check_exact=True)
+        # Every float of the release CSV, bit for bit (JSON kept 10 significant digits).
+        raw = pd.read_csv(meta / TABLES[dataset][name][0])
+        for col in raw.columns[(raw.dtypes == np.float64).to_numpy()]:
+            values = got[col] if col in got else got.index.to_series()
+            np.testing.assert_array_equal(
+                values.to_numpy(dtype=np.float64, na_value=np.nan).view(np.uint64), raw[col].to_numpy().view(np.uint64), col
+            )
     if dataset == "visual-behavior-neuropixels":
         assert isinstance(project.ecephys_session_table["structure_acronyms"].iloc[0], list)
 
@@ -173,12 +173,16 @@ def test_cross_session_view_matches_cells(project_url, vbo_project):
         assert set(store.cell_specimen_id.values) == own
         for csid in dff.cell_specimen_id.values:
             row = dff.sel(ophys_experiment_id=eid, cell_specimen_id=csid).values
+            roi = dff.cell_roi_id.sel(ophys_experiment_id=eid, cell_specimen_id=csid).item()
             if csid in own:
                 n = store.sizes["time"]
                 np.testing.assert_array_equal(row[:n], store["dff"].sel(cell_specimen_id=csid).values)
                 assert np.isnan(row[n:]).all()
+                # The integer id itself (float64 would round ids above 2**53).
+                assert type(roi) is int and roi == store.cell_roi_id.sel(cell_specimen_id=csid).values.item()
             else:
                 assert np.isnan(row).all()  # missing from this session: NaN
+                assert roi is None
     assert (dff.cre_line.values == sel.cre_line.to_numpy()).all()
     events = project.events_table(sel, "trials")
     assert set(events.ophys_experiment_id) == set(sel.index)
@@ -377,6 +381,13 @@ def test_errors_for_missing_project_store_and_newer_schema(tmp_path, project_url
     zarr.consolidate_metadata(str(newer / "manifest.zarr"))
     with pytest.raises(SchemaVersionError, match="Upgrade vbzarr"):
         vbzarr.open_project(newer)
+    # An older store (schema 1: units without start offsets, seconds tagged as a CF time unit):
+    # refused with how to upgrade it, not read wrongly.
+    store = newer / "ophys_experiments" / f"{eid}.zarr"
+    zarr.open_group(str(store), mode="r+").attrs["vbzarr_schema_version"] = 1
+    zarr.consolidate_metadata(str(store))
+    with pytest.raises(SchemaVersionError, match=r"schema version 1; .* Re-convert it .*vbzarr convert"):
+        vbzarr.open_store(store)
 
 
 @pytest.mark.s3

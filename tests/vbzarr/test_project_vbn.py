@@ -7,16 +7,12 @@ import pandas as pd
 import pytest
 
 import vbzarr
-from converters.project import convert_project
 from vbzarr.manifest import TABLES
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory, vbn_project):
-    dst = tmp_path_factory.mktemp("vbnproj") / "vbn"
-    report = convert_project(str(vbn_project.root), str(dst))
-    assert not report.failed
-    return vbzarr.open_project(dst)
+def project(vbn_converted):
+    return vbzarr.open_project(vbn_converted)
 
 
 def test_vbn_tables_and_stores(project, vbn_project):
