@@ -211,7 +211,7 @@ def child_breakdown(p: dict) -> dict:
     from zarr.codecs import BloscCodec
 
     from converters import Chunking, convert
-    from converters.convert import _StagedStore, build_groups, file_sha256
+    from converters.convert import FolderTarget, _StagedStore, build_groups, file_sha256
     from converters.nwb import NWBReader
     from vbzarr.urls import filesystem
 
@@ -230,7 +230,7 @@ def child_breakdown(p: dict) -> dict:
         t0 = time.perf_counter()
         groups, _ = build_groups(nwb, chunking)
         out["build_groups_s"] = time.perf_counter() - t0
-        staged = _StagedStore(dst, chunking)
+        staged = _StagedStore(FolderTarget(dst), chunking)
         t0 = time.perf_counter()
         slabs = staged.write_metadata(groups)
         out["metadata_s"] = time.perf_counter() - t0
@@ -279,7 +279,7 @@ def child_breakdown(p: dict) -> dict:
             shutil.rmtree(target, ignore_errors=True)
             ds = with_codecs(kind)
             t0 = time.perf_counter()
-            _StagedStore(target, chunking).write({"ophys": ds})
+            _StagedStore(FolderTarget(target), chunking).write({"ophys": ds})
             out["ophys_variants"][label] = {"seconds": time.perf_counter() - t0,
                                             "bytes": du_bytes(target)[0]}
             shutil.rmtree(target, ignore_errors=True)

@@ -19,6 +19,7 @@ import contextlib
 import datetime as dt
 import hashlib
 import itertools
+import json
 import os
 import shutil
 import tempfile
@@ -39,11 +40,14 @@ import numpy as np
 import xarray as xr
 import zarr
 from zarr.abc.buffer import Buffer
+from zarr.abc.store import Store
 from zarr.codecs import BloscCodec, BytesCodec, Endian
+from zarr.core.buffer import cpu
+from zarr.core.sync import sync
 from zarr.storage import LocalStore, MemoryStore
 
 from vbzarr import __version__
-from vbzarr.errors import InvalidNWBError
+from vbzarr.errors import DestinationError, InvalidNWBError
 from vbzarr.schema import SCHEMA_VERSION
 from vbzarr.urls import filesystem, is_local, join
 
@@ -119,15 +123,20 @@ def _encoding(ds: xr.Dataset, chunking: Chunking) -> dict[str, dict]:
 
 
 @contextlib.contextmanager
-def _open_source(src: str | os.PathLike) -> Iterator[tuple[NWBReader, dict[str, Any]]]:
-    """Open a local or fsspec NWB file; yields the reader and its provenance record."""
+def _open_source(
+    src: str | os.PathLike, storage_options: dict | None = None
+) -> Iterator[tuple[NWBReader, dict[str, Any]]]:
+    """Open a local or fsspec NWB file; yields the reader and its provenance record (a local
+    source by its absolute path, so the record holds from any folder; a URL as given)."""
     src = str(src)
-    fs, path = filesystem(src)
+    fs, path = filesystem(src, storage_options)
     try:
         info = fs.info(path)
     except FileNotFoundError:
         raise InvalidNWBError(src, None, "expected an NWB file; there is no file at this path") from None
-    provenance: dict[str, Any] = {"source": src, "size": int(info["size"])}
+    if info.get("type") == "directory":
+        raise InvalidNWBError(src, None, "expected an NWB file; this is a folder")
+    provenance: dict[str, Any] = {"source": path if is_local(src) else src, "size": int(info["size"])}
     # The checksum reads the file once more: do it on a thread while the conversion runs
     # (hashlib releases the GIL), and record it at the end.
     with ThreadPoolExecutor(max_workers=1) as pool:
@@ -217,29 +226,52 @@ def convert_nwb(
     """
     chunking = chunking or Chunking()
     dst = str(dst)
+    refuse_foreign_destination(dst, storage_options)
+    with tempfile.TemporaryDirectory(prefix="vbzarr-", dir=_scratch_dir(dst)) as tmp:
+        staged = os.path.join(tmp, "store.zarr")
+        summary = write_store(
+            src, FolderTarget(staged), chunking=chunking, progress=progress, lfp=lfp, threads=threads
+        )
+        _publish(staged, dst, storage_options)
+    summary.url = dst
+    return summary
+
+
+def write_store(
+    src: str | os.PathLike,
+    target: FolderTarget | StoreTarget,
+    *,
+    chunking: Chunking | None = None,
+    progress: bool = False,
+    lfp: Sequence[str | os.PathLike] | None = None,
+    threads: int | None = None,
+    consolidate: bool = True,
+    source_options: dict | None = None,
+) -> StoreSummary:
+    """Write the store of one NWB file into ``target`` (a staging folder, or a path of an
+    Icechunk session, which needs no consolidated metadata); see :func:`convert_nwb`."""
+    chunking = chunking or Chunking()
     # Every dask computation of a conversion runs in the thread that asks for it (the writer
     # parallelises over slabs), even inside a dask.distributed worker, whose default scheduler
     # would try to ship h5py objects. A function, not a name: given a name, dask first imports
     # distributed to look for a client (a quarter of a second).
-    with (
-        dask.config.set(scheduler=dask.local.get_sync),
-        tempfile.TemporaryDirectory(prefix="vbzarr-", dir=_scratch_dir(dst)) as tmp,
-    ):
-        staged = _StagedStore(os.path.join(tmp, "store.zarr"), chunking, threads or WRITE_THREADS)
+    with dask.config.set(scheduler=dask.local.get_sync):
+        staged = _StagedStore(target, chunking, threads or WRITE_THREADS)
         with contextlib.ExitStack() as stack:
-            nwb, provenance = stack.enter_context(_open_source(src))
+            nwb, provenance = stack.enter_context(_open_source(src, source_options))
             kind, store_id = metadata.kind_and_id(nwb)
             if lfp is None and kind == "ecephys_session":
-                lfp = lfp_files(str(src))
+                lfp = lfp_files(str(src), source_options)
             groups, missing = build_groups(nwb, chunking)
             for path in lfp or ():
-                lfp_nwb, lfp_provenance = stack.enter_context(_open_source(path))
+                lfp_nwb, lfp_provenance = stack.enter_context(_open_source(path, source_options))
                 probe_id, ds = lfp_group(lfp_nwb, chunking)
                 groups[f"lfp/{probe_id}"] = ds
                 provenance.setdefault("lfp_sources", []).append(lfp_provenance)
             if kind == "ecephys_session" and not lfp:
                 missing.append("lfp")
             missing = [m for m in missing if m not in NOT_IN_KIND[kind]]
+            missing += [f"{g}/{v}" for g, ds in groups.items() for v in ds.attrs.get("missing_variables", [])]
             attrs = metadata.root_attrs(nwb, kind)
             if not attrs["eye_tracking_rig_geometry"]:
                 missing.append("eye_tracking_rig_geometry")
@@ -249,22 +281,23 @@ def convert_nwb(
             "converter_version": __version__,
             "converted_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         }
+        summary = StoreSummary(
+            kind=kind,
+            id=store_id,
+            url="",
+            groups={g: {str(d): int(n) for d, n in ds.sizes.items()} for g, ds in groups.items()},
+            missing=missing,
+            source=provenance,
+        )
         attrs |= {
             "vbzarr_schema_version": SCHEMA_VERSION,
             "kind": kind,
             "missing_streams": missing,
             "provenance": provenance,
+            "group_sizes": summary.groups,
         }
-        staged.finish(attrs)
-        _publish(staged.path, dst, storage_options)
-    return StoreSummary(
-        kind=kind,
-        id=store_id,
-        url=dst,
-        groups={g: {str(d): int(n) for d, n in ds.sizes.items()} for g, ds in groups.items()},
-        missing=missing,
-        source=provenance,
-    )
+        staged.finish(attrs, consolidate)
+    return summary
 
 
 def lfp_files(src: str, storage_options: dict | None = None) -> tuple[str, ...]:
@@ -364,6 +397,33 @@ def _write_file(path: Path, data: Any) -> None:
             f.write(data)
 
 
+class FolderTarget:
+    """Where a store's objects go: files under a folder (a plain Zarr store being staged)."""
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+
+    def put(self, key: str, data: Any) -> None:
+        _write_file(Path(self.root, key), data)
+
+    def zarr_store(self) -> tuple[Store, str]:
+        return LocalStore(self.root), ""
+
+
+class StoreTarget:
+    """Where a store's objects go: keys under ``prefix`` of a Zarr store (an Icechunk session's:
+    nothing is visible to readers before the session commits)."""
+
+    def __init__(self, store: Store, prefix: str) -> None:
+        self.store, self.prefix = store, prefix.strip("/")
+
+    def put(self, key: str, data: Any) -> None:
+        sync(self.store.set(f"{self.prefix}/{key}", cpu.Buffer.from_bytes(bytes(data))))
+
+    def zarr_store(self) -> tuple[Store, str]:
+        return self.store, self.prefix
+
+
 class _StagedStore:
     """The store being assembled in the scratch folder.
 
@@ -374,8 +434,10 @@ class _StagedStore:
     the documents in memory (the same as on disk).
     """
 
-    def __init__(self, path: str, chunking: Chunking, threads: int = WRITE_THREADS) -> None:
-        self.path, self.chunking, self.threads = path, chunking, threads
+    def __init__(
+        self, target: FolderTarget | StoreTarget, chunking: Chunking, threads: int = WRITE_THREADS
+    ) -> None:
+        self.target, self.chunking, self.threads = target, chunking, threads
         self.documents: dict[str, Buffer] = {}
         self.memory = MemoryStore(self.documents)
         self.written: dict[str, Buffer] = {}
@@ -405,16 +467,18 @@ class _StagedStore:
             tqdm(total=len(slabs), desc=label, unit="slab", disable=not progress, leave=False) as bar,
             ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="vbzarr-write") as pool,
         ):
-            for slab in pool.map(lambda slab: _write_slab(self.path, slab), slabs):
+            for slab in pool.map(lambda slab: _write_slab(self.target, slab), slabs):
                 bar.set_postfix_str(slab.group, refresh=False)
                 bar.update()
 
-    def finish(self, attrs: dict[str, Any]) -> None:
-        """Root attributes, then the consolidated metadata that makes the store openable."""
+    def finish(self, attrs: dict[str, Any], consolidate: bool = True) -> None:
+        """Root attributes, then (for a plain store) the consolidated metadata that makes the
+        store openable."""
         zarr.open_group(self.memory, mode="r+", zarr_format=3).attrs.update(attrs)
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="Consolidated metadata", category=UserWarning)
-            zarr.consolidate_metadata(self.memory, zarr_format=3)
+        if consolidate:
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="Consolidated metadata", category=UserWarning)
+                zarr.consolidate_metadata(self.memory, zarr_format=3)
         self._write_documents()
 
     def _write_documents(self) -> None:
@@ -422,20 +486,22 @@ class _StagedStore:
         modifies it)."""
         for key, buffer in self.documents.items():
             if self.written.get(key) is not buffer:
-                _write_file(Path(self.path, key), buffer.as_buffer_like())
+                self.target.put(key, buffer.as_buffer_like())
                 self.written[key] = buffer
 
 
-def _write_slab(root: str, slab: _Slab) -> _Slab:
+def _write_slab(target: FolderTarget | StoreTarget, slab: _Slab) -> _Slab:
     """Compute one slab in this thread (HDF5 reads under the process-wide lock) and store it."""
     values = dask.compute(*(s[slab.block] for s in slab.sources), scheduler=dask.local.get_sync)
-    for target, v in zip(slab.targets, values, strict=True):
-        _write_chunks(root, target, slab.block, v)
+    for array, v in zip(slab.targets, values, strict=True):
+        _write_chunks(target, array, slab.block, v)
     return slab
 
 
-def _write_chunks(root: str, array: zarr.Array, block: tuple[slice, ...], values: np.ndarray) -> None:
-    """Store ``values``, the region ``block`` of ``array`` (whole chunks), under the store ``root``.
+def _write_chunks(
+    target: FolderTarget | StoreTarget, array: zarr.Array, block: tuple[slice, ...], values: np.ndarray
+) -> None:
+    """Store ``values``, the region ``block`` of ``array`` (whole chunks), in ``target``.
 
     For the converter's numeric codecs (bytes, then blosc), the chunk files are written here, in
     this thread, exactly as zarr writes them: C order, a partial edge chunk padded with the fill
@@ -446,7 +512,9 @@ def _write_chunks(root: str, array: zarr.Array, block: tuple[slice, ...], values
     """
     encode = _chunk_encoder(array)
     if encode is None:
-        zarr.open_array(LocalStore(root), path=array.path, mode="r+", zarr_format=3)[block] = values
+        store, prefix = target.zarr_store()
+        path = f"{prefix}/{array.path}" if prefix else array.path
+        zarr.open_array(store, path=path, mode="r+", zarr_format=3)[block] = values
         return
     chunks, fill, shape = array.chunks, array.fill_value, array.shape
     values = np.asarray(values, dtype=array.dtype.newbyteorder("<"))
@@ -466,7 +534,7 @@ def _write_chunks(root: str, array: zarr.Array, block: tuple[slice, ...], values
             chunk = np.full(chunks, fill, dtype=values.dtype)
             chunk[tuple(slice(0, k) for k in region.shape)] = region
         if array.config.write_empty_chunks or not _is_fill(chunk, fill):
-            _write_file(Path(root, array.path, array.metadata.encode_chunk_key(index)), encode(chunk))
+            target.put(f"{array.path}/{array.metadata.encode_chunk_key(index)}", encode(chunk))
 
 
 #: zarr's blosc shuffle names -> numcodecs' constants.
@@ -511,24 +579,73 @@ def _is_fill(chunk: np.ndarray, fill: Any) -> bool:
     return bool(chunk.flat[0] == fill and (chunk == fill).all())
 
 
+def refuse_foreign_destination(dst: str, storage_options: dict | None = None) -> None:
+    """Raise unless ``dst`` is new, an empty folder, or a vbzarr store (which a conversion may
+    replace): vbzarr never deletes or overwrites what is not its own."""
+    fs, path = filesystem(dst, storage_options)
+    if not fs.exists(path):
+        if not is_local(dst):
+            bucket = path.split("/", 1)[0]
+            if not fs.exists(bucket):
+                raise DestinationError(f"{dst}: expected an existing bucket; {bucket!r} does not exist")
+        return
+    if is_local(dst) and not os.path.isdir(path):
+        raise DestinationError(f"{dst}: expected a new store path or a vbzarr store; found a file. {_NEVER}")
+    meta = join(path, "zarr.json")
+    if fs.exists(meta):
+        try:
+            attrs = json.loads(fs.cat_file(meta)).get("attributes", {})
+        except (ValueError, OSError):
+            attrs = {}
+        if "vbzarr_schema_version" in attrs and "kind" in attrs:
+            if not is_local(dst):
+                raise DestinationError(
+                    f"{dst}: a vbzarr store is there; replacing a plain store on object storage "
+                    "cannot be atomic. Convert into a project (an NWB release folder, versioned), or "
+                    "choose a new URL"
+                )
+            return
+    if fs.ls(path, detail=False):
+        raise DestinationError(
+            f"{dst}: expected a new store path, an empty folder or a vbzarr store; found other "
+            f"content. {_NEVER}"
+        )
+
+
+_NEVER = "vbzarr never deletes or overwrites what is not its own: choose another destination"
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths in one step (Linux ``renameat2(RENAME_EXCHANGE)``); False where unsupported."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    return renameat2(at_fdcwd, bytes(a), at_fdcwd, bytes(b), rename_exchange) == 0
+
+
 def _publish(staged: str, dst: str, storage_options: dict | None) -> None:
-    """Move a finished store into place without ever exposing a partial one."""
+    """Move a finished store into place without ever exposing a partial one (or none)."""
     if is_local(dst):
         target = Path(dst).expanduser().resolve()
-        old = target.with_name(f".{target.name}.old-{uuid.uuid4().hex[:8]}")
-        if target.exists():
+        if not target.exists() or not any(target.iterdir()):
+            os.replace(staged, target)  # new, or an empty folder: one rename
+        elif _exchange(Path(staged), target):
+            shutil.rmtree(staged)  # the old store (checked to be vbzarr's), now in the staging place
+        else:
+            old = target.with_name(f".{target.name}.old-{uuid.uuid4().hex[:8]}")
             os.replace(target, old)
-        os.replace(staged, target)
-        shutil.rmtree(old, ignore_errors=True)
+            os.replace(staged, target)
+            shutil.rmtree(old)
         return
     fs, root = filesystem(dst, storage_options)
-    # The root zarr.json carries the consolidated metadata: without it nothing opens. Remove the
-    # old one first, upload everything else, and the new root last.
-    root_meta = join(root, "zarr.json")
-    if fs.exists(root_meta):
-        fs.rm(root_meta)
-    if fs.exists(root):
-        fs.rm(root, recursive=True)
+    # A new prefix (refuse_foreign_destination): everything else first, then the root zarr.json,
+    # which carries the consolidated metadata without which nothing opens.
     files = [p for p in Path(staged).rglob("*") if p.is_file() and p != Path(staged, "zarr.json")]
     fs.put([str(p) for p in files], [join(root, p.relative_to(staged).as_posix()) for p in files])
-    fs.put_file(os.path.join(staged, "zarr.json"), root_meta)
+    fs.put_file(os.path.join(staged, "zarr.json"), join(root, "zarr.json"))

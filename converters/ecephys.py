@@ -4,7 +4,8 @@
 area and CCF coordinates (the columns of the release's ``units.csv``). ``spike_times`` and
 ``spike_amplitudes`` are flat over ``spike``, one contiguous, time-sorted slice per unit, never
 padded; each unit's start and end offsets (``spike_times_start_index``, ``spike_times_index``)
-are variables over ``unit_id``, so any selection of units finds its own spikes. ``spike_time_checkpoints`` gives,
+are variables over ``unit_id``, so any selection of units finds its own spikes.
+``spike_time_checkpoints`` gives,
 for every unit and every ``CHECKPOINT_S`` seconds of the session, the offset of its first spike at
 or after that time, so the spikes of all units in a time window are read without the rest.
 """

@@ -115,5 +115,7 @@ def eye_tracking(nwb: NWBReader, chunking: Chunking) -> xr.Dataset | None:
         raw = nwb.read(stored, need).astype(bool)
         if not np.array_equal(raw, blink):
             ds["likely_blink_nwb"] = ("frame", raw)
-    ds.attrs.update(z_threshold=Z_THRESHOLD, dilation_frames=DILATION_FRAMES)
+    ds.attrs.update(
+        z_threshold=Z_THRESHOLD, dilation_frames=DILATION_FRAMES, column_order=["timestamps", *ORDER]
+    )
     return ds

@@ -167,7 +167,9 @@ def eye_tracking_rig_geometry(nwb: NWBReader) -> dict[str, Any]:
     for field, key in RIG_GEOMETRY.items():
         values = nwb.read(f"{RIG}/{field}", "eye_tracking_rig_geometry")
         if values.shape != (3,):
-            raise InvalidNWBError(nwb.path, f"{RIG}/{field}", f"expected 3 coordinates, found shape {values.shape}")
+            raise InvalidNWBError(
+                nwb.path, f"{RIG}/{field}", f"expected 3 coordinates, found shape {values.shape}"
+            )
         out[key] = values.tolist()  # float32 values (VBN) as the floats AllenSDK gives
     return dict(sorted(out.items()))
 

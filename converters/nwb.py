@@ -118,7 +118,12 @@ class NWBReader:
         """The object at ``path``, or a ``MissingFieldError`` naming the file and the field."""
         if path not in self:
             raise MissingFieldError(self.path, path, needed_for)
-        return self.file[path]
+        try:
+            return self.file[path]
+        except KeyError as err:  # a link to an object that is not there
+            raise InvalidNWBError(
+                self.path, path, f"expected an object (needed for {needed_for}); found a broken link ({err})"
+            ) from err
 
     def neurodata_type(self, path: str) -> str | None:
         obj = self.get(path)

@@ -6,10 +6,11 @@ import dask.array as da
 import numpy as np
 import xarray as xr
 
-from vbzarr.errors import InvalidNWBError
+from vbzarr.errors import InvalidNWBError, MissingFieldError
 from vbzarr.schema import SECONDS
 
 from .cells import cell_specimen_table, n_table_rows, roi_rows
+from .metadata import kind_and_id
 from .nwb import NWBReader
 from .registry import Chunking, stream
 from .timeseries import series_group, timestamps
@@ -23,6 +24,8 @@ TRACES = {
     "demixed_trace": f"{OPHYS}/demixed_trace/traces",
     "neuropil_trace": f"{OPHYS}/neuropil_trace/traces",
 }
+#: Traces every ophys experiment has (a file without one converts, and says so).
+REQUIRED_TRACES = ("dff", "corrected_fluorescence", "events")
 #: What each trace holds, for labels and plots (``long_name``, ``units``).
 TRACE_ATTRS = {
     "dff": {"long_name": "dF/F", "units": "1", "description": "(F - F0) / F0: dimensionless"},
@@ -113,11 +116,15 @@ def ophys(nwb: NWBReader, chunking: Chunking) -> xr.Dataset | None:
     coordinates; ``lambda``/``noise_std`` (event detection) and ``RMSE``/``r`` (corrected
     fluorescence) are per-cell coordinates too.
     """
-    if TRACES["dff"] not in nwb:
+    present = [var for var, series in TRACES.items() if series in nwb]
+    if not present:
+        if kind_and_id(nwb)[0] == "ophys_experiment":  # an imaging plane without its traces
+            raise MissingFieldError(nwb.path, OPHYS if OPHYS not in nwb else TRACES["dff"], "ophys traces")
         return None
     cells = cell_specimen_table(nwb)
     n_rows = n_table_rows(nwb)
-    ts = timestamps(nwb, TRACES["dff"], "ophys timestamps")
+    # The time axis of dF/F, or of the first trace there is (AllenSDK: ophys_timestamps).
+    ts = timestamps(nwb, TRACES[present[0]], "ophys timestamps")
     rate = (
         float(nwb.scalar(f"{IMAGING_PLANE}/imaging_rate", "ophys_frame_rate"))
         if f"{IMAGING_PLANE}/imaging_rate" in nwb
@@ -155,7 +162,7 @@ def ophys(nwb: NWBReader, chunking: Chunking) -> xr.Dataset | None:
                 attrs={
                     **TRACE_ATTRS["filtered_events"],
                     "description": "events filtered with a causal half-normal kernel of scale "
-                    f"{scale:.4g} frames, {FILTER_STEPS} frames long (AllenSDK defaults)"
+                    f"{scale:.4g} frames, {FILTER_STEPS} frames long (AllenSDK defaults)",
                 },
                 encoding=stored,
             )
@@ -167,7 +174,10 @@ def ophys(nwb: NWBReader, chunking: Chunking) -> xr.Dataset | None:
             coords[col] = ("cell_specimen_id", cells[col].to_numpy())
     coords["cell_specimen_id"] = cells.cell_specimen_id.to_numpy()
     coords["time"] = ("time", ts, {**SECONDS, "long_name": "time"})
-    return xr.Dataset(data_vars, coords=coords, attrs={"ophys_frame_rate": rate})
+    missing = [v for v in REQUIRED_TRACES if v not in present]
+    return xr.Dataset(
+        data_vars, coords=coords, attrs={"ophys_frame_rate": rate, "missing_variables": missing}
+    )
 
 
 def _per_cell(nwb: NWBReader, names: list[str], rows: np.ndarray, cell_rows: np.ndarray) -> dict:

@@ -1,16 +1,18 @@
 """Convert a whole project in the released layout into a vbzarr project, incrementally.
 
 A released project is a folder (or fsspec URL) holding ``project_metadata/*.csv`` and the NWB
-folders; an AllenSDK cache directory one or two levels above it works too. Each NWB file (an
-ecephys session with its per-probe LFP files) becomes one store under ``<dst>/<kind>s/<id>.zarr``;
-the manifest is written last. Files whose size and modification time match the manifest's record
-are skipped, so re-running converts only new or changed files. A file that fails is reported with
-its error and the rest of the batch still converts.
+folders; an AllenSDK cache directory one or two levels above it works too. The vbzarr project is
+an Icechunk repository (:mod:`vbzarr.repository`): the manifest (the release's tables) is its
+first commit, and each NWB file (an ecephys session with its per-probe LFP files) becomes the
+group tree ``<kind folder>/<id>/``, committed alone with its index record (the tree's root
+attributes). A kill loses only the files in flight; a re-run converts only files not committed
+yet or whose content (sha256) changed; a file that fails is reported with its error and the rest
+of the batch still converts.
 """
 
 from __future__ import annotations
 
-import datetime as dt
+import fnmatch
 import os
 import re
 from collections.abc import Callable
@@ -18,13 +20,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
+from zarr.core.sync import sync
 
-from vbzarr.errors import ProjectNotFoundError, VbzarrError
-from vbzarr.manifest import STORES, TABLES, dataset_of, open_manifest, read_table, write_manifest
+from vbzarr.errors import ConcurrentConversionError, ProjectNotFoundError, VbzarrError
+from vbzarr.manifest import TABLES, dataset_of, read_table, store_records
+from vbzarr.repository import BRANCH, open_repository
 from vbzarr.schema import SCHEMA_VERSION, STORE_FOLDERS
-from vbzarr.urls import filesystem, join
+from vbzarr.urls import filesystem, is_local, join
 
-from .convert import StoreSummary, convert_nwb, lfp_files
+from .commits import commit, commit_manifest, open_or_create
+from .convert import StoreSummary, StoreTarget, file_sha256, lfp_files, write_store
 
 #: NWB file patterns of the released layouts -> (kind of store, regex capturing the id)
 LAYOUT = [
@@ -59,7 +64,7 @@ class Job:
 
     @property
     def path(self) -> str:
-        return f"{STORE_FOLDERS[self.kind + '_id']}/{self.id}.zarr"
+        return f"{STORE_FOLDERS[self.kind + '_id']}/{self.id}"
 
 
 @dataclass
@@ -70,14 +75,28 @@ class ProjectReport:
     converted: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+    tag: str | None = None
 
     def describe(self) -> str:
         lines = [
             f"{self.url}: {len(self.converted)} converted, {len(self.skipped)} unchanged, "
-            f"{len(self.failed)} failed"
+            f"{len(self.failed)} failed" + (f"; tagged {self.tag}" if self.tag else "")
         ]
         lines += [f"  FAILED {src}: {err}" for src, err in self.failed.items()]
+        lines += [f"  NOTE {p}" for p in self.problems]
         return "\n".join(lines)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The report as JSON-friendly data (``vbzarr convert --report FILE``)."""
+        return {
+            "url": self.url,
+            "converted": self.converted,
+            "unchanged": self.skipped,
+            "failed": self.failed,
+            "problems": self.problems,
+            "tag": self.tag,
+        }
 
 
 def find_project_metadata(src: str, storage_options: dict | None = None) -> str:
@@ -97,64 +116,64 @@ def find_project_metadata(src: str, storage_options: dict | None = None) -> str:
     )
 
 
-def discover(src: str, storage_options: dict | None = None) -> tuple[str, list[Job], dict]:
-    """Dataset name, conversion jobs and source stats (size, mtime) of a released project."""
+def discover(src: str, storage_options: dict | None = None) -> tuple[str, list[Job], list[str]]:
+    """Dataset name, conversion jobs, and the problems of the release's files (a broken link, an
+    NWB under a name the layout does not have), each naming the file."""
     fs, root = filesystem(src, storage_options)
     names = [os.path.basename(p) for p in fs.ls(join(root, "project_metadata"), detail=False)]
     dataset = dataset_of(names)
-    jobs, stats = [], {}
+    jobs, problems = [], []
     prefix = src.rstrip("/")
     for kind, pattern, regex in LAYOUT:
-        for path in sorted(fs.glob(join(root, pattern))):
+        folder = pattern.split("/")[0]
+        for path in sorted(fs.glob(join(root, folder, "**"))):
             rel = path[len(root.rstrip("/")) + 1 :]
-            match = re.search(regex, rel)
-            if not match:
-                continue
             source = join(prefix, rel)
+            if is_local(src) and os.path.islink(path) and not os.path.exists(path):
+                problems.append(f"{source}: a broken link (expected an NWB file); skipped")
+                continue
+            if fs.isdir(path) or "probe_" in os.path.basename(rel):
+                continue
+            match = re.search(regex, rel)
+            if match is None or not fnmatch.fnmatch(rel, pattern):
+                if not any(re.search(r, rel) for _, _, r in LAYOUT):
+                    problems.append(
+                        f"{source}: expected a file named like {pattern} in the released layout; skipped"
+                    )
+                continue
             lfp = lfp_files(source, storage_options) if kind == "ecephys_session" else ()
-            job = Job(kind=kind, id=int(match.group(1)), source=source, lfp=lfp)
-            jobs.append(job)
-            for s in (job.source, *lfp):
-                info = fs.info(filesystem(s, storage_options)[1])
-                stats[s] = (int(info["size"]), str(info.get("mtime") or info.get("LastModified")))
-    return dataset, jobs, stats
+            jobs.append(Job(kind=kind, id=int(match.group(1)), source=source, lfp=lfp))
+    return dataset, jobs, problems
 
 
-def _convert_job(
-    job: Job, dst: str, storage_options: dict | None, threads: int | None = None
-) -> StoreSummary:
-    return convert_nwb(
-        job.source, join(dst, job.path), storage_options=storage_options, lfp=job.lfp, threads=threads
-    )
-
-
-def _summary_row(job: Job, summary: StoreSummary, stats: dict) -> dict[str, Any]:
-    size, mtime = stats[job.source]
+def expected_ids(dataset: str, tables: dict[str, pd.DataFrame]) -> dict[str, set[int]]:
+    """The ids of the stores the release's tables list, by kind (behavior sessions: those without
+    imaging or ephys, whose own NWB the release holds)."""
+    if dataset == "visual-behavior-ophys":
+        sessions = tables["behavior_session_table"]
+        return {
+            "ophys_experiment": set(tables["ophys_experiment_table"].index.astype(int)),
+            "behavior_session": set(sessions.index[sessions["ophys_session_id"].isna()].astype(int)),
+        }
+    sessions = tables["behavior_session_table"]
     return {
-        "store": job.path,
-        "kind": job.kind,
-        "id": job.id,
-        "source": job.source,
-        "source_size": size,
-        "source_mtime": mtime,
-        "lfp_sources": [f"{s}|{stats[s][0]}|{stats[s][1]}" for s in job.lfp],
-        "sha256": summary.source["sha256"],
-        "groups": summary.groups,
-        "missing_streams": summary.missing,
-        "converted_at": summary.source["converted_at"],
+        "ecephys_session": set(tables["ecephys_session_table"].index.astype(int)),
+        "behavior_session": set(sessions.index[sessions["ecephys_session_id"].isna()].astype(int)),
     }
 
 
-def _unchanged(job: Job, old: pd.DataFrame, stats: dict) -> bool:
-    if job.path not in old.index:
-        return False
-    row = old.loc[job.path]
-    lfp = [f"{s}|{stats[s][0]}|{stats[s][1]}" for s in job.lfp]
-    return (
-        row.source == job.source
-        and int(row.source_size) == stats[job.source][0]
-        and str(row.source_mtime) == stats[job.source][1]
-        and list(row.lfp_sources) == lfp
+def _changed(job: Job, record: dict[str, Any] | None, source_options: dict | None) -> bool:
+    """Whether ``job`` needs converting: no store yet, an older converter schema, or sources
+    whose content (sha256) differs from the one converted (a touched file is not a change)."""
+    if record is None or record.get("vbzarr_schema_version") != SCHEMA_VERSION:
+        return True
+    provenance = record.get("provenance", {})
+    sources = [job.source, *job.lfp]
+    recorded = [provenance.get("sha256")] + [s.get("sha256") for s in provenance.get("lfp_sources", [])]
+    if len(recorded) != len(sources):
+        return True
+    return any(
+        file_sha256(*filesystem(s, source_options)) != r for s, r in zip(sources, recorded, strict=True)
     )
 
 
@@ -166,67 +185,111 @@ def convert_project(
     progress: bool = False,
     storage_options: dict | None = None,
     source_options: dict | None = None,
+    tag: str | None = None,
     on_result: Callable[[Job, BaseException | None], None] | None = None,
 ) -> ProjectReport:
     """Convert a released project (local folder or fsspec URL) into a vbzarr project at ``dst``.
+
+    The project is an Icechunk repository. Its first commit holds the manifest (the release's
+    tables); then each file is converted and committed alone, so a kill loses only the files in
+    flight, readers never see a partial store, and a re-run converts only what is not committed
+    yet or whose source content changed.
 
     Parameters
     ----------
     src
         Folder or URL holding ``project_metadata/`` (or an AllenSDK cache directory above it).
     dst
-        Project path or URL (e.g. ``s3://bucket/vbo``).
+        Project folder or URL (e.g. ``s3://bucket/vbo``): new, empty, or a vbzarr project. Anything
+        else is refused and left untouched.
     workers
         Files converted at once; above 1, on a ``dask.distributed`` LocalCluster of processes.
     storage_options, source_options
         fsspec options for ``dst`` and ``src``.
+    tag
+        Tag the resulting snapshot (e.g. ``v1.0.1``); readers open it with
+        ``open_project(dst, version=tag)``.
 
     Returns
     -------
     ProjectReport
-        Converted, unchanged and failed files (with their errors). The manifest indexes every store
-        that converted, now or before.
+        Converted, unchanged and failed files (with their errors), and the release's problems.
+
+    Raises
+    ------
+    DestinationError, ProjectInputError, SchemaVersionError
+        The run could not start (nothing was converted or changed).
     """
     src = find_project_metadata(src, source_options)
-    dataset, jobs, stats = discover(src, source_options)
+    dataset, jobs, problems = discover(src, source_options)
     fs, meta = filesystem(join(src, "project_metadata"), source_options)
-    tables = {
-        name: read_table(fs.cat_file(join(meta, csv)), name, index, dataset)
-        for name, (csv, index) in TABLES[dataset].items()
-    }
-    try:
-        old = open_manifest(dst, storage_options).table(STORES)
-    except VbzarrError:
-        old = pd.DataFrame(columns=["source"], index=pd.Index([], name="store"))
-    report = ProjectReport(url=dst)
-    rows = {path: row for path, row in old.iterrows()}
+    tables = {}
+    for name, (csv, index) in TABLES[dataset].items():
+        tables[name] = read_table(
+            fs.cat_file(join(meta, csv)), name, index, dataset, where=join(src, "project_metadata", csv)
+        )
+    repo = open_or_create(dst, storage_options)
+    report = ProjectReport(url=dst, problems=problems)
+    listed = expected_ids(dataset, tables)
+    found = {(j.kind, j.id) for j in jobs}
+    for kind, ids in listed.items():
+        absent = sorted(i for i in ids if (kind, i) not in found)
+        if absent:
+            report.problems.append(
+                f"{src}: {len(absent)} {kind}(s) listed in the tables have no NWB file here "
+                f"(e.g. {absent[:3]}); not converted"
+            )
+    for job in jobs:
+        if job.id not in listed.get(job.kind, set()):
+            report.problems.append(f"{job.source}: no row of the release's tables lists {job.kind} {job.id}")
+    commit_manifest(repo, dst, tables, {"dataset": dataset, "source": src})
+    records = store_records(repo.readonly_session(BRANCH).store)
     todo = []
     for job in jobs:
-        if _unchanged(job, old, stats):
-            report.skipped.append(job.source)
-        else:
+        if _changed(job, records.get(job.path), source_options):
             todo.append(job)
-    for job, result in _run(todo, dst, workers, progress, storage_options):
-        if isinstance(result, BaseException):
+        else:
+            report.skipped.append(job.source)
+    for job, result in _run(todo, dst, workers, progress, storage_options, source_options):
+        if isinstance(result, ConcurrentConversionError):  # another run committed it: kept
+            report.skipped.append(job.source)
+            report.problems.append(str(result))
+        elif isinstance(result, BaseException):
             report.failed[job.source] = f"{type(result).__name__}: {result}"
         else:
             report.converted.append(job.source)
-            rows[job.path] = _summary_row(job, result, stats)
         if on_result is not None:
             on_result(job, result if isinstance(result, BaseException) else None)
-    stores = pd.DataFrame(
-        [{"store": k, **{c: v for c, v in dict(r).items() if c != "store"}} for k, r in rows.items()]
-    )
-    stores = stores.set_index("store").sort_index() if len(stores) else old
-    attrs = {
-        "vbzarr_schema_version": SCHEMA_VERSION,
-        "dataset": dataset,
-        "source": src,
-        "tables": list(tables),
-        "updated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-    }
-    write_manifest(dst, tables, stores, attrs, storage_options)
+    if tag is not None:
+        snapshot = repo.lookup_branch(BRANCH)
+        repo.create_tag(tag, snapshot_id=snapshot)
+        report.tag = tag
     return report
+
+
+def convert_job(
+    job: Job,
+    dst: str,
+    storage_options: dict | None,
+    source_options: dict | None = None,
+    threads: int | None = None,
+) -> StoreSummary:
+    """Convert one file into the project at ``dst`` and commit it (its own commit)."""
+    repo = open_repository(dst, storage_options)
+    session = repo.writable_session(BRANCH)
+    if sync(session.store.exists(f"{job.path}/zarr.json")):
+        sync(session.store.delete_dir(job.path))  # the old version stays in earlier snapshots
+    summary = write_store(
+        job.source,
+        StoreTarget(session.store, job.path),
+        lfp=job.lfp,
+        threads=threads,
+        consolidate=False,
+        source_options=source_options,
+    )
+    summary.url = join(dst, job.path)
+    commit(repo, session, dst, storage_options, f"convert {job.kind} {job.id} from {job.source}")
+    return summary
 
 
 #: Dask config starting LocalCluster workers without dask's MALLOC_TRIM_THRESHOLD_=65536, which
@@ -236,7 +299,14 @@ def convert_project(
 NO_MALLOC_TRIM = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}
 
 
-def _run(jobs: list[Job], dst: str, workers: int, progress: bool, storage_options: dict | None):
+def _run(
+    jobs: list[Job],
+    dst: str,
+    workers: int,
+    progress: bool,
+    storage_options: dict | None,
+    source_options: dict | None,
+):
     """Yield ``(job, summary or exception)``; in parallel on a LocalCluster when workers > 1."""
     from tqdm.auto import tqdm
 
@@ -244,7 +314,7 @@ def _run(jobs: list[Job], dst: str, workers: int, progress: bool, storage_option
     if workers <= 1:
         for job in jobs:
             try:
-                yield job, _convert_job(job, dst, storage_options)
+                yield job, convert_job(job, dst, storage_options, source_options)
             except BATCH_ERRORS as err:  # one bad file never stops the batch
                 yield job, err
             bar.update()
@@ -263,7 +333,8 @@ def _run(jobs: list[Job], dst: str, workers: int, progress: bool, storage_option
         # The workers share the machine's cores: each converts with its share of writer threads.
         threads = max(1, (os.cpu_count() or 1) // workers)
         futures = {
-            client.submit(_convert_job, job, dst, storage_options, threads, pure=False): job for job in jobs
+            client.submit(convert_job, job, dst, storage_options, source_options, threads, pure=False): job
+            for job in jobs
         }
         for future in as_completed(futures):
             job = futures[future]

@@ -58,6 +58,4 @@ def stimulus_timestamps(nwb: NWBReader, chunking: Chunking) -> xr.Dataset | None
     if STIMULUS_TIMESTAMPS not in nwb:
         return None
     ts = nwb.lazy(f"{STIMULUS_TIMESTAMPS}/timestamps", (chunking.rows,), "stimulus timestamps")
-    return xr.Dataset(
-        {"timestamps": (("frame",), ts, SECONDS)}, coords={"frame": np.arange(ts.shape[0])}
-    )
+    return xr.Dataset({"timestamps": (("frame",), ts, SECONDS)}, coords={"frame": np.arange(ts.shape[0])})

@@ -54,7 +54,10 @@ def frame_to_dataset(
         data_vars[col] = xr.Variable((dim,), values, attrs=attrs)
     for col, (flat, ends) in (ragged or {}).items():
         data_vars.update(ragged_variables(col, xr.Variable((ragged_dim(col),), flat), ends, dim))
-    return xr.Dataset(data_vars, coords={dim: index_values})
+    # The table's column order (AllenSDK's): a repository lists a group's arrays in its own order.
+    return xr.Dataset(
+        data_vars, coords={dim: index_values}, attrs={"column_order": [str(c) for c in frame.columns]}
+    )
 
 
 def ragged_variables(
@@ -78,6 +81,8 @@ def ragged_variables(
             (dim,), ends, {"description": f"end offset of each row's values in {column} (NWB VectorIndex)"}
         )
         out[names[1]] = xr.Variable(
-            (dim,), np.r_[0, ends[:-1]].astype(np.int64), {"description": f"start offset of each row's values in {column}"}
+            (dim,),
+            np.r_[0, ends[:-1]].astype(np.int64),
+            {"description": f"start offset of each row's values in {column}"},
         )
     return out

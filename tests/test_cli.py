@@ -34,9 +34,10 @@ def test_convert_project_reports_failures_and_exit_code(tmp_path, vbo_project, c
 def test_bad_input_is_an_error_message_not_a_traceback(tmp_path, capsys):
     bad = tmp_path / "x.nwb"
     bad.write_text("nope")
-    assert main(["convert", str(bad), str(tmp_path / "x.zarr"), "--quiet"]) == 2
+    assert main(["convert", str(bad), str(tmp_path / "x.zarr"), "--quiet"]) == 1  # the file failed
     err = capsys.readouterr().err
-    assert "vbzarr: error:" in err and str(bad) in err
+    assert "vbzarr: FAILED" in err and str(bad) in err and "Traceback" not in err
+    assert not (tmp_path / "x.zarr").exists()
 
 
 def test_demo_runs_end_to_end(tmp_path, capsys):
@@ -53,4 +54,5 @@ def test_validate_finds_a_changed_value(tmp_path, ophys_nwb, capsys):
     arr = zarr.open_array(str(dst / "ophys" / "dff"), mode="r+")
     arr[0, 5] = arr[0, 5] + 1.0
     assert main(["validate", str(dst)]) == 1
-    assert "ophys/dff: differs" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "ophys/dff/c/0/0: differs from the NWB's values" in out and "1 problem(s)" in out

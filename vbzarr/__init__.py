@@ -11,9 +11,13 @@ __version__ = "0.1.0"
 from .align import align
 from .errors import (
     AlignmentError,
+    ConcurrentConversionError,
+    DestinationError,
     InvalidNWBError,
     ManifestError,
     MissingFieldError,
+    ProjectAccessError,
+    ProjectInputError,
     ProjectNotFoundError,
     QueryError,
     SchemaVersionError,
@@ -29,9 +33,13 @@ from .store import open_store, ragged, to_dataframe
 __all__ = [
     "SCHEMA_VERSION",
     "AlignmentError",
+    "ConcurrentConversionError",
+    "DestinationError",
     "InvalidNWBError",
     "ManifestError",
     "MissingFieldError",
+    "ProjectAccessError",
+    "ProjectInputError",
     "ProjectNotFoundError",
     "QueryError",
     "SchemaVersionError",

@@ -64,7 +64,8 @@ def event_times(
         if column is None:
             raise AlignmentError(
                 f"Expected events with {'one of the columns ' if time_column is None else 'the column '}"
-                f"{columns if time_column is None else repr(time_column)}. Got columns {list(events.columns)}."
+                f"{columns if time_column is None else repr(time_column)}. "
+                f"Got columns {list(events.columns)}."
             )
         return events[column].to_numpy(dtype=np.float64), events
     if time_column is not None:

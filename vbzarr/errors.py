@@ -50,6 +50,37 @@ class ProjectNotFoundError(StoreNotFoundError):
     """A URL holds no ``manifest.zarr``."""
 
 
+class ProjectAccessError(VbzarrError, PermissionError):
+    """A project's location cannot be read: missing bucket, refused credentials, network."""
+
+
+class ProjectInputError(VbzarrError, ValueError):
+    """A release's table (CSV) cannot be read as the AllenSDK reads it.
+
+    Parameters
+    ----------
+    path
+        The CSV file.
+    field
+        The column that is missing or malformed; ``None`` for the whole file.
+    problem
+        What was expected and what was found.
+    """
+
+    def __init__(self, path: str, field: str | None, problem: str) -> None:
+        self.path, self.field, self.problem = str(path), field, problem
+        super().__init__(f"{self.path}" + (f" [{field}]" if field else "") + f": {problem}")
+
+
+class DestinationError(VbzarrError, ValueError):
+    """A conversion's destination cannot be written: it holds something that is not vbzarr's
+    (never deleted or overwritten), it is unwritable, or its bucket does not exist."""
+
+
+class ConcurrentConversionError(VbzarrError, RuntimeError):
+    """Another conversion committed the same store to the project meanwhile."""
+
+
 class ManifestError(VbzarrError, ValueError):
     """The manifest disagrees with the stores it indexes."""
 

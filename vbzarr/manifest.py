@@ -1,12 +1,15 @@
-"""The project manifest: the AllenSDK project tables plus the index of stores, in one Zarr group.
+"""The project manifest: the AllenSDK project tables, and the index of the project's stores.
 
-``<project>/manifest.zarr`` is a Zarr v3 group whose root ``zarr.json`` holds consolidated metadata
-and the project attributes. Each table is one single-chunk array of bytes: the table as a Parquet
-file (zstd inside), which keeps every float bit for bit, the index, the dtypes (nullable integers,
-UTC datetimes, text) and list columns, and which any Parquet reader opens
-(``pd.read_parquet(io.BytesIO(group[name][:].tobytes()))``). Opening a project therefore reads one
-object, and each table one more, whatever the number of sessions; a per-column layout would cost
-one GET per column.
+``manifest/`` is a Zarr group of the project repository whose attributes hold the project's
+(dataset, source, table names, schema version). Each table is one single-chunk array of bytes:
+the table as a Parquet file (zstd inside), which keeps every float bit for bit, the index, the
+dtypes (nullable integers, UTC datetimes, text) and list columns, and which any Parquet reader
+opens (``pd.read_parquet(io.BytesIO(group[name][:].tobytes()))``). Opening a project reads the
+repository's snapshot (every group's metadata, whatever the number of sessions), and each table
+one chunk more.
+
+The index of stores is each store's own root attributes (kind, id, source, checksum, group
+sizes, missing streams): committed with the store, so a reader never sees one without the other.
 
 The project tables follow the AllenSDK's reading conventions (``BehaviorProjectCloudApi`` for VBO,
 ``VisualBehaviorNeuropixelsProjectCloudApi`` for VBN): same file names, indexes, column order,
@@ -16,20 +19,22 @@ list parsing, date parsing and nullable integer columns.
 from __future__ import annotations
 
 import ast
+import asyncio
 import io
 import json
-import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import zarr
+import zarr.api.asynchronous
+from zarr.abc.store import Store
+from zarr.core.sync import sync
 
-from .errors import ManifestError, ProjectNotFoundError
-from .schema import MANIFEST
+from .errors import ManifestError, ProjectInputError, ProjectNotFoundError
+from .schema import MANIFEST, STORE_FOLDERS
 from .store import check_schema
-from .urls import join, zarr_store
 
 #: dataset -> {table name: (CSV file in project_metadata/, index)}
 TABLES = {
@@ -106,7 +111,6 @@ VBO_ORDER = [
     "published_at",
     "isi_experiment_id",
 ]
-STORES = "stores"
 
 
 def dataset_of(names: list[str]) -> str:
@@ -126,19 +130,61 @@ def _parse_list(value: Any) -> Any:
     return value
 
 
-def read_table(csv: bytes | str, name: str, index: str, dataset: str) -> pd.DataFrame:
-    """One project CSV as the AllenSDK returns it (index, dtypes, lists, dates, column order)."""
+def read_table(
+    csv: bytes | str, name: str, index: str, dataset: str, where: str | None = None
+) -> pd.DataFrame:
+    """One project CSV as the AllenSDK returns it (index, dtypes, lists, dates, column order).
+
+    Raises
+    ------
+    ProjectInputError
+        The CSV cannot be parsed, lacks its index column, has ids that are missing, not integers
+        or repeated, or a list column value that is not a list; the message names the file, the
+        column and the row.
+    """
+    where = where or (csv if isinstance(csv, str) else name)
     vbo = dataset == "visual-behavior-ophys"
-    frame = pd.read_csv(
-        io.BytesIO(csv) if isinstance(csv, bytes) else csv, dtype={"mouse_id": str} if vbo else None
-    )
+    try:
+        frame = pd.read_csv(
+            io.BytesIO(csv) if isinstance(csv, bytes) else csv, dtype={"mouse_id": str} if vbo else None
+        )
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as err:
+        raise ProjectInputError(where, None, f"expected a CSV table; it does not parse ({err})") from err
+    if index not in frame:
+        raise ProjectInputError(
+            where, index, f"expected the index column {index!r}; found {list(frame.columns)}"
+        )
+    ids = pd.to_numeric(frame[index], errors="coerce")
+    bad = frame.index[ids.isna() | (ids != ids.round())]
+    if len(bad):
+        raise ProjectInputError(
+            where, index, f"expected integer ids; row {int(bad[0]) + 2} holds {frame[index].iloc[bad[0]]!r}"
+        )
+    frame[index] = ids.astype(np.int64)
+    repeated = frame[index][frame[index].duplicated()]
+    if len(repeated):
+        raise ProjectInputError(where, index, f"expected unique ids; {sorted(set(repeated))[:5]} repeat")
     for col in LIST_COLUMNS:
         if col in frame and not pd.api.types.is_numeric_dtype(frame[col]):
-            frame[col] = frame[col].astype(object).map(_parse_list)
+            values = frame[col].astype(object)
+            try:
+                frame[col] = values.map(_parse_list)
+            except (ValueError, SyntaxError) as err:
+                row = next(i for i, v in enumerate(values) if _unparsable(v))
+                raise ProjectInputError(
+                    where,
+                    col,
+                    f'expected a list like "[1, 2]"; row {row + 2} holds {values.iloc[row]!r} ({err})',
+                ) from err
     if vbo and "date_of_acquisition" in frame:
-        frame["date_of_acquisition"] = pd.to_datetime(
-            frame["date_of_acquisition"], format="ISO8601", utc=True
-        ).astype("datetime64[ns, UTC]")
+        try:
+            frame["date_of_acquisition"] = pd.to_datetime(
+                frame["date_of_acquisition"], format="ISO8601", utc=True
+            ).astype("datetime64[ns, UTC]")
+        except (ValueError, TypeError) as err:
+            raise ProjectInputError(
+                where, "date_of_acquisition", f"expected ISO 8601 dates ({str(err).splitlines()[0]})"
+            ) from err
     nullable = (
         VBO_INT64
         if vbo
@@ -146,13 +192,22 @@ def read_table(csv: bytes | str, name: str, index: str, dataset: str) -> pd.Data
     )
     for col in nullable:
         if col in frame:
-            frame[col] = frame[col].astype("Int64")
+            try:
+                frame[col] = frame[col].astype("Int64")
+            except (TypeError, ValueError) as err:
+                raise ProjectInputError(where, col, f"expected integers or empty cells ({err})") from err
     if vbo and name != "ophys_cells_table":
         first = [c for c in VBO_ORDER if c in frame]
         frame = frame[first + [c for c in frame.columns if c not in first]]
-    if index not in frame:
-        raise ManifestError(f"{name}: expected an index column {index!r}; found {list(frame.columns)}")
     return frame.set_index(index)
+
+
+def _unparsable(value: Any) -> bool:
+    try:
+        _parse_list(value)
+    except (ValueError, SyntaxError):
+        return True
+    return False
 
 
 def _missing(value: Any) -> bool:
@@ -210,17 +265,10 @@ def decode_table(data: np.ndarray, attrs: dict[str, Any]) -> pd.DataFrame:
     return frame
 
 
-def write_manifest(
-    url: str,
-    tables: dict[str, pd.DataFrame],
-    stores: pd.DataFrame,
-    attrs: dict[str, Any],
-    storage_options: dict | None = None,
-) -> None:
-    """Write ``<url>/manifest.zarr``: the tables, the store index, consolidated metadata."""
-    store = zarr_store(join(url, MANIFEST), storage_options, "w")
-    root = zarr.open_group(store, mode="w", zarr_format=3, attributes=attrs)
-    for name, frame in {**tables, STORES: stores}.items():
+def write_manifest(store: Store, tables: dict[str, pd.DataFrame], attrs: dict[str, Any]) -> None:
+    """Write (or replace) the ``manifest`` group of a project session: the tables and attrs."""
+    root = zarr.open_group(store, path=MANIFEST, mode="w", zarr_format=3, attributes=attrs)
+    for name, frame in tables.items():
         data, table_attrs = encode_table(frame, name)
         arr = root.create_array(
             name,
@@ -231,9 +279,6 @@ def write_manifest(
             attributes={**table_attrs, "rows": len(frame), "index": frame.index.name},
         )
         arr[:] = data
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Consolidated metadata", category=UserWarning)
-        zarr.consolidate_metadata(store, zarr_format=3)
 
 
 @dataclass
@@ -249,22 +294,73 @@ class Manifest:
         return list(self.attrs["tables"])
 
     def table(self, name: str) -> pd.DataFrame:
-        if name not in self.group:
+        if name not in self.table_names:
             raise ManifestError(f"{self.url}: no table {name!r}; the manifest has {self.table_names}")
         arr = self.group[name]
         return decode_table(arr[:], dict(arr.attrs))
 
 
-def open_manifest(url: str, storage_options: dict | None = None) -> Manifest:
-    """Open ``<url>/manifest.zarr`` (one read: its consolidated root ``zarr.json``)."""
-    store = zarr_store(join(url, MANIFEST), storage_options, "r")
+def open_manifest(store: Store, url: str) -> Manifest:
+    """Open the ``manifest`` group of a project session (its metadata is in the snapshot)."""
     try:
-        group = zarr.open_group(store, mode="r", zarr_format=3, use_consolidated=True)
+        group = zarr.open_group(store, path=MANIFEST, mode="r", zarr_format=3, use_consolidated=False)
     except (FileNotFoundError, KeyError, zarr.errors.GroupNotFoundError) as err:
         raise ProjectNotFoundError(
-            f"{url}: expected a vbzarr project ({MANIFEST}); there is none. Convert one with "
-            "`vbzarr convert SRC DST`."
+            f"{url}: expected a vbzarr project (a '{MANIFEST}' group); there is none. Convert one "
+            "with `vbzarr convert SRC DST`."
         ) from err
     attrs = dict(group.attrs)
     check_schema(attrs, url)
     return Manifest(url=url, group=group, attrs=attrs)
+
+
+def store_records(store: Store) -> dict[str, dict[str, Any]]:
+    """``{store path: root attributes}`` of every store of a project session (its index).
+
+    Reads only group metadata (in the snapshot: no object-store request), every store's at once.
+    """
+
+    async def records() -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        for folder in STORE_FOLDERS.values():
+            if not await store.exists(f"{folder}/zarr.json"):
+                continue
+            names = [n async for n in store.list_dir(folder) if n != "zarr.json"]
+            groups = await asyncio.gather(
+                *(
+                    zarr.api.asynchronous.open_group(
+                        store, path=f"{folder}/{n}", mode="r", use_consolidated=False
+                    )
+                    for n in names
+                )
+            )
+            out.update({f"{folder}/{n}": dict(g.attrs) for n, g in zip(names, groups, strict=True)})
+        return out
+
+    return sync(records())
+
+
+def stores_table(records: dict[str, dict[str, Any]]) -> pd.DataFrame:
+    """The index of stores as a table: one row per store (kind, id, source, sha256, group sizes,
+    missing streams, converter version and time)."""
+    rows = []
+    for path, attrs in sorted(records.items()):
+        provenance = attrs.get("provenance", {})
+        rows.append(
+            {
+                "store": path,
+                "kind": attrs.get("kind"),
+                "id": int(path.rsplit("/", 1)[-1]),
+                "source": provenance.get("source"),
+                "source_size": provenance.get("size"),
+                "sha256": provenance.get("sha256"),
+                "lfp_sources": [s.get("source") for s in provenance.get("lfp_sources", [])],
+                "groups": attrs.get("group_sizes", {}),
+                "missing_streams": attrs.get("missing_streams", []),
+                "converted_at": provenance.get("converted_at"),
+                "vbzarr_schema_version": attrs.get("vbzarr_schema_version"),
+            }
+        )
+    columns = ["store", "kind", "id", "source", "source_size", "sha256", "lfp_sources", "groups"]
+    frame = pd.DataFrame(rows, columns=None if rows else columns)
+    return frame.set_index("store")

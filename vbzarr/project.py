@@ -12,22 +12,21 @@ from dataclasses import dataclass
 from typing import Any
 
 import dask.array as da
+import icechunk
 import numpy as np
 import pandas as pd
 import xarray as xr
 import zarr
 import zarr.api.asynchronous
 from dask.base import tokenize
-from zarr.abc.store import Store
 from zarr.core.sync import sync
-from zarr.storage import FsspecStore, LocalStore
 
 from . import filters
 from .errors import ManifestError, QueryError, StoreNotFoundError
-from .manifest import STORES, Manifest, open_manifest
+from .manifest import Manifest, open_manifest, store_records, stores_table
+from .repository import open_repository, readonly_session
 from .schema import STORE_FOLDERS
-from .store import READ_CONFIG, open_store, row_offsets, to_dataframe
-from .urls import join, zarr_store
+from .store import READ_CONFIG, check_schema, row_offsets, to_dataframe
 
 #: Experiment-table columns carried as coordinates on ``ophys_experiment_id`` in cross-session
 #: views, so that grouping by cre line, experience level, session... is one ``groupby``.
@@ -48,6 +47,9 @@ SESSION_COORDS = [
     "project_code",
 ]
 
+
+#: Name of the store index among the project's tables.
+STORES = "stores"
 
 #: Largest number of cells in one chunk of a cross-session trace view.
 CELLS_PER_CHUNK = 256
@@ -224,17 +226,33 @@ class Project:
     read on first use; stores open lazily by id.
     """
 
-    def __init__(self, url: str, manifest: Manifest, storage_options: dict | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        repository: icechunk.Repository,
+        session: icechunk.Session,
+        manifest: Manifest,
+        storage_options: dict | None = None,
+        version: str | None = None,
+    ) -> None:
         self.url = url
+        self.repository = repository
+        self.session = session
         self.manifest = manifest
         self.storage_options = storage_options
+        self.version = version
         self._tables: dict[str, pd.DataFrame] = {}
         self._open_stores: OrderedDict[str, zarr.Group] = OrderedDict()
         self._open_stores_lock = threading.Lock()  # callers may share a project across threads
 
+    @property
+    def snapshot_id(self) -> str:
+        """The snapshot this project reads: later commits to the project do not change it."""
+        return self.session.snapshot_id
+
     def __getstate__(self) -> dict[str, Any]:
         # A copy (e.g. sent to a dask worker) opens its own store roots: the kept ones and their
-        # lock stay behind.
+        # lock stay behind. The read-only session pickles with its snapshot.
         state = {k: v for k, v in self.__dict__.items() if k != "_open_stores_lock"}
         state["_open_stores"] = OrderedDict()
         return state
@@ -255,8 +273,10 @@ class Project:
 
     def table(self, name: str) -> pd.DataFrame:
         """A project table by name (a copy; the cached one stays intact)."""
+        if name == STORES:
+            return self.stores
         if name not in self._tables:
-            if name not in (*self.table_names, STORES):
+            if name not in self.table_names:
                 raise ManifestError(f"{self.url}: expected a table in {self.table_names}; got {name!r}")
             self._tables[name] = self.manifest.table(name)
         return self._tables[name].copy()
@@ -271,20 +291,32 @@ class Project:
 
     @property
     def stores(self) -> pd.DataFrame:
-        """The store index: one row per store (kind, id, source, checksum, group shapes...)."""
-        return self.table(STORES)
+        """The store index: one row per store (kind, id, source, sha256, group sizes, missing
+        streams...), from the stores' own root attributes (group metadata only: no chunk read)."""
+        if STORES not in self._tables:
+            self._tables[STORES] = stores_table(store_records(self.session.store))
+        return self._tables[STORES].copy()
+
+    def history(self) -> list[icechunk.SnapshotInfo]:
+        """The commits up to this project's snapshot, newest first (``id``, ``written_at``,
+        ``message``): ``open_project(url, version=id)`` opens any of them."""
+        return list(self.repository.ancestry(snapshot_id=self.snapshot_id))
+
+    @property
+    def tags(self) -> dict[str, str]:
+        """The project's tags (releases) and the snapshot each names."""
+        return {t: self.repository.lookup_tag(t) for t in sorted(self.repository.list_tags())}
 
     # -- stores --------------------------------------------------------------------------------
     def store(self, kind: str, store_id: int) -> xr.DataTree:
         """The store of ``kind`` (``ophys_experiment``, ``behavior_session``, ``ecephys_session``)."""
         path = self._store_path(kind, store_id)
-        try:
-            return open_store(join(self.url, path), storage_options=self.storage_options)
-        except StoreNotFoundError as err:
-            raise ManifestError(
-                f"{self.url}: the manifest lists {path}, but the store is missing ({err}). "
-                "Re-run `vbzarr convert` to repair the project."
-            ) from err
+        with zarr.config.set(READ_CONFIG):
+            tree = xr.open_datatree(
+                self.session.store, group=path, engine="zarr", chunks={}, consolidated=False, zarr_format=3
+            )
+        check_schema(tree.attrs, f"{self.url}/{path}")
+        return tree
 
     def group(self, kind: str, store_id: int, group: str, dask: bool = True) -> xr.Dataset:
         """One group of one store as a lazy Dataset (cheaper than the whole tree: it reads the
@@ -340,13 +372,15 @@ class Project:
             roots = _concurrently(
                 (
                     zarr.api.asynchronous.open_group(
-                        self._zarr_store(p), mode="r", zarr_format=3, use_consolidated=True
+                        self.session.store, path=p, mode="r", zarr_format=3, use_consolidated=False
                     )
                     for p in missing
                 ),
                 return_exceptions=True,
             )
             for path, root in zip(missing, roots, strict=True):
+                if not isinstance(root, Exception):
+                    check_schema(dict(root.attrs), f"{self.url}/{path}")
                 if isinstance(root, Exception):
                     raise ManifestError(
                         f"{self.url}: the manifest lists {path}, but the store is missing or "
@@ -363,29 +397,19 @@ class Project:
         return out
 
     def _store_path(self, kind: str, store_id: int) -> str:
-        """``<folder>/<id>.zarr`` of a store the manifest lists (else StoreNotFoundError)."""
-        path = f"{STORE_FOLDERS[kind + '_id']}/{int(store_id)}.zarr"
-        if path not in self._store_paths:
-            raise StoreNotFoundError(
-                f"{self.url}: no {kind} {store_id} in the manifest ({len(self._store_paths)} stores)"
-            )
+        """``<folder>/<id>`` of a store the project holds (else StoreNotFoundError)."""
+        path = f"{STORE_FOLDERS[kind + '_id']}/{int(store_id)}"
+        if path not in self._known_stores:
+            if not sync(self.session.store.exists(f"{path}/zarr.json")):
+                raise StoreNotFoundError(
+                    f"{self.url}: no {kind} {store_id} in this project (snapshot {self.snapshot_id})"
+                )
+            self._known_stores.add(path)
         return path
 
     @functools.cached_property
-    def _root_store(self) -> Store:
-        return zarr_store(self.url, self.storage_options)
-
-    def _zarr_store(self, path: str) -> Store:
-        """The store at ``path`` in the project, on the project's one filesystem: on object
-        storage its connections are kept (a store per group opened a new HTTP session)."""
-        root = self._root_store
-        if isinstance(root, FsspecStore):
-            return FsspecStore(root.fs, path=join(root.path, path), read_only=True)
-        return LocalStore(os.path.join(root.root, path), read_only=True)
-
-    @functools.cached_property
-    def _store_paths(self) -> set[str]:
-        return set(self.stores.index)
+    def _known_stores(self) -> set[str]:
+        return set()
 
     def ophys_experiment(self, ophys_experiment_id: int) -> xr.DataTree:
         """One ophys experiment, lazily (every array a dask array)."""
@@ -620,40 +644,63 @@ class Project:
         stores = self.stores
         lines = [
             f"vbzarr project {self.url} ({self.dataset}, schema "
-            f"{self.manifest.attrs['vbzarr_schema_version']})"
+            f"{self.manifest.attrs['vbzarr_schema_version']}, snapshot {self.snapshot_id}"
+            + (f", version {self.version}" if self.version else "")
+            + ")"
         ]
         lines += [f"  {name}: {self.manifest.group[name].attrs['rows']} rows" for name in self.table_names]
         lines += [f"  {kind} stores: {n}" for kind, n in stores["kind"].value_counts().items()]
         return "\n".join(lines)
 
+    def describe_history(self, limit: int = 20) -> str:
+        """The latest commits (snapshot id, time, message) and the tags."""
+        tags: dict[str, list[str]] = {}
+        for tag, snapshot in self.tags.items():
+            tags.setdefault(snapshot, []).append(tag)
+        lines = []
+        for info in self.history()[:limit]:
+            named = f" [{', '.join(tags[info.id])}]" if info.id in tags else ""
+            lines.append(f"  {info.id}  {info.written_at:%Y-%m-%d %H:%M:%S}  {info.message}{named}")
+        return "history (newest first):\n" + "\n".join(lines)
+
     def __repr__(self) -> str:
         return self.describe()
 
 
-def open_project(url: str | os.PathLike, *, storage_options: dict[str, Any] | None = None) -> Project:
+def open_project(
+    url: str | os.PathLike, *, version: str | None = None, storage_options: dict[str, Any] | None = None
+) -> Project:
     """Open a vbzarr project (folder or bucket prefix) written by ``vbzarr convert``.
 
-    Reads one object (the manifest's consolidated ``zarr.json``); tables are read on first use
-    and stores when asked for.
+    The project is read at one snapshot: the branch tip when opened (default), a tag (a release,
+    e.g. ``"v1.0.1"``) or a snapshot id; conversions committing meanwhile do not change what it
+    reads. Opening reads the repository's configuration, branch and snapshot (every group's
+    metadata), whatever the number of sessions; tables are read on first use and stores when
+    asked for.
 
     Parameters
     ----------
     url
-        Local path or fsspec URL (``s3://bucket/vbo``).
+        Local path or ``s3://bucket/prefix``.
+    version
+        A tag or snapshot id (see ``vbzarr info URL``); default the latest commit.
     storage_options
-        fsspec options, e.g. ``{"anon": True}`` or ``{"client_kwargs": {"endpoint_url": ...}}``.
+        fsspec-style options, e.g. ``{"anon": True}`` or ``{"client_kwargs": {"endpoint_url": ...}}``.
 
     Raises
     ------
     ProjectNotFoundError
-        No ``manifest.zarr`` at ``url``.
+        No vbzarr project at ``url``, or no such version.
     SchemaVersionError
-        The project was written by a newer vbzarr.
+        The project was written by another vbzarr schema.
 
     Examples
     --------
     >>> project = vbzarr.open_project("s3://bucket/vbo", storage_options={"anon": True})  # doctest: +SKIP
     >>> project.ophys_experiment_table.query("cre_line == 'Vip-IRES-Cre'")  # doctest: +SKIP
+    >>> release = vbzarr.open_project("s3://bucket/vbo", version="v1.0.1")  # doctest: +SKIP
     """
     url = str(url)
-    return Project(url, open_manifest(url, storage_options), storage_options)
+    repo = open_repository(url, storage_options)
+    session = readonly_session(repo, version, url)
+    return Project(url, repo, session, open_manifest(session.store, url), storage_options, version)

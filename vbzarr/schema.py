@@ -25,7 +25,7 @@ STORE_FOLDERS = {
     "behavior_session_id": "behavior_sessions",
     "ecephys_session_id": "ecephys_sessions",
 }
-MANIFEST = "manifest.zarr"
+MANIFEST = "manifest"
 
 #: Attributes of every seconds-valued variable. Not the CF time unit "seconds": xarray decodes a
 #: variable with that ``units`` as timedelta64 in some versions; "s" (SI) it never decodes.

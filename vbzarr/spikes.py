@@ -110,7 +110,8 @@ def _units_dataset(units: xr.Dataset | xr.DataTree) -> xr.Dataset:
         units = units.to_dataset()
     if "spike_times" not in units:
         raise AlignmentError(
-            f"Expected a units Dataset with 'spike_times' (a store's units group). Got {list(units.data_vars)}."
+            "Expected a units Dataset with 'spike_times' (a store's units group). "
+            f"Got {list(units.data_vars)}."
         )
     return units
 

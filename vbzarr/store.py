@@ -149,7 +149,9 @@ def to_dataframe(ds: xr.Dataset | xr.DataTree, *, ragged_columns: bool = True) -
         ds = ds.to_dataset()
     ragged_cols = [k for k, v in ds.data_vars.items() if "ragged_index" in v.attrs]
     offsets = {k: row_offsets(ds, str(k)) for k in ragged_cols} if ragged_columns else {}
-    index_vars = {ds[k].attrs[a] for k in ragged_cols for a in ("ragged_index", "ragged_start") if a in ds[k].attrs}
+    index_vars = {
+        ds[k].attrs[a] for k in ragged_cols for a in ("ragged_index", "ragged_start") if a in ds[k].attrs
+    }
     flat_dims = {d for k in ragged_cols for d in ds[k].dims}
     rows = ds.drop_dims(flat_dims)
     if any(v.chunks is not None for v in rows.variables.values()):
@@ -175,6 +177,9 @@ def to_dataframe(ds: xr.Dataset | xr.DataTree, *, ragged_columns: bool = True) -
         values = read_rows(ds[name].variable, starts, ends)
         parts = np.split(values, np.cumsum(ends - starts)[:-1]) if len(starts) else []
         columns[str(name)] = pd.Series(parts, index=rows[dim].values, dtype=object)
+    # The table's own column order where the store records it (AllenSDK's), else as listed.
+    order = [c for c in ds.attrs.get("column_order", []) if c in columns]
+    columns = {c: columns[c] for c in [*order, *(c for c in columns if c not in order)]}
     frame = pd.DataFrame(columns, index=rows[dim].values)
     frame.index.name = dim
     return frame

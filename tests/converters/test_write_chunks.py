@@ -9,7 +9,7 @@ import pytest
 import zarr
 from zarr.codecs import BloscCodec, ZstdCodec
 
-from converters.convert import _write_chunks
+from converters.convert import FolderTarget, _write_chunks
 
 
 def _files(root: Path) -> dict[str, bytes]:
@@ -67,7 +67,7 @@ def test_chunk_files_equal_zarr_s(tmp_path, dtype, shape, chunks, fill, codec):
     cut = chunks[0] * max(1, shape[0] // chunks[0] // 2)
     for block in [(slice(0, cut),), (slice(cut, shape[0]),)]:
         block += (slice(None),) * (len(shape) - 1)
-        _write_chunks(str(tmp_path / "ours"), arrays["ours"], block, values[block])
+        _write_chunks(FolderTarget(str(tmp_path / "ours")), arrays["ours"], block, values[block])
     assert _files(tmp_path / "ours") == _files(tmp_path / "zarr")
     back = zarr.open_array(tmp_path / "ours", mode="r")[...]
     np.testing.assert_array_equal(back, values.astype(back.dtype))

@@ -191,4 +191,6 @@ def test_event_time_column_defaults_and_choice():
     t = np.arange(0.0, 10.0, 0.5)
     signal = as_signal(t, t[None], 8)
     by_column = vbzarr.align(signal, vbn_trials, (0.0, 1.0), rate=2.0, time_column="start_time")
-    np.testing.assert_array_equal(by_column.values, vbzarr.align(signal, [1.0, 5.0], (0.0, 1.0), rate=2.0).values)
+    np.testing.assert_array_equal(
+        by_column.values, vbzarr.align(signal, [1.0, 5.0], (0.0, 1.0), rate=2.0).values
+    )

@@ -29,11 +29,11 @@ def _varied(frame: pd.DataFrame) -> pd.DataFrame:
     out-of-brain units, bad quality."""
     frame = frame.copy()
     n = len(frame)
-    frame.loc[frame.index[1 : n : 7], "amplitude_cutoff"] = np.nan
-    frame.loc[frame.index[2 : n : 9], "presence_ratio"] = np.nan
-    frame.loc[frame.index[3 : n : 5], "valid_data"] = False
-    frame.loc[frame.index[4 : n : 6], "structure_acronym"] = np.nan
-    frame.loc[frame.index[5 : n : 4], "quality"] = "noise"
+    frame.loc[frame.index[1:n:7], "amplitude_cutoff"] = np.nan
+    frame.loc[frame.index[2:n:9], "presence_ratio"] = np.nan
+    frame.loc[frame.index[3:n:5], "valid_data"] = False
+    frame.loc[frame.index[4:n:6], "structure_acronym"] = np.nan
+    frame.loc[frame.index[5:n:4], "quality"] = "noise"
     return frame
 
 
@@ -70,7 +70,9 @@ def test_get_units_on_the_unit_table_follows_allensdk(vbn_converted, kwargs):
 def test_get_units_on_stores_keeps_each_units_spikes(vbn_converted, kwargs):
     project = vbzarr.open_project(vbn_converted)
     units = project.units()
-    table = _varied(units[["amplitude_cutoff", "presence_ratio", "isi_violations", "valid_data"]].to_dataframe())
+    table = _varied(
+        units[["amplitude_cutoff", "presence_ratio", "isi_violations", "valid_data"]].to_dataframe()
+    )
     table["quality"] = _varied(project.unit_table).quality.reindex(table.index)
     table["structure_acronym"] = _varied(project.unit_table).structure_acronym.reindex(table.index)
     varied = units.assign({c: ("unit_id", table[c].to_numpy()) for c in table.columns})

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import pickle
 import shutil
 import sys
-from collections import Counter
 
 import numpy as np
 import pandas as pd
@@ -73,14 +73,10 @@ def test_reference_csvs_roundtrip_through_manifest(tmp_path, dataset):
         name: read_table(str(meta / csv), name, index, dataset)
         for name, (csv, index) in TABLES[dataset].items()
     }
-    from vbzarr.manifest import write_manifest
+    from converters.commits import commit_manifest, open_or_create
 
-    stores = pd.DataFrame({"kind": []}, index=pd.Index([], name="store"))
-    write_manifest(
-        str(tmp_path),
-        tables,
-        stores,
-        {"vbzarr_schema_version": vbzarr.SCHEMA_VERSION, "dataset": dataset, "tables": list(tables)},
+    commit_manifest(
+        open_or_create(str(tmp_path)), str(tmp_path), tables, {"dataset": dataset, "source": str(meta)}
     )
     project = vbzarr.open_project(tmp_path)
     for name, expected in tables.items():
@@ -91,43 +87,43 @@ def test_reference_csvs_roundtrip_through_manifest(tmp_path, dataset):
         for col in raw.columns[(raw.dtypes == np.float64).to_numpy()]:
             values = got[col] if col in got else got.index.to_series()
             np.testing.assert_array_equal(
-                values.to_numpy(dtype=np.float64, na_value=np.nan).view(np.uint64), raw[col].to_numpy().view(np.uint64), col
+                values.to_numpy(dtype=np.float64, na_value=np.nan).view(np.uint64),
+                raw[col].to_numpy().view(np.uint64),
+                col,
             )
     if dataset == "visual-behavior-neuropixels":
         assert isinstance(project.ecephys_session_table["structure_acronyms"].iloc[0], list)
 
 
-def test_stores_by_id_equal_single_store_reads(project_url, vbo_project):
+def test_stores_by_id_equal_single_store_reads(project_url, vbo_project, tmp_path):
+    from converters import convert_nwb
+
     project = vbzarr.open_project(project_url)
     eid = int(vbo_project.ophys_experiment_table.index[0])
     tree = project.ophys_experiment(eid)
-    direct = vbzarr.open_store(f"{project_url}/ophys_experiments/{eid}.zarr")
+    convert_nwb(vbo_project.experiment_path(eid), tmp_path / "one.zarr")
+    direct = vbzarr.open_store(tmp_path / "one.zarr")
     np.testing.assert_array_equal(tree["ophys"]["dff"].values, direct["ophys"]["dff"].values)
     bid = int(vbo_project.behavior_session_table.query("ophys_session_id.isna()").index[0])
     assert project.behavior_session(bid).attrs["kind"] == "behavior_session"
-    with pytest.raises(vbzarr.StoreNotFoundError, match="no ophys_experiment 1 in the manifest"):
+    with pytest.raises(vbzarr.StoreNotFoundError, match="no ophys_experiment 1 in this project"):
         project.ophys_experiment(1)
 
 
-def _codec_pipeline(variable) -> str:
-    """The codec pipeline of the zarr array behind a lazily indexed xarray variable."""
-    array = variable.variable._data
-    while not hasattr(array, "_array"):
-        array = array.array
-    return type(array._array._async_array.codec_pipeline).__name__
+def test_plain_zarr_and_xarray_read_the_project(project_url, vbo_project):
+    """The project is plain Zarr in an Icechunk repository: xarray opens it without vbzarr."""
+    import icechunk
 
-
-def test_reads_decode_with_zarrs_and_leave_zarr_config_alone(project_url, vbo_project):
-    before = zarr.config.get("codec_pipeline.path")
-    project = vbzarr.open_project(project_url)
+    repo = icechunk.Repository.open(icechunk.local_filesystem_storage(project_url))
+    store = repo.readonly_session("main").store
     eid = int(vbo_project.ophys_experiment_table.index[0])
-    ophys = project.group("ophys_experiment", eid, "ophys", dask=False)
-    assert _codec_pipeline(ophys["dff"]) == "ZarrsCodecPipeline"
-    # Same values as zarr-python's own pipeline reading the same array.
-    plain = zarr.open_array(f"{project_url}/ophys_experiments/{eid}.zarr/ophys/dff", mode="r")
-    assert type(plain._async_array.codec_pipeline).__name__ == "BatchedCodecPipeline"
-    np.testing.assert_array_equal(ophys["dff"].values, plain[:])
-    assert zarr.config.get("codec_pipeline.path") == before
+    ophys = xr.open_zarr(store, group=f"ophys_experiments/{eid}/ophys", consolidated=False)
+    tree = xr.open_datatree(store, group=f"ophys_experiments/{eid}", engine="zarr", consolidated=False)
+    mine = vbzarr.open_project(project_url).ophys_experiment(eid)
+    np.testing.assert_array_equal(ophys["dff"].values, mine["ophys"]["dff"].values)
+    assert ophys["time"].dtype == np.float64
+    assert set(tree.children) == set(mine.children)
+    assert tree.attrs["kind"] == "ophys_experiment"
 
 
 def test_project_pickles_after_use(project_url):
@@ -333,12 +329,27 @@ def test_rerun_converts_only_new_or_changed(tmp_path, vbo_project):
     assert len(first.converted) == len(vbo_project.ophys_experiment_table) + 1
     again = convert_project(str(src), str(dst))
     assert again.converted == [] and len(again.skipped) == len(first.converted)
-    # Touch one file: only it converts again.
     eid = vbo_project.ophys_experiment_table.index[0]
     changed = src / "behavior_ophys_experiments" / f"behavior_ophys_experiment_{eid}.nwb"
-    changed.write_bytes(changed.read_bytes())
+    # Touched (same content, new time): nothing to do. New content: only it converts again,
+    # as a new commit; the previous snapshot still reads the old version.
+    os.utime(changed)
+    assert convert_project(str(src), str(dst)).converted == []
+    before = vbzarr.open_project(dst)
+    changed.write_bytes(changed.read_bytes() + b"\0" * 64)  # HDF5 ignores bytes past its end
     third = convert_project(str(src), str(dst))
     assert third.converted == [str(changed)]
+    after = vbzarr.open_project(dst)
+    assert after.snapshot_id != before.snapshot_id
+    old = vbzarr.open_project(dst, version=before.snapshot_id)
+    assert (
+        old.stores.loc[f"ophys_experiments/{eid}", "sha256"]
+        != after.stores.loc[f"ophys_experiments/{eid}", "sha256"]
+    )
+    assert (
+        before.ophys_experiment(eid)["ophys"]["dff"].shape
+        == after.ophys_experiment(eid)["ophys"]["dff"].shape
+    )
 
 
 def test_bad_file_does_not_stop_the_batch(tmp_path, vbo_project):
@@ -361,77 +372,90 @@ def test_cache_dir_above_release_is_found(tmp_path, vbo_project):
     assert not report.failed and report.converted
 
 
-def test_errors_for_missing_project_store_and_newer_schema(tmp_path, project_url):
+def _commit_attrs(url, path, **attrs):
+    """Change a group's attributes in a new commit of the project at ``url``."""
+    import icechunk
+
+    repo = icechunk.Repository.open(icechunk.local_filesystem_storage(str(url)))
+    session = repo.writable_session("main")
+    zarr.open_group(session.store, path=path, mode="r+").attrs.update(attrs)
+    session.commit(f"test: {path} attrs")
+
+
+def test_errors_for_missing_project_store_and_versions(tmp_path, project_url):
     with pytest.raises(ProjectNotFoundError, match="expected a vbzarr project"):
         vbzarr.open_project(tmp_path / "nothing-here")
-    broken = tmp_path / "broken"
-    shutil.copytree(project_url, broken)
-    eid = int(vbzarr.open_project(broken).ophys_experiment_table.index[0])
-    shutil.rmtree(broken / "ophys_experiments" / f"{eid}.zarr")
-    with pytest.raises(ManifestError, match="the store is missing"):
-        vbzarr.open_project(broken).ophys_experiment(eid)
-    with pytest.raises(ManifestError, match=f"lists ophys_experiments/{eid}.zarr, but the store is missing"):
-        vbzarr.open_project(broken).dff([eid])
+    project = vbzarr.open_project(project_url)
+    eid = int(project.ophys_experiment_table.index[0])
+    with pytest.raises(vbzarr.StoreNotFoundError, match="no ophys_experiment 1 in this project"):
+        project.dff([eid, 1])
     with pytest.raises(ManifestError, match=r"expected group 'no_such_table' in .* it has \[.*'trials'"):
-        vbzarr.open_project(project_url).events_table([eid], "no_such_table")
+        project.events_table([eid], "no_such_table")
+    with pytest.raises(ProjectNotFoundError, match="expected a tag"):
+        vbzarr.open_project(project_url, version="v9.9")
     newer = tmp_path / "newer"
     shutil.copytree(project_url, newer)
-    root = zarr.open_group(str(newer / "manifest.zarr"), mode="r+")
-    root.attrs["vbzarr_schema_version"] = vbzarr.SCHEMA_VERSION + 1
-    zarr.consolidate_metadata(str(newer / "manifest.zarr"))
+    _commit_attrs(newer, "manifest", vbzarr_schema_version=vbzarr.SCHEMA_VERSION + 1)
     with pytest.raises(SchemaVersionError, match="Upgrade vbzarr"):
         vbzarr.open_project(newer)
+    older = tmp_path / "older"
+    shutil.copytree(project_url, older)
     # An older store (schema 1: units without start offsets, seconds tagged as a CF time unit):
     # refused with how to upgrade it, not read wrongly.
-    store = newer / "ophys_experiments" / f"{eid}.zarr"
-    zarr.open_group(str(store), mode="r+").attrs["vbzarr_schema_version"] = 1
-    zarr.consolidate_metadata(str(store))
+    _commit_attrs(older, f"ophys_experiments/{eid}", vbzarr_schema_version=1)
     with pytest.raises(SchemaVersionError, match=r"schema version 1; .* Re-convert it .*vbzarr convert"):
-        vbzarr.open_store(store)
+        vbzarr.open_project(older).ophys_experiment(eid)
+    with pytest.raises(SchemaVersionError, match="schema version 1"):
+        vbzarr.open_project(older).dff([eid])
 
 
 @pytest.mark.s3
-def test_s3_round_trip_and_get_counts(vbo_project, tmp_path):
+def test_s3_round_trip_and_get_counts(vbo_project, project_url):
     from vbzarr.testing.s3 import CountingS3Server
 
     with CountingS3Server() as s3:
         s3.make_bucket("public", public=True)
         s3.make_bucket("private")
-        for bucket in ("public", "private"):
-            report = convert_project(
-                str(vbo_project.root), f"s3://{bucket}/vbo", storage_options=s3.storage_options()
-            )
-            assert not report.failed
+        report = convert_project(
+            str(vbo_project.root), "s3://public/vbo", storage_options=s3.storage_options(), tag="v1"
+        )
+        assert not report.failed
         s3.reset()
         project = vbzarr.open_project("s3://public/vbo", storage_options=s3.storage_options(anon=True))
-        assert s3.count("GET") == 1  # the manifest's consolidated zarr.json, whatever the size
-        local = vbzarr.open_project(_local_copy(vbo_project, tmp_path))
+        # The repository's config, branch and snapshot (every group's metadata), whatever its size.
+        assert s3.count("GET") <= 5, s3.requests
+        local = vbzarr.open_project(project_url)
+        s3.reset()
         pd.testing.assert_frame_equal(project.ophys_experiment_table, local.ophys_experiment_table)
+        assert s3.count("GET") <= 2  # the table's chunk manifest and its one chunk
         eid = int(project.ophys_experiment_table.index[0])
         np.testing.assert_array_equal(
             project.ophys_experiment(eid)["ophys"]["dff"].values,
             local.ophys_experiment(eid)["ophys"]["dff"].values,
         )
-        # Cross-session reads open every session's groups on the project's one filesystem.
+        # Cross-session reads: group metadata is in the snapshot; only chunks (and their
+        # manifests) are fetched.
         ids = project.ophys_experiment_table.index
         s3.reset()
         dff, trials = project.dff(ids), project.events_table(ids, "trials")
-        # Each session's consolidated zarr.json is read once, for both calls (its root is kept).
-        roots = Counter(path for m, path in s3.requests if m == "GET" and path.endswith(".zarr/zarr.json"))
-        assert len(roots) == len(ids) and set(roots.values()) == {1}
+        assert not any(path.endswith("zarr.json") for _, path in s3.requests)
         np.testing.assert_array_equal(dff.values, local.dff(ids).values)
         pd.testing.assert_frame_equal(trials, local.events_table(ids, "trials"))
-        assert len({id(project._zarr_store(path).fs) for path in project.stores.index}) == 1
+        tagged = vbzarr.open_project(
+            "s3://public/vbo", version="v1", storage_options=s3.storage_options(anon=True)
+        )
+        assert tagged.snapshot_id == project.snapshot_id
+        import s3fs
+
+        s3fs.S3FileSystem(**s3.storage_options()).copy("public/vbo", "private/vbo", recursive=True)
         credentialed = vbzarr.open_project("s3://private/vbo", storage_options=s3.storage_options())
         assert len(credentialed.stores) == len(project.stores)
-        with pytest.raises(PermissionError):
+        with pytest.raises(vbzarr.ProjectNotFoundError, match="there is none"):
+            vbzarr.open_project("s3://private/nothing", storage_options=s3.storage_options())
+        with pytest.raises(
+            vbzarr.ProjectAccessError, match="check the bucket, the prefix and the credentials"
+        ):
             vbzarr.open_project("s3://private/vbo", storage_options=s3.storage_options(anon=True))
-
-
-def _local_copy(vbo_project, tmp_path):
-    dst = tmp_path / "local"
-    convert_project(str(vbo_project.root), str(dst))
-    return dst
 
 
 def test_stores_table_records_provenance(project_url):

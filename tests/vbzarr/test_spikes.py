@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 
 import h5py
+import icechunk
 import numpy as np
 import pytest
 import xarray as xr
@@ -111,10 +112,12 @@ def test_spike_counts_equal_slow_reference(trains, data, small_blocks):
         np.testing.assert_array_equal(vbzarr.spike_train(units, 100 + p), trains[p])
     lo, hi = sorted(data.draw(st.lists(st.floats(0, 20, allow_nan=False), min_size=2, max_size=2)))
     window = vbzarr.spikes_in_window(units, lo, hi)
-    expected_window = [(100 + p, s) for p, t in zip(positions, chosen, strict=True) for s in t if lo <= s < hi]
-    assert sorted(zip(window.unit_id.values.tolist(), window.spike_times.values.tolist(), strict=True)) == sorted(
-        expected_window
-    )
+    expected_window = [
+        (100 + p, s) for p, t in zip(positions, chosen, strict=True) for s in t if lo <= s < hi
+    ]
+    assert sorted(
+        zip(window.unit_id.values.tolist(), window.spike_times.values.tolist(), strict=True)
+    ) == sorted(expected_window)
 
 
 def test_psth_is_mean_rate():
@@ -177,8 +180,10 @@ def _opened(vbn_converted, how: str, data) -> xr.Dataset:
     sid = data.draw(st.sampled_from(ids))
     if how == "store":
         units = project.ecephys_session(sid)["units"].to_dataset()
-    else:  # plain xarray, no vbzarr code: the group describes its own spikes
-        units = xr.open_zarr(f"{vbn_converted}/ecephys_sessions/{int(sid)}.zarr", group="units")
+    else:  # plain xarray on the repository, no vbzarr code: the group describes its own spikes
+        repo = icechunk.Repository.open(icechunk.local_filesystem_storage(vbn_converted))
+        store = repo.readonly_session("main").store
+        units = xr.open_zarr(store, group=f"ecephys_sessions/{int(sid)}/units", consolidated=False)
     return units.assign_coords(ecephys_session_id=("unit_id", np.full(units.sizes["unit_id"], sid)))
 
 

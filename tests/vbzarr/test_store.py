@@ -3,8 +3,7 @@ project declares: seconds are float64, never timedelta64."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
+import icechunk
 import numpy as np
 import pytest
 import xarray as xr
@@ -30,16 +29,22 @@ SECONDS = {
 }
 
 
-def _stores(root: str) -> list[Path]:
-    return sorted(Path(root).glob("*/*.zarr"))
+def _trees(root: str) -> list[tuple[str, xr.DataTree, xr.DataTree]]:
+    """``(path, plain xarray tree, vbzarr tree)`` of every store of a project."""
+    store = icechunk.Repository.open(icechunk.local_filesystem_storage(root)).readonly_session("main").store
+    project = vbzarr.open_project(root)
+    out = []
+    for path, row in project.stores.iterrows():
+        plain = xr.open_datatree(store, group=path, engine="zarr", consolidated=False)
+        out.append((path, plain, project.store(row["kind"], int(row["id"]))))
+    return out
 
 
 @pytest.mark.parametrize("which", ["vbo_converted", "vbn_converted"])
 def test_plain_xarray_reads_seconds_as_float64(which, request):
     root = request.getfixturevalue(which)
     seen = set()
-    for store in _stores(root):
-        tree = xr.open_datatree(store, engine="zarr", consolidated=True)
+    for store, tree, mine in _trees(root):
         for node in tree.subtree:
             for name, var in node.dataset.variables.items():
                 assert var.dtype.kind not in "mM", f"{store}:{node.path}/{name} opened as {var.dtype}"
@@ -48,8 +53,7 @@ def test_plain_xarray_reads_seconds_as_float64(which, request):
                     assert var.dtype == np.float64, f"{store}:{node.path}/{name} is {var.dtype}"
                     seen.add(name)
         # The same through vbzarr, lazily.
-        tree = vbzarr.open_store(store)
-        for node in tree.subtree:
+        for node in mine.subtree:
             for name in SECONDS & set(node.dataset.variables):
                 assert node.dataset[name].dtype == np.float64
     assert {"time", "timestamps", "start_time", "stop_time"} <= seen
@@ -58,8 +62,8 @@ def test_plain_xarray_reads_seconds_as_float64(which, request):
 
 
 def test_traces_say_what_they_hold(vbo_converted):
-    store = sorted(Path(vbo_converted).glob("ophys_experiments/*.zarr"))[0]
-    ophys = xr.open_zarr(store, group="ophys")
+    path, tree, _ = next(t for t in _trees(vbo_converted) if t[0].startswith("ophys_experiments/"))
+    ophys = tree["ophys"].to_dataset()
     assert ophys["dff"].attrs["units"] == "1"  # dF/F is a ratio
     assert "dF/F" in ophys["dff"].attrs["long_name"]
     assert ophys["time"].attrs["units"] == "s"

@@ -1,0 +1,183 @@
+"""The transactional project: kills at random moments, readers during commits, two writers.
+
+Real conversions in subprocesses (``vbzarr convert``), SIGKILLed; real Icechunk repositories on
+a local folder and on moto's S3 server.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+import vbzarr
+from converters.project import convert_project
+from converters.synthetic import content
+from converters.synthetic.project import make_vbo_project
+from converters.validate import validate_store
+from vbzarr.errors import ProjectNotFoundError
+
+
+@pytest.fixture(scope="module")
+def small_release(tmp_path_factory):
+    """Two files: an imaging session and a training session."""
+    return make_vbo_project(
+        tmp_path_factory.mktemp("release"),
+        n_containers=1,
+        sessions_per_container=1,
+        behavior_only_sessions=1,
+        size=content.Size.preset("tiny"),
+        seed=5,
+    )
+
+
+def _convert(src: Path, dst: str, options: dict | None = None) -> subprocess.Popen:
+    extra = ["--storage-options", json.dumps(options)] if options else []
+    return subprocess.Popen(
+        [sys.executable, "-m", "vbzarr.cli", "convert", str(src), dst, "-q", *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
+def _committed(project: vbzarr.Project) -> Counter:
+    """How many commits wrote each store (from the history's messages)."""
+    return Counter(
+        info.message.split(" from ")[0].split(" ", 1)[1]
+        for info in project.history()
+        if info.message.startswith("convert ")
+    )
+
+
+def _kill_and_check(src, dst, storage_options, kills, rng) -> dict:
+    """Convert, SIGKILL at a random moment, check the project, repeat; then finish."""
+    start = time.perf_counter()
+    whole = _convert(src, dst + "-timing", storage_options)
+    assert whole.wait(timeout=300) == 0, whole.stderr.read().decode()
+    duration = time.perf_counter() - start
+    validated: set[str] = set()
+    seen = {"opened": 0, "absent": 0, "stores": []}
+    for _ in range(kills):
+        run = _convert(src, dst, storage_options)
+        time.sleep(rng.uniform(0.2, duration))
+        run.send_signal(signal.SIGKILL)
+        run.wait()
+        try:
+            project = vbzarr.open_project(dst, storage_options=storage_options)
+        except ProjectNotFoundError:
+            seen["absent"] += 1  # killed before its first commit
+            continue
+        seen["opened"] += 1
+        stores = project.stores
+        seen["stores"].append(len(stores))
+        # No finished file was converted twice; every visible store equals its NWB.
+        assert set(_committed(project).values()) <= {1}, _committed(project)
+        fresh = [p for p in stores.index if p not in validated]
+        for path in fresh:
+            kind = stores.loc[path, "kind"]
+            tree = project.store(kind, int(stores.loc[path, "id"]))
+            assert tree.attrs["provenance"]["sha256"] == stores.loc[path, "sha256"]
+        validated.update(fresh)
+    final = _convert(src, dst, storage_options)
+    assert final.wait(timeout=300) == 0, final.stderr.read().decode()
+    project = vbzarr.open_project(dst, storage_options=storage_options)
+    assert set(_committed(project).values()) == {1}
+    assert len(project.stores) == len(list(Path(src).glob("*/*.nwb")))
+    return seen
+
+
+def test_kills_at_random_moments_leave_a_valid_project(small_release, tmp_path):
+    rng = random.Random(7)
+    dst = str(tmp_path / "project")
+    seen = _kill_and_check(small_release.root, dst, None, kills=10, rng=rng)
+    assert seen["opened"] + seen["absent"] == 10
+    assert validate_store(dst) == []  # every store equals its NWB, every array
+    # No staging litter: nothing beside the repository's own folders.
+    assert {p.name for p in Path(dst).iterdir()} <= {
+        "chunks",
+        "manifests",
+        "refs",
+        "snapshots",
+        "transactions",
+        "config.yaml",
+    }
+    assert not list(tmp_path.glob("vbzarr-*"))
+
+
+@pytest.mark.s3
+def test_kills_on_s3(small_release):
+    from vbzarr.testing.s3 import CountingS3Server
+
+    with CountingS3Server() as s3:
+        s3.make_bucket("kills")
+        seen = _kill_and_check(
+            small_release.root, "s3://kills/vbo", s3.storage_options(), kills=3, rng=random.Random(11)
+        )
+        assert seen["opened"] + seen["absent"] == 3
+
+
+def test_a_reader_sees_old_or_new_values_while_a_reconversion_commits(tmp_path, small_release):
+    """A reader pinned at open keeps its values; a reader opening the tip sees whole stores of
+    one version or the other, never a mix, NaN or an error."""
+    other = tmp_path / "v2"  # the same files with other dF/F values
+    shutil.copytree(small_release.root, other)
+    for path in (other / "behavior_ophys_experiments").glob("*.nwb"):
+        with h5py.File(path, "r+") as f:
+            dff = f["processing/ophys/dff/traces/data"]
+            dff[...] = dff[...] * 2.0 + 1.0
+    dst = str(tmp_path / "project")
+    assert not convert_project(str(small_release.root), dst).failed
+    pinned = vbzarr.open_project(dst)
+    ids = [int(i) for i in pinned.ophys_experiment_table.index]
+    old = {i: pinned.ophys_experiment(i)["ophys"]["dff"].values for i in ids}
+    news: dict[int, np.ndarray] = {}
+    problems: list[str] = []
+    reads = Counter()
+    # The second release's files replace the first's (same ids, new values), one commit each, in
+    # another process, while this one reads.
+    run = _convert(other, dst)
+    while run.poll() is None:
+        try:
+            for i in ids:
+                np.testing.assert_array_equal(pinned.ophys_experiment(i)["ophys"]["dff"].values, old[i])
+                tip = vbzarr.open_project(dst).ophys_experiment(i)["ophys"]["dff"].values
+                assert np.isfinite(tip).any()
+                version = "old" if np.array_equal(tip, old[i], equal_nan=True) else "new"
+                reads[version] += 1
+                if version == "new" and not np.array_equal(news.setdefault(i, tip), tip, equal_nan=True):
+                    problems.append(f"{i}: a third version")
+        except Exception as err:  # noqa: BLE001 - any error is a failure of the test
+            problems.append(f"{type(err).__name__}: {err}")
+    assert run.returncode == 0, run.stderr.read().decode()
+    assert not problems, problems[:3]
+    assert sum(reads.values()) >= 3, reads
+    final = vbzarr.open_project(dst)
+    assert final.snapshot_id != pinned.snapshot_id
+    for i in ids:
+        values = final.ophys_experiment(i)["ophys"]["dff"].values
+        assert not np.array_equal(values, old[i], equal_nan=True)
+        if i in news:
+            np.testing.assert_array_equal(values, news[i])
+
+
+def test_two_converts_on_one_destination_end_valid(tmp_path, small_release):
+    dst = str(tmp_path / "project")
+    runs = [_convert(small_release.root, dst) for _ in range(2)]
+    codes = [r.wait(timeout=300) for r in runs]
+    outputs = [r.stdout.read().decode() + r.stderr.read().decode() for r in runs]
+    assert set(codes) <= {0, 1}, outputs
+    project = vbzarr.open_project(dst)
+    assert len(project.stores) == 2
+    # Each store was committed once (the other run's same store is refused at commit, never mixed).
+    assert set(_committed(project).values()) <= {1, 2}
+    assert validate_store(dst) == []
