@@ -404,6 +404,8 @@ class FolderTarget:
         self.root = root
 
     def put(self, key: str, data: Any) -> None:
+        if key.startswith("/") or ".." in key.split("/"):
+            raise ValueError(f"Expected a key inside the store. Got {key!r}.")
         _write_file(Path(self.root, key), data)
 
     def zarr_store(self) -> tuple[Store, str]:
@@ -534,7 +536,8 @@ def _write_chunks(
             chunk = np.full(chunks, fill, dtype=values.dtype)
             chunk[tuple(slice(0, k) for k in region.shape)] = region
         if array.config.write_empty_chunks or not _is_fill(chunk, fill):
-            target.put(f"{array.path}/{array.metadata.encode_chunk_key(index)}", encode(chunk))
+            key = array.metadata.encode_chunk_key(index)
+            target.put(f"{array.path}/{key}" if array.path else key, encode(chunk))
 
 
 #: zarr's blosc shuffle names -> numcodecs' constants.

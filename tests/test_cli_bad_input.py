@@ -296,7 +296,7 @@ CASES = [
         "validate-finds-a-deleted-chunk",
         _chunk_deleted,
         1,
-        r"eye_tracking/pupil_area/c/\d+: missing from the store",
+        r"eye_tracking/pupil_area/c/\d+: missing",
     ),
     Case("validate-from-another-folder", _from_another_folder, 0, r"exp\.zarr: OK"),
 ]

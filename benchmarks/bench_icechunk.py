@@ -1,0 +1,237 @@
+"""The transactional project (Icechunk) against the previous plain-store projects, side by side.
+
+(a) ``convert_project`` of one synthetic release, and (b) the container change-aligned mean
+(open the project, ``dff`` of the container, its change presentations, ``align``, mean by image,
+one compute), each in fresh processes, with this checkout and with the previous plain-store code
+(a git worktree of ``--previous``, default the last commit before the Icechunk rewrite); medians
+of ``--repeats`` runs. (c) GETs and seconds to open a project on moto's S3 server at 100 and
+2,000 experiments (each store's full group metadata, copied from a converted experiment; no
+chunks: opening reads none).
+
+    python benchmarks/bench_icechunk.py [--size small] [--repeats 3] [--previous 2ed84f9]
+
+Writes ``benchmarks/results/bench_icechunk.{json,md}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "benchmarks" / "results"
+
+CHILD = r"""
+import json, sys, time
+sys.path.insert(0, sys.argv[1])
+p = json.loads(sys.argv[2])
+if p["part"] == "convert":
+    from converters.project import convert_project
+    t = time.perf_counter()
+    report = convert_project(p["src"], p["dst"])
+    assert not report.failed, report.failed
+    print(json.dumps({"seconds": time.perf_counter() - t}))
+else:
+    import numpy as np
+    import vbzarr
+    t = time.perf_counter()
+    project = vbzarr.open_project(p["dst"])
+    sel = project.ophys_experiment_table
+    sel = sel[sel.ophys_container_id == sel.ophys_container_id.iloc[0]]
+    changes = project.events_table(sel, "stimulus_presentations", query="is_change")
+    mean = vbzarr.align(project.dff(sel), changes, (-1.0, 2.0), rate=30.0).groupby("image_name").mean("event")
+    values = mean.compute().values
+    print(json.dumps({"seconds": time.perf_counter() - t, "checksum": float(np.nansum(values))}))
+"""
+
+
+def child(code_root: Path, params: dict) -> dict:
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, str(code_root), json.dumps(params)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tempfile.gettempdir(),
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def side_by_side(size: str, repeats: int, previous: str, work: Path) -> dict:
+    sys.path.insert(0, str(REPO))
+    from converters.synthetic import content
+    from converters.synthetic.project import make_vbo_project
+
+    release = work / "release"
+    if not (release / "project_metadata").exists():
+        make_vbo_project(release, n_containers=1, sessions_per_container=4, behavior_only_sessions=1,
+                         size=content.Size.preset(size), seed=3)
+    old = work / "previous"
+    if not old.exists():
+        subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", str(old), previous], check=True,
+                       capture_output=True)
+    out: dict = {"release_bytes": sum(p.stat().st_size for p in release.rglob("*.nwb"))}
+    for label, root in (("previous (plain stores)", old), ("icechunk", REPO)):
+        runs = {"convert": [], "container_mean": [], "checksum": None}
+        for k in range(repeats):
+            dst = work / f"{label.split()[0]}-{k}"
+            runs["convert"].append(child(root, {"part": "convert", "src": str(release), "dst": str(dst)})["seconds"])
+            mean = child(root, {"part": "mean", "dst": str(dst)})
+            runs["container_mean"].append(mean["seconds"])
+            runs["checksum"] = mean["checksum"]
+        out[label] = runs
+    subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(old)], capture_output=True)
+    return out
+
+
+def open_costs(counts: list[int], work: Path) -> dict:
+    """GETs and seconds to open a project of N experiments on moto's S3 server."""
+    sys.path.insert(0, str(REPO))
+    import icechunk
+    from zarr.core.buffer import default_buffer_prototype
+    from zarr.core.sync import sync
+
+    import vbzarr
+    from vbzarr.repository import storage
+    from vbzarr.testing.s3 import CountingS3Server
+
+    template = work / "icechunk-0"  # a converted project from part (a)
+    source = vbzarr.open_project(template)
+    eid = int(source.ophys_experiment_table.index[0])
+    prefix = f"ophys_experiments/{eid}/"
+
+    async def documents() -> dict[str, bytes]:
+        store = source.session.store
+        keys = [k async for k in store.list_prefix(prefix) if k.endswith("zarr.json")]
+        return {k[len(prefix):]: (await store.get(k, prototype=default_buffer_prototype())).to_bytes() for k in keys}
+
+    docs = sync(documents())
+    out = {"documents_per_store": len(docs)}
+    with CountingS3Server() as s3:
+        s3.make_bucket("scale")
+        options = s3.storage_options()
+        for n in counts:
+            url = f"s3://scale/n{n}"
+            repo = icechunk.Repository.create(storage(url, options))
+            session = repo.writable_session("main")
+            t = time.perf_counter()
+            # The manifest and folders as a conversion writes them, then N stores' metadata.
+            from converters.commits import commit_manifest  # noqa: F401 (documents the layout)
+            from vbzarr.manifest import write_manifest
+
+            tables = {name: source.table(name) for name in source.table_names}
+            write_manifest(session.store, tables, {**source.manifest.attrs})
+            proto = default_buffer_prototype().buffer
+
+            async def put_all() -> None:
+                import asyncio
+
+                for i in range(n):
+                    await asyncio.gather(*(session.store.set(f"ophys_experiments/{i}/{k}", proto.from_bytes(v))
+                                           for k, v in docs.items()))
+
+            sync(put_all())
+            session.commit(f"{n} stores")
+            build = time.perf_counter() - t
+            timings, gets = [], []
+            for _ in range(3):
+                s3.reset()
+                t = time.perf_counter()
+                project = vbzarr.open_project(url, storage_options=options)
+                timings.append(time.perf_counter() - t)
+                gets.append(s3.count("GET"))
+            s3.reset()
+            t = time.perf_counter()
+            project.ophys_experiment_table
+            table_s, table_gets = time.perf_counter() - t, s3.count("GET")
+            s3.reset()
+            t = time.perf_counter()
+            project.ophys_experiment(n - 1)
+            store_s, store_gets = time.perf_counter() - t, s3.count("GET")
+            snapshot = max(s3fs_sizes(options, f"scale/n{n}/snapshots"))
+            out[n] = {"open_s": statistics.median(timings), "open_gets": max(gets), "build_s": build,
+                      "table_s": table_s, "table_gets": table_gets, "store_open_s": store_s,
+                      "store_open_gets": store_gets, "snapshot_bytes": snapshot}
+            print(n, out[n], flush=True)
+    return out
+
+
+def s3fs_sizes(options: dict, path: str) -> list[int]:
+    import s3fs
+
+    fs = s3fs.S3FileSystem(**options)
+    return [info["size"] for info in fs.ls(path, detail=True)]
+
+
+def report(results: dict) -> str:
+    a = results["side_by_side"]
+    prev, ice = a["previous (plain stores)"], a["icechunk"]
+    med = statistics.median
+    lines = [
+        "# Icechunk projects against the previous plain-store projects",
+        "",
+        f"`{results['command']}` on {results['machine']}; medians of {len(ice['convert'])} fresh processes each.",
+        f"Release: 1 container x 4 sessions + 1 training session ({results['size']} factory size), "
+        f"{a['release_bytes'] / 1e6:.0f} MB of NWB.",
+        "",
+        "| | previous (plain stores, " + results["previous"] + ") | Icechunk project | ratio (Icechunk / previous) |",
+        "|---|---|---|---|",
+        f"| convert_project | {med(prev['convert']):.2f} s | {med(ice['convert']):.2f} s | "
+        f"{med(ice['convert']) / med(prev['convert']):.2f}x |",
+        f"| container change-mean (open, dff, changes, align, mean, compute) | {med(prev['container_mean']):.2f} s | "
+        f"{med(ice['container_mean']):.2f} s | {med(ice['container_mean']) / med(prev['container_mean']):.2f}x |",
+        "",
+        f"Same means: checksums {prev['checksum']:.6f} (previous) and {ice['checksum']:.6f} (Icechunk).",
+        "",
+        "## Opening a project on S3 (moto on 127.0.0.1)",
+        "",
+        f"Each store holds the full group metadata of a converted experiment ({results['open']['documents_per_store']} "
+        "zarr.json documents); opening reads the repository's config, branch and snapshot.",
+        "",
+        "| experiments | GETs to open | open | snapshot | first table (GETs) | one store's tree (GETs) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for n, r in results["open"].items():
+        if n == "documents_per_store":
+            continue
+        lines.append(
+            f"| {n} | {r['open_gets']} | {r['open_s'] * 1e3:.0f} ms | {r['snapshot_bytes'] / 1e6:.2f} MB | "
+            f"{r['table_s'] * 1e3:.0f} ms ({r['table_gets']}) | {r['store_open_s'] * 1e3:.0f} ms ({r['store_open_gets']}) |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--size", default="small")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--previous", default="2ed84f9")
+    parser.add_argument("--counts", default="100,2000")
+    parser.add_argument("--work", default=os.path.join(tempfile.gettempdir(), "bench-icechunk"))
+    args = parser.parse_args()
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    import platform
+
+    results = {
+        "command": "python benchmarks/bench_icechunk.py " + " ".join(sys.argv[1:]),
+        "machine": f"{os.cpu_count()} cores, Python {platform.python_version()}",
+        "size": args.size,
+        "previous": args.previous,
+        "side_by_side": side_by_side(args.size, args.repeats, args.previous, work),
+    }
+    results["open"] = open_costs([int(c) for c in args.counts.split(",")], work)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "bench_icechunk.json").write_text(json.dumps(results, indent=1, default=str))
+    (RESULTS / "bench_icechunk.md").write_text(report(results))
+    print(report(results))
+
+
+if __name__ == "__main__":
+    main()
