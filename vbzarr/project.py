@@ -361,7 +361,11 @@ class Project:
             batch = store_ids[a : a + SESSIONS_PER_READ]
             datasets = self._groups(kind, batch, group, dask=False, indexes=indexes)
             if load:  # every variable read in place
-                _concurrently(ds.load_async() for ds in datasets)
+                try:
+                    _concurrently(ds.load_async() for ds in datasets)
+                except NotImplementedError:  # xarray 2025.8 cannot load some decoded variables so
+                    for ds in datasets:
+                        ds.load()
             yield from zip(batch, datasets, strict=True)
 
     def _roots(self, paths: list[str]) -> list[zarr.Group]:
