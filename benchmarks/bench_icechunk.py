@@ -71,19 +71,30 @@ def side_by_side(size: str, repeats: int, previous: str, work: Path) -> dict:
 
     release = work / "release"
     if not (release / "project_metadata").exists():
-        make_vbo_project(release, n_containers=1, sessions_per_container=4, behavior_only_sessions=1,
-                         size=content.Size.preset(size), seed=3)
+        make_vbo_project(
+            release,
+            n_containers=1,
+            sessions_per_container=4,
+            behavior_only_sessions=1,
+            size=content.Size.preset(size),
+            seed=3,
+        )
     old = work / "previous"
     if not old.exists():
-        subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", str(old), previous], check=True,
-                       capture_output=True)
+        subprocess.run(
+            ["git", "-C", str(REPO), "worktree", "add", "--detach", str(old), previous],
+            check=True,
+            capture_output=True,
+        )
     out: dict = {"release_bytes": sum(p.stat().st_size for p in release.rglob("*.nwb"))}
     for label, root in (("previous (plain stores)", old), ("icechunk", REPO)):
         runs = {"convert": [], "container_mean": [], "checksum": None}
         for k in range(repeats):
             dst = work / f"{label.split()[0]}-{k}"
             shutil.rmtree(dst, ignore_errors=True)  # this benchmark's own output: converted anew
-            runs["convert"].append(child(root, {"part": "convert", "src": str(release), "dst": str(dst)})["seconds"])
+            runs["convert"].append(
+                child(root, {"part": "convert", "src": str(release), "dst": str(dst)})["seconds"]
+            )
             mean = child(root, {"part": "mean", "dst": str(dst)})
             runs["container_mean"].append(mean["seconds"])
             runs["checksum"] = mean["checksum"]
@@ -111,7 +122,10 @@ def open_costs(counts: list[int], work: Path) -> dict:
     async def documents() -> dict[str, bytes]:
         store = source.session.store
         keys = [k async for k in store.list_prefix(prefix) if k.endswith("zarr.json")]
-        return {k[len(prefix):]: (await store.get(k, prototype=default_buffer_prototype())).to_bytes() for k in keys}
+        return {
+            k[len(prefix) :]: (await store.get(k, prototype=default_buffer_prototype())).to_bytes()
+            for k in keys
+        }
 
     docs = sync(documents())
     out = {"documents_per_store": len(docs)}
@@ -135,8 +149,12 @@ def open_costs(counts: list[int], work: Path) -> dict:
                 import asyncio
 
                 for i in range(n):
-                    await asyncio.gather(*(session.store.set(f"ophys_experiments/{i}/{k}", proto.from_bytes(v))
-                                           for k, v in docs.items()))
+                    await asyncio.gather(
+                        *(
+                            session.store.set(f"ophys_experiments/{i}/{k}", proto.from_bytes(v))
+                            for k, v in docs.items()
+                        )
+                    )
 
             sync(put_all())
             session.commit(f"{n} stores")
@@ -157,9 +175,16 @@ def open_costs(counts: list[int], work: Path) -> dict:
             project.ophys_experiment(n - 1)
             store_s, store_gets = time.perf_counter() - t, s3.count("GET")
             snapshot = max(s3fs_sizes(options, f"scale/n{n}/snapshots"))
-            out[n] = {"open_s": statistics.median(timings), "open_gets": max(gets), "build_s": build,
-                      "table_s": table_s, "table_gets": table_gets, "store_open_s": store_s,
-                      "store_open_gets": store_gets, "snapshot_bytes": snapshot}
+            out[n] = {
+                "open_s": statistics.median(timings),
+                "open_gets": max(gets),
+                "build_s": build,
+                "table_s": table_s,
+                "table_gets": table_gets,
+                "store_open_s": store_s,
+                "store_open_gets": store_gets,
+                "snapshot_bytes": snapshot,
+            }
             print(n, out[n], flush=True)
     return out
 
@@ -182,7 +207,9 @@ def report(results: dict) -> str:
         f"Release: 1 container x 4 sessions + 1 training session ({results['size']} factory size), "
         f"{a['release_bytes'] / 1e6:.0f} MB of NWB.",
         "",
-        "| | previous (plain stores, " + results["previous"] + ") | Icechunk project | ratio (Icechunk / previous) |",
+        "| | previous (plain stores, "
+        + results["previous"]
+        + ") | Icechunk project | ratio (Icechunk / previous) |",
         "|---|---|---|---|",
         f"| convert_project | {med(prev['convert']):.2f} s | {med(ice['convert']):.2f} s | "
         f"{med(ice['convert']) / med(prev['convert']):.2f}x |",

@@ -54,8 +54,8 @@ STORES = "stores"
 #: Largest number of cells in one chunk of a cross-session trace view.
 CELLS_PER_CHUNK = 256
 
-#: Stores whose root (consolidated metadata, parsed: about 0.2 MB each) a project keeps, so that
-#: a session's groups open without reading and parsing it again. Least recently used go first.
+#: Stores whose opened root group a project keeps, so that a session's groups open without opening
+#: it again (its metadata comes from the snapshot). Least recently used go first.
 OPEN_STORES = 32
 
 #: Sessions whose tables ``events_table`` reads at once, concurrently (on object storage, a
@@ -319,9 +319,9 @@ class Project:
         return tree
 
     def group(self, kind: str, store_id: int, group: str, dask: bool = True) -> xr.Dataset:
-        """One group of one store as a lazy Dataset (cheaper than the whole tree: it reads the
-        store's consolidated metadata, once per store while the project keeps its root, and the
-        group's index coordinates).
+        """One group of one store as a lazy Dataset (cheaper than the whole tree: it opens the
+        store's root, once per store while the project keeps it, and reads the group's index
+        coordinates; group metadata comes from the project's snapshot).
 
         ``dask=False`` gives lazily indexed numpy-backed variables: for small tables and
         coordinates, reading them then costs no task-graph overhead.

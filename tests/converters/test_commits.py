@@ -120,10 +120,10 @@ def test_kills_on_s3(small_release):
 
     with CountingS3Server() as s3:
         s3.make_bucket("kills")
-        seen = _kill_and_check(
-            small_release.root, "s3://kills/vbo", s3.storage_options(), kills=3, rng=random.Random(11)
-        )
+        options = s3.storage_options()
+        seen = _kill_and_check(small_release.root, "s3://kills/vbo", options, kills=3, rng=random.Random(11))
         assert seen["opened"] + seen["absent"] == 3
+        assert validate_store("s3://kills/vbo", storage_options=options) == []  # every array
 
 
 def test_a_reader_sees_old_or_new_values_while_a_reconversion_commits(tmp_path, small_release):
