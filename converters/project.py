@@ -126,13 +126,16 @@ def discover(src: str, storage_options: dict | None = None) -> tuple[str, list[J
     prefix = src.rstrip("/")
     for kind, pattern, regex in LAYOUT:
         folder = pattern.split("/")[0]
-        for path in sorted(fs.glob(join(root, folder, "**"))):
+        # Locally a walk (which sees broken links); on object storage one listing of the files.
+        local = is_local(src)
+        paths = fs.glob(join(root, folder, "**")) if local else fs.find(join(root, folder))
+        for path in sorted(paths):
             rel = path[len(root.rstrip("/")) + 1 :]
             source = join(prefix, rel)
-            if is_local(src) and os.path.islink(path) and not os.path.exists(path):
+            if local and os.path.islink(path) and not os.path.exists(path):
                 problems.append(f"{source}: a broken link (expected an NWB file); skipped")
                 continue
-            if fs.isdir(path) or "probe_" in os.path.basename(rel):
+            if (local and os.path.isdir(path)) or "probe_" in os.path.basename(rel):
                 continue
             match = re.search(regex, rel)
             if match is None or not fnmatch.fnmatch(rel, pattern):
