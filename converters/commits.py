@@ -22,6 +22,8 @@ from vbzarr.schema import SCHEMA_VERSION, STORE_FOLDERS
 from vbzarr.store import check_schema
 from vbzarr.urls import filesystem, is_local
 
+from .convert import require_bucket
+
 #: What an Icechunk repository writes at its root.
 REPOSITORY_ENTRIES = {"config.yaml", "refs", "snapshots", "manifests", "chunks", "transactions", "repo"}
 
@@ -35,28 +37,21 @@ def check_destination(dst: str, storage_options: dict | None = None) -> bool:
     """
     fs, path = filesystem(dst, storage_options)
     if not is_local(dst):
-        bucket = path.split("/", 1)[0]
-        try:
-            fs.ls(bucket, detail=False)
-        except FileNotFoundError as err:
-            raise DestinationError(f"{dst}: expected an existing bucket; {bucket!r} does not exist") from err
-        except PermissionError as err:
-            raise DestinationError(
-                f"{dst}: the bucket {bucket!r} is not readable with these credentials"
-            ) from err
+        require_bucket(dst, fs, path)
     if is_local(dst) and os.path.isfile(path):
         raise DestinationError(
             f"{dst}: expected a project folder (new, empty or a vbzarr project); found a file. "
             "vbzarr never overwrites what is not its own"
         )
-    if icechunk.Repository.exists(storage(dst, storage_options)):
+    repository = storage(dst, storage_options)
+    if icechunk.Repository.exists(repository):
         return True
     content = [p for p in (fs.ls(path, detail=False) if fs.exists(path) else []) if p.rstrip("/") != path]
     if content and {os.path.basename(p.rstrip("/")) for p in content} <= REPOSITORY_ENTRIES:
         # Another run is creating the repository right now: give it a moment.
         for _ in range(50):
             time.sleep(0.2)
-            if icechunk.Repository.exists(storage(dst, storage_options)):
+            if icechunk.Repository.exists(repository):
                 return True
     if content:
         shown = ", ".join(sorted(os.path.basename(p.rstrip("/")) for p in content)[:5])

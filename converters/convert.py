@@ -586,11 +586,9 @@ def refuse_foreign_destination(dst: str, storage_options: dict | None = None) ->
     """Raise unless ``dst`` is new, an empty folder, or a vbzarr store (which a conversion may
     replace): vbzarr never deletes or overwrites what is not its own."""
     fs, path = filesystem(dst, storage_options)
+    if not is_local(dst):
+        require_bucket(dst, fs, path)
     if not fs.exists(path):
-        if not is_local(dst):
-            bucket = path.split("/", 1)[0]
-            if not fs.exists(bucket):
-                raise DestinationError(f"{dst}: expected an existing bucket; {bucket!r} does not exist")
         return
     if is_local(dst) and not os.path.isdir(path):
         raise DestinationError(f"{dst}: expected a new store path or a vbzarr store; found a file. {_NEVER}")
@@ -613,6 +611,19 @@ def refuse_foreign_destination(dst: str, storage_options: dict | None = None) ->
             f"{dst}: expected a new store path, an empty folder or a vbzarr store; found other "
             f"content. {_NEVER}"
         )
+
+
+def require_bucket(dst: str, fs: fsspec.AbstractFileSystem, path: str) -> None:
+    """Raise unless the bucket of an object-storage destination exists and can be listed."""
+    bucket = path.split("/", 1)[0]
+    try:
+        fs.ls(bucket, detail=False)
+    except FileNotFoundError as err:
+        raise DestinationError(f"{dst}: expected an existing bucket; {bucket!r} does not exist") from err
+    except PermissionError as err:
+        raise DestinationError(
+            f"{dst}: the bucket {bucket!r} is not readable with these credentials"
+        ) from err
 
 
 _NEVER = "vbzarr never deletes or overwrites what is not its own: choose another destination"

@@ -340,9 +340,24 @@ def store_records(store: Store) -> dict[str, dict[str, Any]]:
     return sync(records())
 
 
+#: Columns of the index of stores (the first is its index).
+STORE_COLUMNS = [
+    "store",
+    "kind",
+    "id",
+    "source",
+    "source_size",
+    "sha256",
+    "lfp_sources",
+    "groups",
+    "missing_streams",
+    "converted_at",
+    "vbzarr_schema_version",
+]
+
+
 def stores_table(records: dict[str, dict[str, Any]]) -> pd.DataFrame:
-    """The index of stores as a table: one row per store (kind, id, source, sha256, group sizes,
-    missing streams, converter version and time)."""
+    """The index of stores as a table: one row per store (``STORE_COLUMNS``), empty or not."""
     rows = []
     for path, attrs in sorted(records.items()):
         provenance = attrs.get("provenance", {})
@@ -361,6 +376,4 @@ def stores_table(records: dict[str, dict[str, Any]]) -> pd.DataFrame:
                 "vbzarr_schema_version": attrs.get("vbzarr_schema_version"),
             }
         )
-    columns = ["store", "kind", "id", "source", "source_size", "sha256", "lfp_sources", "groups"]
-    frame = pd.DataFrame(rows, columns=None if rows else columns)
-    return frame.set_index("store")
+    return pd.DataFrame(rows, columns=STORE_COLUMNS).set_index("store")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 import os
 import threading
 from collections import OrderedDict
@@ -242,6 +241,7 @@ class Project:
         self.storage_options = storage_options
         self.version = version
         self._tables: dict[str, pd.DataFrame] = {}
+        self._known_stores: set[str] = set()  # store paths seen in the snapshot
         self._open_stores: OrderedDict[str, zarr.Group] = OrderedDict()
         self._open_stores_lock = threading.Lock()  # callers may share a project across threads
 
@@ -383,14 +383,13 @@ class Project:
                 return_exceptions=True,
             )
             for path, root in zip(missing, roots, strict=True):
-                if not isinstance(root, Exception):
-                    check_schema(dict(root.attrs), f"{self.url}/{path}")
                 if isinstance(root, Exception):
                     raise ManifestError(
                         f"{self.url}: the manifest lists {path}, but the store is missing or "
                         f"unreadable ({type(root).__name__}: {root}). Re-run `vbzarr convert` to "
                         "repair the project."
                     ) from root
+                check_schema(dict(root.attrs), f"{self.url}/{path}")
                 self._open_stores[path] = zarr.Group(root)
             out = []
             for path in paths:
@@ -410,10 +409,6 @@ class Project:
                 )
             self._known_stores.add(path)
         return path
-
-    @functools.cached_property
-    def _known_stores(self) -> set[str]:
-        return set()
 
     def ophys_experiment(self, ophys_experiment_id: int) -> xr.DataTree:
         """One ophys experiment, lazily (every array a dask array)."""

@@ -19,6 +19,7 @@ from urllib.parse import urlparse
 import icechunk
 
 from .errors import ProjectAccessError, ProjectNotFoundError, StoreNotFoundError
+from .urls import is_local, local_path
 
 BRANCH = "main"
 
@@ -36,9 +37,8 @@ def storage(url: str | os.PathLike, storage_options: dict[str, Any] | None = Non
     dict serves both.
     """
     url = str(url)
-    if "://" not in url or url.startswith("file://"):
-        path = os.path.abspath(os.path.expanduser(url.removeprefix("file://")))
-        return icechunk.local_filesystem_storage(path)
+    if is_local(url):
+        return icechunk.local_filesystem_storage(local_path(url))
     parsed = urlparse(url)
     if parsed.scheme not in ("s3", "s3a"):
         raise StoreNotFoundError(

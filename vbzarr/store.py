@@ -148,7 +148,6 @@ def to_dataframe(ds: xr.Dataset | xr.DataTree, *, ragged_columns: bool = True) -
     if isinstance(ds, xr.DataTree):
         ds = ds.to_dataset()
     ragged_cols = [k for k, v in ds.data_vars.items() if "ragged_index" in v.attrs]
-    offsets = {k: row_offsets(ds, str(k)) for k in ragged_cols} if ragged_columns else {}
     index_vars = {
         ds[k].attrs[a] for k in ragged_cols for a in ("ragged_index", "ragged_start") if a in ds[k].attrs
     }
@@ -173,10 +172,8 @@ def to_dataframe(ds: xr.Dataset | xr.DataTree, *, ragged_columns: bool = True) -
         if var.attrs.get("nullable_boolean"):
             column = column.astype("boolean")
         columns[str(name)] = column
-    for name, (starts, ends) in offsets.items():
-        values = read_rows(ds[name].variable, starts, ends)
-        parts = np.split(values, np.cumsum(ends - starts)[:-1]) if len(starts) else []
-        columns[str(name)] = pd.Series(parts, index=rows[dim].values, dtype=object)
+    for name in ragged_cols if ragged_columns else []:
+        columns[str(name)] = pd.Series(ragged(ds, str(name)), index=rows[dim].values, dtype=object)
     # The table's own column order where the store records it (AllenSDK's), else as listed.
     order = [c for c in ds.attrs.get("column_order", []) if c in columns]
     columns = {c: columns[c] for c in [*order, *(c for c in columns if c not in order)]}

@@ -25,9 +25,12 @@ def filesystem(
     ``s3://`` needs s3fs (``pip install vbzarr[s3]``); fsspec raises an ImportError saying so.
     """
     url = str(url)
-    if is_local(url):
-        url = os.path.abspath(os.path.expanduser(url.removeprefix("file://")))
-    return url_to_fs(url, **(storage_options or {}))
+    return url_to_fs(local_path(url) if is_local(url) else url, **(storage_options or {}))
+
+
+def local_path(url: str | os.PathLike) -> str:
+    """The absolute path of a plain path or ``file://`` URL."""
+    return os.path.abspath(os.path.expanduser(str(url).removeprefix("file://")))
 
 
 def object_storage_options(url: str, storage_options: dict[str, Any] | None) -> dict[str, Any]:
