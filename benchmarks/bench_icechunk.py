@@ -4,7 +4,7 @@
 (open the project, ``dff`` of the container, its change presentations, ``align``, mean by image,
 one compute), each in fresh processes, with this checkout and with the previous plain-store code
 (a git worktree of ``--previous``, default the last commit before the Icechunk rewrite); medians
-of ``--repeats`` runs. (c) GETs and seconds to open a project on moto's S3 server at 100 and
+of ``--repeats`` runs; the same mean from projects on moto's S3 server, with its GETs. (c) GETs and seconds to open a project on moto's S3 server at 100 and
 2,000 experiments (each store's full group metadata, copied from a converted experiment; no
 chunks: opening reads none).
 
@@ -33,17 +33,18 @@ CHILD = r"""
 import json, sys, time
 sys.path.insert(0, sys.argv[1])
 p = json.loads(sys.argv[2])
+options = p.get("storage_options")
 if p["part"] == "convert":
     from converters.project import convert_project
     t = time.perf_counter()
-    report = convert_project(p["src"], p["dst"])
+    report = convert_project(p["src"], p["dst"], storage_options=options)
     assert not report.failed, report.failed
     print(json.dumps({"seconds": time.perf_counter() - t}))
 else:
     import numpy as np
     import vbzarr
     t = time.perf_counter()
-    project = vbzarr.open_project(p["dst"])
+    project = vbzarr.open_project(p["dst"], storage_options=options)
     sel = project.ophys_experiment_table
     sel = sel[sel.ophys_container_id == sel.ophys_container_id.iloc[0]]
     changes = project.events_table(sel, "stimulus_presentations", query="is_change")
@@ -99,7 +100,31 @@ def side_by_side(size: str, repeats: int, previous: str, work: Path) -> dict:
             runs["container_mean"].append(mean["seconds"])
             runs["checksum"] = mean["checksum"]
         out[label] = runs
+    out["s3"] = s3_means(release, {"previous (plain stores)": old, "icechunk": REPO}, repeats)
     subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(old)], capture_output=True)
+    return out
+
+
+def s3_means(release: Path, roots: dict[str, Path], repeats: int) -> dict:
+    """(d) The container change-mean from a project on moto's S3 server: GETs and seconds, each
+    code converting into (and reading) its own project there."""
+    from vbzarr.testing.s3 import CountingS3Server
+
+    out: dict = {}
+    with CountingS3Server() as s3:
+        s3.make_bucket("bench")
+        options = s3.storage_options()
+        for label, root in roots.items():
+            dst = f"s3://bench/{label.split()[0]}"
+            child(root, {"part": "convert", "src": str(release), "dst": dst, "storage_options": options})
+            runs: dict = {"seconds": [], "gets": []}
+            for _ in range(repeats):
+                s3.reset()
+                mean = child(root, {"part": "mean", "dst": dst, "storage_options": options})
+                runs["seconds"].append(mean["seconds"])
+                runs["gets"].append(s3.count("GET"))
+                runs["checksum"] = mean["checksum"]
+            out[label] = runs
     return out
 
 
@@ -199,6 +224,7 @@ def s3fs_sizes(options: dict, path: str) -> list[int]:
 def report(results: dict) -> str:
     a = results["side_by_side"]
     prev, ice = a["previous (plain stores)"], a["icechunk"]
+    s3p, s3i = a["s3"]["previous (plain stores)"], a["s3"]["icechunk"]
     med = statistics.median
     lines = [
         "# Icechunk projects against the previous plain-store projects",
@@ -217,6 +243,19 @@ def report(results: dict) -> str:
         f"{med(ice['container_mean']):.2f} s | {med(ice['container_mean']) / med(prev['container_mean']):.2f}x |",
         "",
         f"Same means: checksums {prev['checksum']:.6f} (previous) and {ice['checksum']:.6f} (Icechunk).",
+        "",
+        "## The container change-mean from S3 (moto on 127.0.0.1)",
+        "",
+        "Each code converts the release into its own project on the server, then a fresh process opens it and "
+        "computes the mean; GETs counted by the server.",
+        "",
+        "| | previous (plain stores) | Icechunk project | ratio (Icechunk / previous) |",
+        "|---|---|---|---|",
+        f"| GETs | {med(s3p['gets']):.0f} | {med(s3i['gets']):.0f} | {med(s3i['gets']) / med(s3p['gets']):.2f}x |",
+        f"| seconds | {med(s3p['seconds']):.2f} | {med(s3i['seconds']):.2f} | "
+        f"{med(s3i['seconds']) / med(s3p['seconds']):.2f}x |",
+        "",
+        f"Same means: checksums {s3p['checksum']:.6f} (previous) and {s3i['checksum']:.6f} (Icechunk).",
         "",
         "## Opening a project on S3 (moto on 127.0.0.1)",
         "",

@@ -22,7 +22,14 @@ from vbzarr.schema import SCHEMA_VERSION, STORE_FOLDERS
 from vbzarr.store import check_schema
 from vbzarr.urls import filesystem, is_local
 
-from .convert import require_bucket
+from .publish import require_bucket, require_writable
+
+#: Chunks up to this many (compressed) bytes live inside their array's manifest, which a reader
+#: fetches anyway: a table column or a small array is one GET, not two (Icechunk's maximum; the
+#: container change-mean from S3 takes 125 GETs with it, 162 without, 127 with plain stores:
+#: benchmarks/results/bench_icechunk.md).
+INLINE_CHUNK_BYTES = 65535
+NEW_REPOSITORY = icechunk.RepositoryConfig(inline_chunk_threshold_bytes=INLINE_CHUNK_BYTES)
 
 #: What an Icechunk repository writes at its root.
 REPOSITORY_ENTRIES = {"config.yaml", "refs", "snapshots", "manifests", "chunks", "transactions", "repo"}
@@ -43,6 +50,8 @@ def check_destination(dst: str, storage_options: dict | None = None) -> bool:
             f"{dst}: expected a project folder (new, empty or a vbzarr project); found a file. "
             "vbzarr never overwrites what is not its own"
         )
+    if is_local(dst):
+        require_writable(dst)
     repository = storage(dst, storage_options)
     if icechunk.Repository.exists(repository):
         return True
@@ -74,9 +83,9 @@ def open_or_create(dst: str, storage_options: dict | None = None) -> icechunk.Re
         with _commit_lock(dst):
             if check_destination(dst, storage_options):  # created meanwhile by another run
                 return _open(dst, storage_options)
-            return icechunk.Repository.create(storage(dst, storage_options))
+            return icechunk.Repository.create(storage(dst, storage_options), config=NEW_REPOSITORY)
     try:
-        return icechunk.Repository.create(storage(dst, storage_options))
+        return icechunk.Repository.create(storage(dst, storage_options), config=NEW_REPOSITORY)
     except icechunk.IcechunkError as err:
         if icechunk.Repository.exists(storage(dst, storage_options)):  # another run created it
             return _open(dst, storage_options)
@@ -112,6 +121,43 @@ def _commit_lock(dst: str) -> Iterator[None]:
         yield
     finally:
         os.close(fd)  # releases the lock
+
+
+#: On object storage (no locks), objects no snapshot references are collected once they are this
+#: old: far older than any file's conversion, so never the chunks of a run still in flight.
+ORPHAN_AGE = dt.timedelta(days=1)
+
+
+@contextlib.contextmanager
+def conversion_run(repo: icechunk.Repository, dst: str) -> Iterator[icechunk.GCSummary | None]:
+    """Hold the project for one conversion run, after collecting the orphans of killed runs.
+
+    A run killed between writing chunks and committing them leaves objects that no snapshot
+    references. Locally every run holds a shared ``flock`` on the repository's ``refs`` folder;
+    a run that finds no other run holding it collects every unreferenced object written before
+    it started (none can belong to a live run). On object storage, without locks, only those older
+    than :data:`ORPHAN_AGE`. History is never expired: every snapshot stays readable.
+
+    Yields the garbage collection's summary (None when another run was live).
+    """
+    now = dt.datetime.now(dt.UTC)
+    if not is_local(dst):
+        yield repo.garbage_collect(now - ORPHAN_AGE)
+        return
+    import fcntl
+
+    fd = os.open(os.path.join(filesystem(dst)[1], "refs"), os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            summary = None  # another run is live: its chunks may not be committed yet
+        else:
+            summary = repo.garbage_collect(now)
+        fcntl.flock(fd, fcntl.LOCK_SH)
+        yield summary
+    finally:
+        os.close(fd)
 
 
 def commit(

@@ -19,11 +19,7 @@ import contextlib
 import datetime as dt
 import hashlib
 import itertools
-import json
 import os
-import shutil
-import tempfile
-import uuid
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -47,13 +43,14 @@ from zarr.core.sync import sync
 from zarr.storage import LocalStore, MemoryStore
 
 from vbzarr import __version__
-from vbzarr.errors import DestinationError, InvalidNWBError
+from vbzarr.errors import InvalidNWBError
 from vbzarr.schema import SCHEMA_VERSION
 from vbzarr.urls import filesystem, is_local, join
 
 from . import metadata
 from .lfp import lfp_group
 from .nwb import NWBReader
+from .publish import publish, refuse_foreign_destination, staging
 from .registry import STREAMS, Chunking
 
 #: Blosc (compressor, level) for numbers: a store is decoded many times and encoded once, so
@@ -227,12 +224,12 @@ def convert_nwb(
     chunking = chunking or Chunking()
     dst = str(dst)
     refuse_foreign_destination(dst, storage_options)
-    with tempfile.TemporaryDirectory(prefix="vbzarr-", dir=_scratch_dir(dst)) as tmp:
-        staged = os.path.join(tmp, "store.zarr")
+    with staging(dst) as folder:
+        staged = folder / "store.zarr"
         summary = write_store(
-            src, FolderTarget(staged), chunking=chunking, progress=progress, lfp=lfp, threads=threads
+            src, FolderTarget(str(staged)), chunking=chunking, progress=progress, lfp=lfp, threads=threads
         )
-        _publish(staged, dst, storage_options)
+        publish(folder, staged, dst, storage_options)
     summary.url = dst
     return summary
 
@@ -308,15 +305,6 @@ def lfp_files(src: str, storage_options: dict | None = None) -> tuple[str, ...]:
     found = sorted(fs.glob(join(folder, "probe_*_lfp.nwb")))
     prefix = src[: len(src) - len(name)].rstrip("/")
     return tuple(join(prefix, os.path.basename(p)) for p in found)
-
-
-def _scratch_dir(dst: str) -> str | None:
-    """Stage next to a local destination (same filesystem: the final rename is atomic)."""
-    if is_local(dst):
-        parent = Path(dst).expanduser().resolve().parent
-        parent.mkdir(parents=True, exist_ok=True)
-        return str(parent)
-    return None
 
 
 class _Deferred:
@@ -580,86 +568,3 @@ def _is_fill(chunk: np.ndarray, fill: Any) -> bool:
         bits = chunk.view(f"u{chunk.itemsize}")
         return bool(bits.flat[0] == 0 and not bits.any())
     return bool(chunk.flat[0] == fill and (chunk == fill).all())
-
-
-def refuse_foreign_destination(dst: str, storage_options: dict | None = None) -> None:
-    """Raise unless ``dst`` is new, an empty folder, or a vbzarr store (which a conversion may
-    replace): vbzarr never deletes or overwrites what is not its own."""
-    fs, path = filesystem(dst, storage_options)
-    if not is_local(dst):
-        require_bucket(dst, fs, path)
-    if not fs.exists(path):
-        return
-    if is_local(dst) and not os.path.isdir(path):
-        raise DestinationError(f"{dst}: expected a new store path or a vbzarr store; found a file. {_NEVER}")
-    meta = join(path, "zarr.json")
-    if fs.exists(meta):
-        try:
-            attrs = json.loads(fs.cat_file(meta)).get("attributes", {})
-        except (ValueError, OSError):
-            attrs = {}
-        if "vbzarr_schema_version" in attrs and "kind" in attrs:
-            if not is_local(dst):
-                raise DestinationError(
-                    f"{dst}: a vbzarr store is there; replacing a plain store on object storage "
-                    "cannot be atomic. Convert into a project (an NWB release folder, versioned), or "
-                    "choose a new URL"
-                )
-            return
-    if fs.ls(path, detail=False):
-        raise DestinationError(
-            f"{dst}: expected a new store path, an empty folder or a vbzarr store; found other "
-            f"content. {_NEVER}"
-        )
-
-
-def require_bucket(dst: str, fs: fsspec.AbstractFileSystem, path: str) -> None:
-    """Raise unless the bucket of an object-storage destination exists and can be listed."""
-    bucket = path.split("/", 1)[0]
-    try:
-        fs.ls(bucket, detail=False)
-    except FileNotFoundError as err:
-        raise DestinationError(f"{dst}: expected an existing bucket; {bucket!r} does not exist") from err
-    except PermissionError as err:
-        raise DestinationError(
-            f"{dst}: the bucket {bucket!r} is not readable with these credentials"
-        ) from err
-
-
-_NEVER = "vbzarr never deletes or overwrites what is not its own: choose another destination"
-
-
-def _exchange(a: Path, b: Path) -> bool:
-    """Swap two paths in one step (Linux ``renameat2(RENAME_EXCHANGE)``); False where unsupported."""
-    import ctypes
-    import ctypes.util
-
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        renameat2 = libc.renameat2
-    except (OSError, AttributeError):
-        return False
-    at_fdcwd, rename_exchange = -100, 2
-    return renameat2(at_fdcwd, bytes(a), at_fdcwd, bytes(b), rename_exchange) == 0
-
-
-def _publish(staged: str, dst: str, storage_options: dict | None) -> None:
-    """Move a finished store into place without ever exposing a partial one (or none)."""
-    if is_local(dst):
-        target = Path(dst).expanduser().resolve()
-        if not target.exists() or not any(target.iterdir()):
-            os.replace(staged, target)  # new, or an empty folder: one rename
-        elif _exchange(Path(staged), target):
-            shutil.rmtree(staged)  # the old store (checked to be vbzarr's), now in the staging place
-        else:
-            old = target.with_name(f".{target.name}.old-{uuid.uuid4().hex[:8]}")
-            os.replace(target, old)
-            os.replace(staged, target)
-            shutil.rmtree(old)
-        return
-    fs, root = filesystem(dst, storage_options)
-    # A new prefix (refuse_foreign_destination): everything else first, then the root zarr.json,
-    # which carries the consolidated metadata without which nothing opens.
-    files = [p for p in Path(staged).rglob("*") if p.is_file() and p != Path(staged, "zarr.json")]
-    fs.put([str(p) for p in files], [join(root, p.relative_to(staged).as_posix()) for p in files])
-    fs.put_file(os.path.join(staged, "zarr.json"), join(root, "zarr.json"))

@@ -22,13 +22,13 @@ from typing import Any
 import pandas as pd
 from zarr.core.sync import sync
 
-from vbzarr.errors import ConcurrentConversionError, ProjectNotFoundError, VbzarrError
+from vbzarr.errors import ConcurrentConversionError, DestinationError, ProjectNotFoundError, VbzarrError
 from vbzarr.manifest import TABLES, dataset_of, read_table, store_records
 from vbzarr.repository import BRANCH, open_repository
 from vbzarr.schema import SCHEMA_VERSION, STORE_FOLDERS
 from vbzarr.urls import filesystem, is_local, join
 
-from .commits import commit, commit_manifest, open_or_create
+from .commits import commit, commit_manifest, conversion_run, open_or_create
 from .convert import StoreSummary, StoreTarget, file_sha256, lfp_files, write_store
 
 #: NWB file patterns of the released layouts -> (kind of store, regex capturing the id)
@@ -232,37 +232,45 @@ def convert_project(
             fs.cat_file(join(meta, csv)), name, index, dataset, where=join(src, "project_metadata", csv)
         )
     repo = open_or_create(dst, storage_options)
+    if tag is not None and tag in repo.list_tags():
+        raise DestinationError(
+            f"{dst}: expected a new tag name; the tag {tag!r} exists already (snapshot "
+            f"{repo.lookup_tag(tag)}) and tags never move: choose another name"
+        )
     report = ProjectReport(url=dst, problems=problems)
-    listed = expected_ids(dataset, tables)
-    found = {(j.kind, j.id) for j in jobs}
-    for kind, ids in listed.items():
-        absent = sorted(i for i in ids if (kind, i) not in found)
-        if absent:
-            report.problems.append(
-                f"{src}: {len(absent)} {kind}(s) listed in the tables have no NWB file here "
-                f"(e.g. {absent[:3]}); not converted"
-            )
-    for job in jobs:
-        if job.id not in listed.get(job.kind, set()):
-            report.problems.append(f"{job.source}: no row of the release's tables lists {job.kind} {job.id}")
-    commit_manifest(repo, dst, tables, {"dataset": dataset, "source": src})
-    records = store_records(repo.readonly_session(BRANCH).store)
-    todo = []
-    for job in jobs:
-        if _changed(job, records.get(job.path), source_options):
-            todo.append(job)
-        else:
-            report.skipped.append(job.source)
-    for job, result in _run(todo, dst, workers, progress, storage_options, source_options):
-        if isinstance(result, ConcurrentConversionError):  # another run committed it: kept
-            report.skipped.append(job.source)
-            report.problems.append(str(result))
-        elif isinstance(result, BaseException):
-            report.failed[job.source] = f"{type(result).__name__}: {result}"
-        else:
-            report.converted.append(job.source)
-        if on_result is not None:
-            on_result(job, result if isinstance(result, BaseException) else None)
+    with conversion_run(repo, dst):  # orphans of killed runs collected first
+        listed = expected_ids(dataset, tables)
+        found = {(j.kind, j.id) for j in jobs}
+        for kind, ids in listed.items():
+            absent = sorted(i for i in ids if (kind, i) not in found)
+            if absent:
+                report.problems.append(
+                    f"{src}: {len(absent)} {kind}(s) listed in the tables have no NWB file here "
+                    f"(e.g. {absent[:3]}); not converted"
+                )
+        for job in jobs:
+            if job.id not in listed.get(job.kind, set()):
+                report.problems.append(
+                    f"{job.source}: no row of the release's tables lists {job.kind} {job.id}"
+                )
+        commit_manifest(repo, dst, tables, {"dataset": dataset, "source": src})
+        records = store_records(repo.readonly_session(BRANCH).store)
+        todo = []
+        for job in jobs:
+            if _changed(job, records.get(job.path), source_options):
+                todo.append(job)
+            else:
+                report.skipped.append(job.source)
+        for job, result in _run(todo, dst, workers, progress, storage_options, source_options):
+            if isinstance(result, ConcurrentConversionError):  # another run committed it: kept
+                report.skipped.append(job.source)
+                report.problems.append(str(result))
+            elif isinstance(result, BaseException):
+                report.failed[job.source] = f"{type(result).__name__}: {result}"
+            else:
+                report.converted.append(job.source)
+            if on_result is not None:
+                on_result(job, result if isinstance(result, BaseException) else None)
     if tag is not None:
         snapshot = repo.lookup_branch(BRANCH)
         repo.create_tag(tag, snapshot_id=snapshot)

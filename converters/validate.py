@@ -98,22 +98,29 @@ def _compare(
     source = nwb or provenance.get("source")
     if source is None:
         return [f"{prefix or '/'}: no recorded source; give the NWB file"]
-    fs, path = filesystem(source, options if not is_local(source) else None)
+    fs, path = filesystem(source, options)
     if not fs.exists(path):
         return [f"{source}: the source NWB is not there (give its path)"]
     lfp = [s["source"] for s in provenance.get("lfp_sources", [])]
     target = CompareTarget(store, prefix)
     # The conversion hashes the source as it reads it: its checksum, not a second read.
-    summary = write_store(source, target, lfp=lfp, consolidate=prefix == "")
+    summary = write_store(source, target, lfp=lfp, consolidate=prefix == "", source_options=options)
     problems = []
     if provenance.get("sha256") != summary.source["sha256"]:
         problems.append(f"{source}: checksum differs from the one recorded at conversion")
     return problems + target.finish()
 
 
-def validate_store(store: str, nwb: str | None = None, storage_options: dict | None = None) -> list[str]:
+def validate_store(
+    store: str,
+    nwb: str | None = None,
+    storage_options: dict | None = None,
+    source_options: dict | None = None,
+) -> list[str]:
     """Problems found comparing a store, or every store of a project, with its source NWB
-    (default: the recorded source; ``nwb`` for a single store). Empty when they agree."""
+    (default: the recorded source; ``nwb`` for a single store). Empty when they agree.
+
+    ``storage_options`` are fsspec options for ``store``, ``source_options`` for the sources."""
     try:
         project = open_project(store, storage_options=storage_options)
     except ProjectNotFoundError:
@@ -124,10 +131,10 @@ def validate_store(store: str, nwb: str | None = None, storage_options: dict | N
         if meta is None:
             return [f"{store}: expected a vbzarr store or project; there is none"]
         attrs = json.loads(meta.to_bytes()).get("attributes", {})
-        return _compare(root, "", attrs, nwb, storage_options)
+        return _compare(root, "", attrs, nwb, source_options)
     problems = []
     for path, attrs in sorted(store_records(project.session.store).items()):
         problems += [
-            f"{path}: {p}" for p in _compare(project.session.store, path, attrs, None, storage_options)
+            f"{path}: {p}" for p in _compare(project.session.store, path, attrs, None, source_options)
         ]
     return problems

@@ -145,6 +145,28 @@ def _without_processing_ophys(tmp: Path, release: Path, nwb: Path) -> list[str]:
     return ["convert", str(path), str(tmp / "no-ophys.zarr")]
 
 
+def _unwritable(tmp: Path) -> Path:
+    """A folder nobody can write into: read-only bits, or for root (whom bits do not stop) a
+    kernel filesystem that refuses new entries."""
+    if os.geteuid() != 0:
+        folder = tmp / "read-only"
+        folder.mkdir()
+        folder.chmod(0o555)
+        return folder
+    try:
+        os.mkdir("/sys/vbzarr-probe")
+    except OSError:
+        return Path("/sys")
+    os.rmdir("/sys/vbzarr-probe")
+    pytest.skip("no unwritable folder on this machine")
+
+
+def _existing_tag(tmp: Path, release: Path, nwb: Path) -> list[str]:
+    assert main(["convert", str(release), str(tmp / "dst"), "--tag", "v1", "-q"]) == 0
+    nwb.write_bytes(nwb.read_bytes())  # the same content: nothing to convert, still refused first
+    return ["convert", str(release), str(tmp / "dst"), "--tag", "v1"]
+
+
 CASES = [
     # Destinations that are not vbzarr's: refused, untouched.
     Case(
@@ -182,6 +204,24 @@ CASES = [
         2,
         r"f\.txt: expected a project folder .*found a file",
         "f.txt",
+    ),
+    Case(
+        "project-into-unwritable-folder",
+        lambda t, r, n: ["convert", str(r), str(_unwritable(t) / "project")],
+        2,
+        r"project: expected a folder vbzarr can write to; could not write there",
+    ),
+    Case(
+        "single-into-unwritable-folder",
+        lambda t, r, n: ["convert", str(n), str(_unwritable(t) / "exp.zarr")],
+        2,
+        r"expected a folder vbzarr can write to; could not write there",
+    ),
+    Case(
+        "project-tag-exists",
+        _existing_tag,
+        2,
+        r"dst: expected a new tag name; the tag 'v1' exists already \(snapshot \w+\) and tags never move",
     ),
     Case("project-of-a-newer-schema", _newer_project, 2, r"schema version 99; .*Upgrade vbzarr"),
     # Release tables.

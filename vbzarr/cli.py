@@ -92,7 +92,12 @@ def _validate(args: argparse.Namespace) -> int:
     converters = _require_converters()  # noqa: F841 - validation compares with the NWB
     from converters.validate import validate_store
 
-    problems = validate_store(args.store, args.nwb, storage_options=_options(args.storage_options))
+    problems = validate_store(
+        args.store,
+        args.nwb,
+        storage_options=_options(args.storage_options),
+        source_options=_options(args.source_options),
+    )
     for p in problems:
         print(p)
     print(f"{args.store}: {'OK' if not problems else f'{len(problems)} problem(s)'}")
@@ -132,6 +137,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("store")
     p.add_argument("nwb", nargs="?", help="the source NWB (default: the store's provenance)")
     p.add_argument("--storage-options", help="JSON dict of fsspec options for STORE")
+    p.add_argument("--source-options", help="JSON dict of fsspec options for the source NWB files")
     p.set_defaults(func=_validate)
 
     p = sub.add_parser("info", help="describe a store or a project (and its history)")

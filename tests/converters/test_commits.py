@@ -6,6 +6,7 @@ a local folder and on moto's S3 server.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import random
 import shutil
@@ -17,6 +18,7 @@ from collections import Counter
 from pathlib import Path
 
 import h5py
+import icechunk
 import numpy as np
 import pytest
 
@@ -59,6 +61,12 @@ def _committed(project: vbzarr.Project) -> Counter:
     )
 
 
+def _orphans(dst: str) -> icechunk.GCSummary:
+    """What a garbage collection would delete now: objects no snapshot references."""
+    repo = icechunk.Repository.open(icechunk.local_filesystem_storage(dst))
+    return repo.garbage_collect(dt.datetime.now(dt.UTC), dry_run=True)
+
+
 def _kill_and_check(src, dst, storage_options, kills, rng) -> dict:
     """Convert, SIGKILL at a random moment, check the project, repeat; then finish."""
     start = time.perf_counter()
@@ -88,6 +96,8 @@ def _kill_and_check(src, dst, storage_options, kills, rng) -> dict:
             tree = project.store(kind, int(stores.loc[path, "id"]))
             assert tree.attrs["provenance"]["sha256"] == stores.loc[path, "sha256"]
         validated.update(fresh)
+    if storage_options is None:
+        seen["orphans"] = _orphans(dst).chunks_deleted  # chunks of killed runs, never committed
     final = _convert(src, dst, storage_options)
     assert final.wait(timeout=300) == 0, final.stderr.read().decode()
     project = vbzarr.open_project(dst, storage_options=storage_options)
@@ -102,6 +112,9 @@ def test_kills_at_random_moments_leave_a_valid_project(small_release, tmp_path):
     seen = _kill_and_check(small_release.root, dst, None, kills=10, rng=rng)
     assert seen["opened"] + seen["absent"] == 10
     assert validate_store(dst) == []  # every store equals its NWB, every array
+    # The final run collected the chunks the killed runs wrote but never committed.
+    print(f"orphan chunks before the final run: {seen['orphans']}")
+    assert _orphans(dst).chunks_deleted == 0
     # No staging litter: nothing beside the repository's own folders.
     assert {p.name for p in Path(dst).iterdir()} <= {
         "chunks",
@@ -180,4 +193,32 @@ def test_two_converts_on_one_destination_end_valid(tmp_path, small_release):
     assert len(project.stores) == 2
     # Each store was committed once (the other run's same store is refused at commit, never mixed).
     assert set(_committed(project).values()) <= {1, 2}
+    assert validate_store(dst) == []
+
+
+def test_a_run_collects_orphans_of_killed_runs_but_not_a_live_runs(tmp_path, small_release):
+    """Chunks written but never committed (a run killed before its commit) are collected by the
+    next run, unless another run is live (its chunks may be about to be committed)."""
+    import zarr
+
+    from converters.commits import conversion_run
+
+    dst = str(tmp_path / "project")
+    assert not convert_project(str(small_release.root), dst).failed
+    repo = icechunk.Repository.open(icechunk.local_filesystem_storage(dst))
+    killed = repo.writable_session("main")  # a run killed before its commit
+    values = np.random.default_rng(0).random(8 * 16384)  # 8 chunks, too large to be inlined
+    zarr.create_array(killed.store, name="orphan", shape=values.shape, chunks=(16384,), dtype="f8")[:] = values
+    assert _orphans(dst).chunks_deleted == 8
+    with conversion_run(repo, dst) as collected:  # the next run, alone
+        assert collected is not None and collected.chunks_deleted == 8
+        live = repo.writable_session("main")  # its chunks, not committed yet
+        in_flight = zarr.create_array(live.store, name="in_flight", shape=(32768,), chunks=(16384,), dtype="f8")
+        in_flight[:] = values[:32768]
+        convert_project(str(small_release.root), dst)  # a second run meanwhile
+        assert _orphans(dst).chunks_deleted == 2  # the live run's chunks are kept
+        live.commit("the live run commits")
+    assert _orphans(dst).chunks_deleted == 0
+    tip = zarr.open_group(repo.readonly_session("main").store, mode="r")
+    np.testing.assert_array_equal(tip["in_flight"][:], values[:32768])
     assert validate_store(dst) == []
