@@ -214,7 +214,7 @@ def factory_hash() -> str:
     import hashlib
 
     digest = hashlib.sha256()
-    for f in sorted((REPO / "converters" / "synthetic").glob("*.py")):
+    for f in sorted((REPO / "vbzarr" / "testing" / "synthetic").glob("*.py")):
         digest.update(f.read_bytes())
     return digest.hexdigest()[:10]
 
@@ -223,7 +223,7 @@ def realistic_experiment(size: str = "realistic", seed: int = 7) -> tuple[Path, 
     """One synthetic ophys experiment NWB file of a size preset, generated once per version of the
     factory and cached under ``SCRATCH/factory-<size>-<seed>-<factory hash>``; returns (path,
     seconds it took to generate, or None if it was cached)."""
-    from converters.synthetic.project import make_vbo_project
+    from vbzarr.testing.synthetic.project import make_vbo_project
 
     root = SCRATCH / f"factory-{size}-{seed}-{factory_hash()}"
     done = root / "DONE"

@@ -13,7 +13,7 @@ and ~linear time; 128 sessions show where peak RSS levels off.
 
 Every timed piece runs in a fresh child process (cold: nothing opened in Python; the OS page cache
 is warm) and is repeated ``--repeats`` times (median); peak RSS is that child's ``ru_maxrss``
-(``os.wait4``). Inputs are synthetic (``converters.synthetic``), generated once and cached under
+(``os.wait4``). Inputs are synthetic (``vbzarr.testing.synthetic``), generated once and cached under
 ``--scratch`` (default /tmp/bench2):
 
 * (i) one container: 6 ophys sessions x ~150 cells x 60 min task (+ gray screens and 10 movie
@@ -111,8 +111,8 @@ def grid():
 # children (each runs in a fresh interpreter)
 # --------------------------------------------------------------------------------------------
 def child_vbo_generate(p: dict) -> dict:
-    from converters.synthetic.content import Size
-    from converters.synthetic.project import make_vbo_project
+    from vbzarr.testing.synthetic.content import Size
+    from vbzarr.testing.synthetic.project import make_vbo_project
 
     size = Size(**{k: tuple(v) if isinstance(v, list) else v for k, v in p["size"].items()})
     t = time.perf_counter()
@@ -127,10 +127,10 @@ def child_vbo_generate(p: dict) -> dict:
 
 
 def child_convert_project(p: dict) -> dict:
-    from converters.project import convert_project
+    from vbzarr.convert.project import convert_project
 
     if p.get("codec"):  # A/B: numbers compressed with this blosc codec instead of the converter's
-        import converters.convert as convert
+        import vbzarr.convert.writer as convert
 
         convert.NUMBER_CODEC = tuple(p["codec"])
     shutil.rmtree(p["dst"], ignore_errors=True)
@@ -141,7 +141,7 @@ def child_convert_project(p: dict) -> dict:
 
 
 def child_convert_nwb(p: dict) -> dict:
-    from converters import convert_nwb
+    from vbzarr.convert import convert_nwb
 
     t = time.perf_counter()
     convert_nwb(p["src"], p["dst"])
@@ -175,7 +175,7 @@ def child_align_vbzarr(p: dict) -> dict:
 
         # dask's default starts workers with MALLOC_TRIM_THRESHOLD_=65536 (see the report);
         # "no_malloc_trim" unsets it, as convert_project does.
-        from converters.project import NO_MALLOC_TRIM
+        from vbzarr.convert.project import NO_MALLOC_TRIM
 
         with dask.config.set(NO_MALLOC_TRIM if p.get("no_malloc_trim") else {}):
             cluster = LocalCluster(n_workers=p["distributed"], threads_per_worker=1,

@@ -3,7 +3,7 @@
 Issue targets: conversion >= 3x faster than hdmf-zarr's ``NWBZarrIO.export`` of the same file;
 peak RSS well under 2x the size of the spike arrays; store <= 0.6x the NWB size, lossless.
 
-Input: one synthetic VBN session (``converters.synthetic``) of a released session's shape
+Input: one synthetic VBN session (``vbzarr.testing.synthetic``) of a released session's shape
 (~2.1 h recording, 6 probes x 384 channels, ~2,000 units, waveforms on 384 channels, full-size
 stimulus templates, no LFP). The factory draws firing rates log-uniform in 0.1-50 Hz, which gives
 ~1.2e8 spikes at that size; the rates are scaled down uniformly so that the session has
@@ -81,8 +81,8 @@ SIZES = {
 # --------------------------------------------------------------------------------------------
 def child_generate(p: dict) -> dict:
     """Write the VBN session with firing rates scaled to p['spikes'] spikes in total."""
-    from converters.synthetic import content
-    from converters.synthetic import vbn_project as vp
+    from vbzarr.testing.synthetic import content
+    from vbzarr.testing.synthetic import vbn_project as vp
 
     size = content.EcephysSize(**{k: tuple(v) if isinstance(v, list) else v
                                   for k, v in p["size"].items()})
@@ -109,7 +109,7 @@ def child_generate(p: dict) -> dict:
 def child_convert(p: dict) -> dict:
     import resource
 
-    from converters import convert_nwb
+    from vbzarr.convert import convert_nwb
 
     if p.get("skip_ragged_reads"):
         # Diagnostic: NWBReader.table() reads every column whole, spike_times, spike_amplitudes
@@ -117,7 +117,7 @@ def child_convert(p: dict) -> dict:
         # Make those three reads return nothing, to measure what that costs.
         import numpy as np
 
-        from converters.nwb import NWBReader
+        from vbzarr.convert.nwb import NWBReader
 
         original = NWBReader.read
         skip = {f"units/{c}" for c in RAGGED}

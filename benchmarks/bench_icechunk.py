@@ -35,7 +35,7 @@ sys.path.insert(0, sys.argv[1])
 p = json.loads(sys.argv[2])
 options = p.get("storage_options")
 if p["part"] == "convert":
-    from converters.project import convert_project
+    from vbzarr.convert.project import convert_project
     t = time.perf_counter()
     report = convert_project(p["src"], p["dst"], storage_options=options)
     assert not report.failed, report.failed
@@ -67,8 +67,8 @@ def child(code_root: Path, params: dict) -> dict:
 
 def side_by_side(size: str, repeats: int, previous: str, work: Path) -> dict:
     sys.path.insert(0, str(REPO))
-    from converters.synthetic import content
-    from converters.synthetic.project import make_vbo_project
+    from vbzarr.testing.synthetic import content
+    from vbzarr.testing.synthetic.project import make_vbo_project
 
     release = work / "release"
     if not (release / "project_metadata").exists():
@@ -163,7 +163,7 @@ def open_costs(counts: list[int], work: Path) -> dict:
             session = repo.writable_session("main")
             t = time.perf_counter()
             # The manifest and folders as a conversion writes them, then N stores' metadata.
-            from converters.commits import commit_manifest  # noqa: F401 (documents the layout)
+            from vbzarr.convert.commits import commit_manifest  # noqa: F401 (documents the layout)
             from vbzarr.manifest import write_manifest
 
             tables = {name: source.table(name) for name in source.table_names}

@@ -420,8 +420,8 @@ def main(argv: list[str] | None = None) -> int:
     import s3fs
 
     import vbzarr
-    from converters.project import convert_project
-    from converters.synthetic.project import make_vbo_project
+    from vbzarr.convert.project import convert_project
+    from vbzarr.testing.synthetic.project import make_vbo_project
     from vbzarr.manifest import write_manifest
     from vbzarr.schema import SCHEMA_VERSION
     from vbzarr.testing.s3 import CountingS3Server

@@ -23,7 +23,7 @@ f. (a), (d) and (e) for alternative ``Chunking(cells, time)`` settings; plus exp
    of ``dff`` the converter cannot write today (zarr sharding, a bitshuffle codec) and xarray
    without dask, to show where the read time goes.
 g. Diagnosis helpers: a step-by-step breakdown of the conversion (the converter's own
-   ``build_groups`` and ``_StagedStore``) with variants of the ``ophys`` codecs, and a codec probe
+   ``build_groups`` and ``StagedStore``) with variants of the ``ophys`` codecs, and a codec probe
    on samples of the large variables.
 
 Page cache: on this VM the kernel evicts file pages within seconds, so every conversion run first
@@ -89,7 +89,7 @@ def current_codec():
     """The BloscCodec the converter uses for float64 arrays, and a label for it."""
     import numpy as np
 
-    from converters.convert import _compressors
+    from vbzarr.convert.writer import _compressors
 
     codec = _compressors(np.dtype("float64"))[0]
     return codec, f"blosc {codec.cname.name}{codec.clevel} {codec.shuffle.name}"
@@ -103,7 +103,7 @@ def child_convert(p: dict) -> dict:
     import warnings
 
     warnings.filterwarnings("ignore")
-    from converters import Chunking, convert_nwb
+    from vbzarr.convert import Chunking, convert_nwb
 
     rss_after_import = rss_mb()
     shutil.rmtree(p["dst"], ignore_errors=True)
@@ -119,8 +119,8 @@ def child_convert_project(p: dict) -> dict:
     import warnings
 
     warnings.filterwarnings("ignore")
-    from converters.commits import open_or_create
-    from converters.project import Job, convert_job
+    from vbzarr.convert.commits import open_or_create
+    from vbzarr.convert.project import Job, convert_job
 
     rss_after_import = rss_mb()
     shutil.rmtree(p["dst"], ignore_errors=True)  # this benchmark's own output
@@ -228,9 +228,11 @@ def child_breakdown(p: dict) -> dict:
     import dask.local
     from zarr.codecs import BloscCodec
 
-    from converters import Chunking, convert
-    from converters.convert import FolderTarget, _StagedStore, build_groups, file_sha256
-    from converters.nwb import NWBReader
+    from vbzarr.convert import Chunking, writer
+    from vbzarr.convert.convert import build_groups
+    from vbzarr.convert.source import file_sha256
+    from vbzarr.convert.writer import FolderTarget, StagedStore
+    from vbzarr.convert.nwb import NWBReader
     from vbzarr.urls import filesystem
 
     out: dict = {}
@@ -242,13 +244,13 @@ def child_breakdown(p: dict) -> dict:
     nwb = NWBReader(p["src"])
     dst = p["dst"]
     shutil.rmtree(dst, ignore_errors=True)
-    out["write_threads"] = convert.WRITE_THREADS
-    out["slab_mb"] = convert.SLAB_BYTES / 2**20
+    out["write_threads"] = writer.WRITE_THREADS
+    out["slab_mb"] = writer.SLAB_BYTES / 2**20
     with dask.config.set(scheduler=dask.local.get_sync):  # as convert_nwb
         t0 = time.perf_counter()
-        groups, _ = build_groups(nwb, chunking)
+        groups, _ = build_groups(nwb, chunking, "ophys_experiment")
         out["build_groups_s"] = time.perf_counter() - t0
-        staged = _StagedStore(FolderTarget(dst), chunking)
+        staged = StagedStore(FolderTarget(dst), chunking)
         t0 = time.perf_counter()
         slabs = staged.write_metadata(groups)
         out["metadata_s"] = time.perf_counter() - t0
@@ -297,7 +299,7 @@ def child_breakdown(p: dict) -> dict:
             shutil.rmtree(target, ignore_errors=True)
             ds = with_codecs(kind)
             t0 = time.perf_counter()
-            _StagedStore(FolderTarget(target), chunking).write({"ophys": ds})
+            StagedStore(FolderTarget(target), chunking).write({"ophys": ds})
             out["ophys_variants"][label] = {"seconds": time.perf_counter() - t0,
                                             "bytes": du_bytes(target)[0]}
             shutil.rmtree(target, ignore_errors=True)
@@ -400,7 +402,7 @@ def lossless(src: Path, store: Path) -> dict[str, dict]:
     import numpy as np
     import zarr
 
-    from converters.ophys import FILTER_SCALE_SECONDS, filter_events, half_normal_kernel
+    from vbzarr.convert.ophys import FILTER_SCALE_SECONDS, filter_events, half_normal_kernel
 
     g = zarr.open_group(str(store), mode="r", zarr_format=3, use_consolidated=True)
     out = {}

@@ -102,7 +102,7 @@ def child_read(p: dict) -> dict:
 
 
 def child_convert(p: dict) -> dict:
-    from converters import convert_nwb
+    from vbzarr.convert import convert_nwb
 
     shutil.rmtree(p["dst"], ignore_errors=True)
     convert_nwb(p["src"], p["dst"])

@@ -47,8 +47,8 @@ ROUTES = {"vbzarr": "a. vbzarr `open_project` + `dff` + `events_table`",
 
 
 def child_make(p: dict) -> dict:
-    from converters.project import convert_project
-    from converters.synthetic.project import make_vbo_project
+    from vbzarr.convert.project import convert_project
+    from vbzarr.testing.synthetic.project import make_vbo_project
 
     make_vbo_project(Path(p["root"]) / "src", n_containers=p["containers"],
                      sessions_per_container=p["sessions"], behavior_only_sessions=0,

@@ -46,7 +46,7 @@ ROUTES = ["h5py + s3fs (readahead)", "h5py + s3fs (blockcache)", "vbzarr.open_st
 
 
 def child_convert(p: dict) -> dict:
-    from converters import convert_nwb
+    from vbzarr.convert import convert_nwb
 
     convert_nwb(p["src"], p["dst"])
     return {}

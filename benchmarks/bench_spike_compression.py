@@ -494,7 +494,7 @@ def factory_span(nwb: Path) -> tuple[tuple[float, float], str]:
     size in the generator's DONE.json), else the data's span."""
     done = nwb.parents[2] / "DONE.json"
     if done.exists():
-        from converters.synthetic import content
+        from vbzarr.testing.synthetic import content
 
         size = json.loads(done.read_text())["size"]
         size = content.EcephysSize(**{k: tuple(v) if isinstance(v, list) else v

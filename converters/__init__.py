@@ -1,24 +1,25 @@
-"""NWB -> Zarr converters for the Allen Visual Behavior datasets (the writing side of vbzarr).
+"""NWB -> Zarr conversion for the Allen Visual Behavior datasets: the writing side of vbzarr,
+installed as ``vbzarr.convert`` from the top-level folder ``converters/``.
 
-Importing this package registers every stream module in :data:`converters.registry.STREAMS`, in the
-order the driver writes them. Needs the ``convert`` extra (pynwb, h5py).
+Needs the ``convert`` extra (pynwb, h5py, scipy). The read side (``vbzarr``) never imports it.
+The groups a store holds are declared, in write order, in :data:`vbzarr.convert.streams.STREAMS`.
 """
 
 from __future__ import annotations
 
-# One module per family of NWB content; each registers its groups on import.
-from . import (  # noqa: F401
-    cells,
-    ecephys,
-    eye_tracking,
-    licks_rewards,
-    ophys,
-    presentations,
-    running,
-    stimulus,
-    trials,
-)
+from .chunking import Chunking
 from .convert import StoreSummary, convert_nwb
-from .registry import STREAMS, Chunking
+from .project import ProjectReport, convert_project
+from .streams import STREAMS, Stream
+from .validate import validate_store
 
-__all__ = ["STREAMS", "Chunking", "StoreSummary", "convert_nwb"]
+__all__ = [
+    "STREAMS",
+    "Chunking",
+    "ProjectReport",
+    "StoreSummary",
+    "Stream",
+    "convert_nwb",
+    "convert_project",
+    "validate_store",
+]

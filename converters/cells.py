@@ -13,8 +13,8 @@ import xarray as xr
 
 from vbzarr.errors import InvalidNWBError
 
+from .chunking import Chunking
 from .nwb import NWBReader
-from .registry import Chunking, stream
 
 CELL_TABLE = "processing/ophys/image_segmentation/cell_specimen_table"
 IMAGES = "processing/ophys/images"
@@ -69,7 +69,6 @@ def _spacing(nwb: NWBReader, path: str) -> dict:
     return attrs
 
 
-@stream("images")
 def images(nwb: NWBReader, chunking: Chunking) -> xr.Dataset | None:
     """``max_projection``, ``average_projection``, ``segmentation_mask_image`` (row x column) and
     ``roi_masks`` (cell_specimen_id x row x column, bool) of the valid ROIs.

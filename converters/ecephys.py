@@ -20,8 +20,8 @@ from zarr.codecs import BloscCodec
 from vbzarr.errors import InvalidNWBError
 from vbzarr.schema import SECONDS
 
+from .chunking import Chunking
 from .nwb import NWBReader
-from .registry import Chunking, stream
 from .tables import frame_to_dataset, ragged_variables
 
 UNITS = "units"
@@ -54,7 +54,6 @@ def channel_table(nwb: NWBReader) -> pd.DataFrame:
     return frame
 
 
-@stream("channels")
 def channels(nwb: NWBReader, chunking: Chunking) -> xr.Dataset | None:
     """Every electrode (channel) column over ``channel_id``, with AllenSDK's names."""
     if ELECTRODES not in nwb:
@@ -62,7 +61,6 @@ def channels(nwb: NWBReader, chunking: Chunking) -> xr.Dataset | None:
     return frame_to_dataset(channel_table(nwb))
 
 
-@stream("probes")
 def probes(nwb: NWBReader, chunking: Chunking) -> xr.Dataset | None:
     """One row per probe (``probe_id``): name, location, sampling rates, LFP availability."""
     groups = list(nwb.children("general/extracellular_ephys", "EcephysElectrodeGroup"))
@@ -116,7 +114,6 @@ def checkpoints(nwb: NWBReader, starts: np.ndarray, ends: np.ndarray) -> tuple[f
     return t0, n, out
 
 
-@stream("units")
 def units(nwb: NWBReader, chunking: Chunking) -> xr.Dataset | None:
     """Units over ``unit_id``; spikes flat over ``spike``, grouped by unit; mean waveforms."""
     if UNITS not in nwb:
@@ -185,7 +182,6 @@ def units(nwb: NWBReader, chunking: Chunking) -> xr.Dataset | None:
     return ds
 
 
-@stream("optotagging")
 def optotagging(nwb: NWBReader, chunking: Chunking) -> xr.Dataset | None:
     """AllenSDK ``optotagging_table``: every column of the stimulation intervals over ``trial``."""
     if OPTO not in nwb:

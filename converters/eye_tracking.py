@@ -15,9 +15,9 @@ import xarray as xr
 
 from vbzarr.schema import SECONDS
 
+from .chunking import Chunking
 from .licks_rewards import empty_events
 from .nwb import NWBReader
-from .registry import Chunking, stream
 
 EYE = "acquisition/EyeTracking"
 PREFIXES = {"cr": "corneal_reflection_tracking", "eye": "eye_tracking", "pupil": "pupil_tracking"}
@@ -75,7 +75,6 @@ def likely_blinks(
     return dilate(blink, dilation_frames)
 
 
-@stream("eye_tracking")
 def eye_tracking(nwb: NWBReader, chunking: Chunking) -> xr.Dataset | None:
     """AllenSDK ``eye_tracking`` over ``frame``, with ``timestamps`` as a coordinate."""
     if EYE not in nwb:  # AllenSDK: an empty table with every column

@@ -15,8 +15,8 @@ import xarray as xr
 from vbzarr.errors import InvalidNWBError
 from vbzarr.schema import SECONDS
 
+from .chunking import Chunking
 from .nwb import NWBReader
-from .registry import Chunking
 from .timeseries import timestamps
 
 ELECTRODES = "general/extracellular_ephys/electrodes"

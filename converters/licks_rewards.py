@@ -11,12 +11,11 @@ import xarray as xr
 
 from vbzarr.schema import SECONDS
 
+from .chunking import Chunking
 from .nwb import NWBReader
-from .registry import Chunking, stream
 from .timeseries import series_group
 
 
-@stream("licks")
 def licks(nwb: NWBReader, chunking: Chunking) -> xr.Dataset | None:
     """AllenSDK ``licks``: ``timestamps`` and the stimulus ``frame`` of each lick."""
     path = "processing/licking/licks"
@@ -27,7 +26,6 @@ def licks(nwb: NWBReader, chunking: Chunking) -> xr.Dataset | None:
     )
 
 
-@stream("rewards")
 def rewards(nwb: NWBReader, chunking: Chunking) -> xr.Dataset | None:
     """AllenSDK ``rewards``: ``volume`` (mL), ``timestamps`` and ``auto_rewarded``.
 

@@ -167,7 +167,7 @@ class NWBReader:
         """A dataset as a dask array read chunk by chunk under the process-wide HDF5 lock.
 
         ``chunks`` are the reads; the store keeps them as its chunks unless the variable's
-        ``encoding`` names others (see ``converters.convert._encoding``).
+        ``encoding`` names others (see ``vbzarr.convert.convert._encoding``).
         """
         ds = self.require(path, needed_for)
         if not isinstance(ds, h5py.Dataset):

@@ -10,9 +10,9 @@ from vbzarr.errors import InvalidNWBError, MissingFieldError
 from vbzarr.schema import SECONDS
 
 from .cells import cell_specimen_table, n_table_rows, roi_rows
+from .chunking import Chunking
 from .metadata import kind_and_id
 from .nwb import NWBReader
-from .registry import Chunking, stream
 from .timeseries import series_group, timestamps
 
 OPHYS = "processing/ophys"
@@ -108,7 +108,6 @@ def _in_cell_order(raw: da.Array, rows: np.ndarray, cell_rows: np.ndarray) -> da
     return raw.T
 
 
-@stream("ophys")
 def ophys(nwb: NWBReader, chunking: Chunking) -> xr.Dataset | None:
     """Every cell trace on ``(cell_specimen_id, time)``, ``time`` = ophys timestamps (s).
 
@@ -193,7 +192,6 @@ def _per_cell(nwb: NWBReader, names: list[str], rows: np.ndarray, cell_rows: np.
     return out
 
 
-@stream("motion_correction")
 def motion_correction(nwb: NWBReader, chunking: Chunking) -> xr.Dataset | None:
     """AllenSDK ``motion_correction``: ``x`` and ``y`` frame shifts (pixels) over ``time``."""
     paths = {a: f"{OPHYS}/ophys_motion_correction_{a}" for a in "xy"}

@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from .chunking import Chunking
 from .nwb import NWBReader
-from .registry import Chunking, stream
 from .tables import frame_to_dataset
 
 INT_NULL = -99
@@ -140,7 +140,6 @@ def merged_presentations(nwb: NWBReader, recompute: bool) -> pd.DataFrame:
     return table
 
 
-@stream("stimulus_presentations")
 def stimulus_presentations(nwb: NWBReader, chunking: Chunking) -> xr.Dataset | None:
     """AllenSDK ``stimulus_presentations`` over ``stimulus_presentations_id``, every block."""
     recompute = "units" not in nwb and "general/extracellular_ephys" not in nwb

@@ -29,7 +29,9 @@ from vbzarr.schema import SCHEMA_VERSION, STORE_FOLDERS
 from vbzarr.urls import filesystem, is_local, join
 
 from .commits import commit, commit_manifest, conversion_run, open_or_create
-from .convert import StoreSummary, StoreTarget, file_sha256, lfp_files, write_store
+from .convert import StoreSummary, write_store
+from .source import file_sha256, lfp_files
+from .writer import StoreTarget
 
 #: NWB file patterns of the released layouts -> (kind of store, regex capturing the id)
 LAYOUT = [

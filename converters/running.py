@@ -5,12 +5,11 @@ from __future__ import annotations
 import dask.array as da
 import xarray as xr
 
+from .chunking import Chunking
 from .nwb import NWBReader
-from .registry import Chunking, stream
 from .timeseries import series_group
 
 
-@stream("running")
 def running(nwb: NWBReader, chunking: Chunking) -> xr.Dataset | None:
     """AllenSDK ``running_speed`` (``speed``), ``raw_running_speed`` (``raw_speed``) and
     ``running_acquisition`` (``dx``, ``v_sig``, ``v_in``) over ``time`` (their timestamps)."""

@@ -8,14 +8,13 @@ import xarray as xr
 from vbzarr.errors import InvalidNWBError
 from vbzarr.schema import SECONDS
 
+from .chunking import Chunking
 from .nwb import NWBReader
-from .registry import Chunking, stream
 
 TEMPLATES = "stimulus/templates"
 STIMULUS_TIMESTAMPS = "processing/stimulus/timestamps"
 
 
-@stream("stimulus_templates")
 def stimulus_templates(nwb: NWBReader, chunking: Chunking) -> xr.Dataset | None:
     """AllenSDK ``stimulus_templates``: ``warped`` and ``unwarped`` images indexed by ``image_name``.
 
@@ -52,7 +51,6 @@ def stimulus_templates(nwb: NWBReader, chunking: Chunking) -> xr.Dataset | None:
     return xr.concat(parts, dim="image_name") if len(parts) > 1 else parts[0]
 
 
-@stream("stimulus_timestamps")
 def stimulus_timestamps(nwb: NWBReader, chunking: Chunking) -> xr.Dataset | None:
     """AllenSDK ``stimulus_timestamps``: the time (s) of every stimulus (monitor) frame."""
     if STIMULUS_TIMESTAMPS not in nwb:

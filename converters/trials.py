@@ -5,15 +5,14 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
+from .chunking import Chunking
 from .nwb import NWBReader
 from .presentations import INT_NULL
-from .registry import Chunking, stream
 from .tables import frame_to_dataset
 
 TRIALS = "intervals/trials"
 
 
-@stream("trials")
 def trials(nwb: NWBReader, chunking: Chunking) -> xr.Dataset | None:
     """AllenSDK ``trials`` indexed by ``trials_id``.
 

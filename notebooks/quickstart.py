@@ -24,8 +24,8 @@ import vbzarr
 
 url = os.environ.get("VBZARR_PROJECT")
 if url is None:
-    from converters.project import convert_project
-    from converters.synthetic.project import make_vbo_project
+    from vbzarr.convert.project import convert_project
+    from vbzarr.testing.synthetic.project import make_vbo_project
 
     work = tempfile.mkdtemp(prefix="vbzarr-quickstart-")
     make_vbo_project(

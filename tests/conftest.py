@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from converters.synthetic import content
-from converters.synthetic.project import make_vbo_project
+from vbzarr.testing.synthetic import content
+from vbzarr.testing.synthetic.project import make_vbo_project
 
 SIZE = os.environ.get("VBZARR_TEST_SIZE", "tiny")
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference-nwb"
@@ -69,7 +69,7 @@ def behavior_nwb(vbo_project) -> Path:
 @pytest.fixture(scope="session")
 def vbn_project(tmp_path_factory):
     """A synthetic VBN project: 2 ecephys sessions (with LFP files) and 1 behavior-only session."""
-    from converters.synthetic.vbn_project import make_vbn_project
+    from vbzarr.testing.synthetic.vbn_project import make_vbn_project
 
     return make_vbn_project(
         tmp_path_factory.mktemp("vbn"), n_sessions=2, behavior_only_sessions=1, size=SIZE, seed=3
@@ -78,7 +78,7 @@ def vbn_project(tmp_path_factory):
 
 def _converted(tmp_path_factory, source, name: str) -> str:
     """The synthetic project ``source`` converted into a fresh folder (every file converted)."""
-    from converters.project import convert_project
+    from vbzarr.convert.project import convert_project
 
     dst = tmp_path_factory.mktemp(name) / "project"
     report = convert_project(str(source.root), str(dst))

@@ -6,7 +6,7 @@ spikes to stimulus presentations or trials.
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 from .align import align
 from .errors import (

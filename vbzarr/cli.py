@@ -1,4 +1,8 @@
-"""The ``vbzarr`` command: convert, validate, info, demo."""
+"""The ``vbzarr`` command: convert, validate, info, demo.
+
+Reading commands run here; the writing ones (convert, validate, demo) live in
+:mod:`vbzarr.convert.commands`, imported only when one runs.
+"""
 
 from __future__ import annotations
 
@@ -7,24 +11,27 @@ import json
 import sys
 from collections.abc import Sequence
 
-from .errors import InvalidNWBError, VbzarrError
+from . import __version__
+from .errors import UsageError, VbzarrError
 
 
-class UsageError(VbzarrError, ValueError):
-    """A command-line argument that cannot be used."""
-
-
-def _require_converters():
+def _writing_side(args: argparse.Namespace) -> int:
+    """Run a write-side command: the one place the read side reaches for vbzarr.convert, which
+    needs pynwb and h5py; without them, say what to install."""
     try:
-        import converters
-    except ImportError as err:  # pynwb/h5py missing
-        raise SystemExit(
-            f"vbzarr convert needs the writing side: pip install 'vbzarr[convert]' ({err})"
+        from .convert import commands
+    except ImportError as err:
+        if err.name not in {"pynwb", "h5py", "hdmf", "scipy"}:
+            raise
+        raise UsageError(
+            f"vbzarr {args.command}: expected the writing side (pynwb, h5py); {err.name} is not "
+            "installed: pip install 'vbzarr[convert]'"
         ) from err
-    return converters
+    return getattr(commands, args.command)(args)
 
 
-def _options(text: str | None) -> dict | None:
+def parse_options(text: str | None) -> dict | None:
+    """A ``--storage-options``-style JSON object, or None."""
     if not text:
         return None
     try:
@@ -36,46 +43,12 @@ def _options(text: str | None) -> dict | None:
     return options
 
 
-def _convert(args: argparse.Namespace) -> int:
-    converters = _require_converters()
-    from converters.project import convert_project, is_nwb_file
-
-    options = _options(args.storage_options)
-    if is_nwb_file(args.src):
-        try:
-            summary = converters.convert_nwb(
-                args.src, args.dst, progress=not args.quiet, storage_options=options
-            )
-        except InvalidNWBError as err:  # the one file failed: exit 1, as a batch with failures
-            print(f"vbzarr: FAILED {err}", file=sys.stderr)
-            return 1
-        print(
-            f"{args.src} -> {args.dst}: {summary.kind} {summary.id}, "
-            f"{len(summary.groups)} groups, missing: {', '.join(summary.missing) or 'none'}"
-        )
-        return 0
-    report = convert_project(
-        args.src,
-        args.dst,
-        progress=not args.quiet,
-        storage_options=options,
-        source_options=_options(args.source_options),
-        workers=args.workers,
-        tag=args.tag,
-    )
-    print(report.describe())
-    if args.report:
-        with open(args.report, "w") as f:
-            json.dump(report.as_dict(), f, indent=1)
-    return 1 if report.failed else 0
-
-
 def _info(args: argparse.Namespace) -> int:
     from .errors import ProjectNotFoundError
     from .project import open_project
     from .store import open_store
 
-    options = _options(args.storage_options)
+    options = parse_options(args.storage_options)
     try:
         project = open_project(args.url, version=args.version, storage_options=options)
     except ProjectNotFoundError:
@@ -88,33 +61,10 @@ def _info(args: argparse.Namespace) -> int:
     return 0
 
 
-def _validate(args: argparse.Namespace) -> int:
-    converters = _require_converters()  # noqa: F841 - validation compares with the NWB
-    from converters.validate import validate_store
-
-    problems = validate_store(
-        args.store,
-        args.nwb,
-        storage_options=_options(args.storage_options),
-        source_options=_options(args.source_options),
-    )
-    for p in problems:
-        print(p)
-    print(f"{args.store}: {'OK' if not problems else f'{len(problems)} problem(s)'}")
-    return 1 if problems else 0
-
-
-def _demo(args: argparse.Namespace) -> int:
-    _require_converters()
-    from .demo import run_demo
-
-    run_demo(args.workdir, size=args.size, show=not args.quiet)
-    return 0
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``vbzarr`` console script."""
     parser = argparse.ArgumentParser(prog="vbzarr", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"vbzarr {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser(
@@ -131,14 +81,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--source-options", help="JSON dict of fsspec options for SRC")
     p.add_argument("--tag", help="tag the project's resulting snapshot (a release, e.g. v1.0.1)")
     p.add_argument("--report", help="write a JSON report (converted, unchanged, failed, problems) here")
-    p.set_defaults(func=_convert)
+    p.set_defaults(func=_writing_side)
 
     p = sub.add_parser("validate", help="compare a store with its NWB file, value by value")
     p.add_argument("store")
     p.add_argument("nwb", nargs="?", help="the source NWB (default: the store's provenance)")
     p.add_argument("--storage-options", help="JSON dict of fsspec options for STORE")
     p.add_argument("--source-options", help="JSON dict of fsspec options for the source NWB files")
-    p.set_defaults(func=_validate)
+    p.set_defaults(func=_writing_side)
 
     p = sub.add_parser("info", help="describe a store or a project (and its history)")
     p.add_argument("url")
@@ -150,7 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("workdir", nargs="?", default="vbzarr-demo")
     p.add_argument("--size", default="small", choices=["tiny", "small", "realistic"])
     p.add_argument("-q", "--quiet", action="store_true")
-    p.set_defaults(func=_demo)
+    p.set_defaults(func=_writing_side)
 
     args = parser.parse_args(argv)
     try:

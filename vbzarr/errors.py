@@ -95,3 +95,7 @@ class AlignmentError(VbzarrError, ValueError):
 
 class QueryError(VbzarrError, ValueError):
     """A table query (``events_table(query=...)``) does not evaluate to one flag per row."""
+
+
+class UsageError(VbzarrError, ValueError):
+    """A command-line argument or option that cannot be used as given."""

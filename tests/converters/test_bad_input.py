@@ -9,7 +9,7 @@ import h5py
 import pytest
 
 import vbzarr
-from converters import convert_nwb
+from vbzarr.convert import convert_nwb
 from vbzarr.errors import InvalidNWBError, MissingFieldError
 
 

@@ -23,10 +23,10 @@ import numpy as np
 import pytest
 
 import vbzarr
-from converters.project import convert_project
-from converters.synthetic import content
-from converters.synthetic.project import make_vbo_project
-from converters.validate import validate_store
+from vbzarr.convert.project import convert_project
+from vbzarr.testing.synthetic import content
+from vbzarr.testing.synthetic.project import make_vbo_project
+from vbzarr.convert.validate import validate_store
 from vbzarr.errors import ProjectNotFoundError
 
 
@@ -201,7 +201,7 @@ def test_a_run_collects_orphans_of_killed_runs_but_not_a_live_runs(tmp_path, sma
     next run, unless another run is live (its chunks may be about to be committed)."""
     import zarr
 
-    from converters.commits import conversion_run
+    from vbzarr.convert.commits import conversion_run
 
     dst = str(tmp_path / "project")
     assert not convert_project(str(small_release.root), dst).failed

@@ -9,7 +9,7 @@ import pytest
 import s3fs
 
 import vbzarr
-from converters.validate import validate_store
+from vbzarr.convert.validate import validate_store
 from vbzarr.cli import main
 
 

@@ -11,9 +11,9 @@ import sys
 import time
 from pathlib import Path
 
-from converters.convert import convert_nwb
-from converters.publish import STAGING_MARK
-from converters.validate import validate_store
+from vbzarr.convert.convert import convert_nwb
+from vbzarr.convert.publish import STAGING_MARK
+from vbzarr.convert.validate import validate_store
 
 
 def _staging(folder: Path, name: str) -> list[Path]:

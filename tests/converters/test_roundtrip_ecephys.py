@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import vbzarr
-from converters import convert_nwb
+from vbzarr.convert import convert_nwb
 from tests.conftest import reference_files
 
 VBN_REFERENCE = reference_files("visual-behavior-neuropixels-0.5.0/behavior_ecephys_sessions/*/ecephys_*.nwb")

@@ -15,7 +15,7 @@ import scipy.stats
 import xarray as xr
 
 import vbzarr
-from converters import convert_nwb
+from vbzarr.convert import convert_nwb
 from tests.conftest import reference_files
 
 VBO_REFERENCE = [p for p in reference_files("visual-behavior-ophys/**/*.nwb")]

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 from pynwb import NWBHDF5IO
 
-from converters.synthetic import content
-from converters.synthetic.vbn_project import TABLES, make_vbn_project
+from vbzarr.testing.synthetic import content
+from vbzarr.testing.synthetic.vbn_project import TABLES, make_vbn_project
 from tests.conftest import REFERENCE
 from tests.layout import differences
 

@@ -9,7 +9,7 @@ import pytest
 import zarr
 from zarr.codecs import BloscCodec, ZstdCodec
 
-from converters.convert import FolderTarget, _write_chunks
+from vbzarr.convert.writer import FolderTarget, _write_chunks
 
 
 def _files(root: Path) -> dict[str, bytes]:

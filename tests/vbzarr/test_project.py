@@ -19,7 +19,7 @@ from dask.callbacks import Callback
 from dask.sizeof import sizeof
 
 import vbzarr
-from converters.project import convert_project
+from vbzarr.convert.project import convert_project
 from tests.conftest import REFERENCE, _converted, reference_files
 from vbzarr.errors import ManifestError, ProjectNotFoundError, SchemaVersionError
 from vbzarr.manifest import TABLES, read_table
@@ -73,7 +73,7 @@ def test_reference_csvs_roundtrip_through_manifest(tmp_path, dataset):
         name: read_table(str(meta / csv), name, index, dataset)
         for name, (csv, index) in TABLES[dataset].items()
     }
-    from converters.commits import commit_manifest, open_or_create
+    from vbzarr.convert.commits import commit_manifest, open_or_create
 
     commit_manifest(
         open_or_create(str(tmp_path)), str(tmp_path), tables, {"dataset": dataset, "source": str(meta)}
@@ -96,7 +96,7 @@ def test_reference_csvs_roundtrip_through_manifest(tmp_path, dataset):
 
 
 def test_stores_by_id_equal_single_store_reads(project_url, vbo_project, tmp_path):
-    from converters import convert_nwb
+    from vbzarr.convert import convert_nwb
 
     project = vbzarr.open_project(project_url)
     eid = int(vbo_project.ophys_experiment_table.index[0])

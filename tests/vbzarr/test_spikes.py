@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import vbzarr
-from converters.tables import ragged_variables
+from vbzarr.convert.tables import ragged_variables
 from vbzarr.errors import AlignmentError, SchemaVersionError
 from vbzarr.testing.strategies import spike_trains
 

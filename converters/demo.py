@@ -1,7 +1,7 @@
 """``vbzarr demo``: the main job end to end on a synthetic project generated on the fly.
 
 1. Write a small Visual Behavior Ophys project in the released layout (Allen-layout NWB files and
-   project CSVs) with the factory in ``converters.synthetic``.
+   project CSVs) with the factory in :mod:`vbzarr.testing.synthetic`.
 2. Convert it into a vbzarr project (``vbzarr convert``).
 3. Open the project, select one container, and compute the change-aligned mean dF/F of its cells
    across sessions, by image and by experience level, lazily.
@@ -24,11 +24,11 @@ def run_demo(workdir: str | Path = "vbzarr-demo", size: str = "small", show: boo
     xr.DataArray
         ``(cell_specimen_id, experience_level, time_from_event)`` mean dF/F around image changes.
     """
-    from converters.project import convert_project
-    from converters.synthetic.project import make_vbo_project
+    from vbzarr.align import align
+    from vbzarr.project import open_project
+    from vbzarr.testing.synthetic.project import make_vbo_project
 
-    from .align import align
-    from .project import open_project
+    from .project import convert_project
 
     say = print if show else (lambda *a, **k: None)
     workdir = Path(workdir)
