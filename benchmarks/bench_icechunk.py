@@ -164,7 +164,7 @@ def open_costs(counts: list[int], work: Path) -> dict:
             t = time.perf_counter()
             # The manifest and folders as a conversion writes them, then N stores' metadata.
             from vbzarr.convert.commits import commit_manifest  # noqa: F401 (documents the layout)
-            from vbzarr.manifest import write_manifest
+            from vbzarr.convert.release import write_manifest
 
             tables = {name: source.table(name) for name in source.table_names}
             write_manifest(session.store, tables, {**source.manifest.attrs})

@@ -88,7 +88,6 @@ CELL_TABLE = "processing/ophys/image_segmentation/cell_specimen_table"
 def current_codec():
     """The BloscCodec the converter uses for float64 arrays, and a label for it."""
     import numpy as np
-
     from vbzarr.convert.writer import _compressors
 
     codec = _compressors(np.dtype("float64"))[0]
@@ -226,13 +225,13 @@ def child_breakdown(p: dict) -> dict:
     warnings.filterwarnings("ignore")
     import dask
     import dask.local
-    from zarr.codecs import BloscCodec
-
     from vbzarr.convert import Chunking, writer
     from vbzarr.convert.convert import build_groups
+    from vbzarr.convert.nwb import NWBReader
     from vbzarr.convert.source import file_sha256
     from vbzarr.convert.writer import FolderTarget, StagedStore
-    from vbzarr.convert.nwb import NWBReader
+    from zarr.codecs import BloscCodec
+
     from vbzarr.urls import filesystem
 
     out: dict = {}
@@ -245,7 +244,7 @@ def child_breakdown(p: dict) -> dict:
     dst = p["dst"]
     shutil.rmtree(dst, ignore_errors=True)
     out["write_threads"] = writer.WRITE_THREADS
-    out["slab_mb"] = writer.SLAB_BYTES / 2**20
+    out["slab_mb"] = writer.WRITE_SLAB_BYTES / 2**20
     with dask.config.set(scheduler=dask.local.get_sync):  # as convert_nwb
         t0 = time.perf_counter()
         groups, _ = build_groups(nwb, chunking, "ophys_experiment")
@@ -401,7 +400,6 @@ def lossless(src: Path, store: Path) -> dict[str, dict]:
     import h5py
     import numpy as np
     import zarr
-
     from vbzarr.convert.ophys import FILTER_SCALE_SECONDS, filter_events, half_normal_kernel
 
     g = zarr.open_group(str(store), mode="r", zarr_format=3, use_consolidated=True)

@@ -16,13 +16,14 @@ import pandas as pd
 import zarr
 
 from vbzarr.errors import ConcurrentConversionError, DestinationError, ProjectNotFoundError
-from vbzarr.manifest import encode_table, open_manifest, write_manifest
+from vbzarr.manifest import open_manifest
 from vbzarr.repository import BRANCH, open_repository, storage
 from vbzarr.schema import SCHEMA_VERSION, STORE_FOLDERS
 from vbzarr.store import check_schema
 from vbzarr.urls import filesystem, is_local
 
 from .publish import require_bucket, require_writable
+from .release import encode_table, write_manifest
 
 #: Chunks up to this many (compressed) bytes live inside their array's manifest, which a reader
 #: fetches anyway: a table column or a small array is one GET, not two (Icechunk's maximum; the

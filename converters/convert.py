@@ -31,7 +31,7 @@ from .nwb import NWBReader
 from .publish import publish, refuse_foreign_destination, staging
 from .source import lfp_files, open_source
 from .streams import streams_of
-from .writer import WRITE_THREADS, FolderTarget, StagedStore, StoreTarget
+from .writer import WRITE_THREADS, FolderTarget, StagedStore, Target
 
 
 @dataclass
@@ -123,7 +123,7 @@ def convert_nwb(
 
 def write_store(
     src: str | os.PathLike,
-    target: FolderTarget | StoreTarget,
+    target: Target,
     *,
     chunking: Chunking | None = None,
     progress: bool = False,

@@ -24,7 +24,7 @@ def run_demo(workdir: str | Path = "vbzarr-demo", size: str = "small", show: boo
     xr.DataArray
         ``(cell_specimen_id, experience_level, time_from_event)`` mean dF/F around image changes.
     """
-    from vbzarr.align import align
+    from vbzarr import align
     from vbzarr.project import open_project
     from vbzarr.testing.synthetic.project import make_vbo_project
 

@@ -117,9 +117,12 @@ def merged_presentations(nwb: NWBReader, recompute: bool) -> pd.DataFrame:
     for col in flags:
         table[col] = table[col].astype("boolean")
     if recompute and "image_name" in table:
-        for col, values in [("is_change", recompute_is_change(table)), ("flashes_since_change", None)]:
-            if col == "flashes_since_change":
-                values = recompute_flashes_since_change(table)
+        # In this order: flashes since change counts from the recomputed changes.
+        for col, recompute_column in (
+            ("is_change", recompute_is_change),
+            ("flashes_since_change", recompute_flashes_since_change),
+        ):
+            values = recompute_column(table)
             if col in table:
                 stored = table[col]
                 same = (

@@ -23,13 +23,14 @@ import pandas as pd
 from zarr.core.sync import sync
 
 from vbzarr.errors import ConcurrentConversionError, DestinationError, ProjectNotFoundError, VbzarrError
-from vbzarr.manifest import TABLES, dataset_of, read_table, store_records
+from vbzarr.manifest import store_records
 from vbzarr.repository import BRANCH, open_repository
 from vbzarr.schema import SCHEMA_VERSION, STORE_FOLDERS
 from vbzarr.urls import filesystem, is_local, join
 
 from .commits import commit, commit_manifest, conversion_run, open_or_create
 from .convert import StoreSummary, write_store
+from .release import TABLES, dataset_of, read_table
 from .source import file_sha256, lfp_files
 from .writer import StoreTarget
 
@@ -351,9 +352,9 @@ def _run(
         }
         for future in as_completed(futures):
             job = futures[future]
-            err = future.exception()
-            if err is not None and not isinstance(err, BATCH_ERRORS):
-                raise err  # a bug, not a bad file
-            yield job, err if err is not None else future.result()
+            failure = future.exception()
+            if failure is not None and not isinstance(failure, BATCH_ERRORS):
+                raise failure  # a bug, not a bad file
+            yield job, failure if failure is not None else future.result()
             bar.update()
     bar.close()

@@ -30,7 +30,8 @@ def series_group(
     as a ``timestamps`` coordinate on ``dim`` (e.g. ``lick``, ``frame``). A later series whose
     timestamps differ gets its own axis ``<var>_<dim>``, never a silent resampling.
     """
-    data_vars, coords = {}, {}
+    data_vars: dict[str, xr.Variable] = {}
+    coords: dict[str, tuple] = {}
     reference = None
     for var, path in variables.items():
         ts = timestamps(nwb, path, needed_for)
@@ -42,8 +43,7 @@ def series_group(
             d = f"{var}_{dim}"
             coords[d] = (d, ts) if time_as_dim else (d, np.arange(len(ts)))
         data_vars[var] = xr.Variable((d,), values)
-    if reference is None:
-        raise ValueError("Expected at least one series.")
+    assert reference is not None, "callers pass at least one series"
     if time_as_dim:
         coords[dim] = (dim, reference, SECONDS)
     else:

@@ -69,7 +69,9 @@ class CompareTarget:
 
         async def check() -> None:
             async for key in self.scratch.list():
-                data = (await self.scratch.get(key, prototype=default_buffer_prototype())).to_bytes()
+                buffer = await self.scratch.get(key, prototype=default_buffer_prototype())
+                assert buffer is not None  # listed just now, in memory
+                data = buffer.to_bytes()
                 if key.endswith("zarr.json"):
                     got = await self.store.get(self._key(key), prototype=default_buffer_prototype())
                     if got is None:

@@ -1,6 +1,6 @@
 """Writing a store's groups: xarray encodes every group's metadata (and its in-memory arrays)
 into an in-memory store, written out as plain files; the dask arrays follow in slabs: runs of
-whole chunks, about ``SLAB_BYTES`` each, computed on ``WRITE_THREADS`` threads with dask's
+whole chunks, about ``WRITE_SLAB_BYTES`` each, computed on ``WRITE_THREADS`` threads with dask's
 synchronous scheduler (the arrays of a group that share a chunk grid together, so a derived
 array, e.g. filtered events, reuses its source's reads), then compressed and written chunk by
 chunk in the same thread, byte for byte as zarr writes them. HDF5 is read under one process-wide
@@ -19,7 +19,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, Protocol
 
 import dask
 import dask.array as da
@@ -32,6 +32,7 @@ from zarr.abc.buffer import Buffer
 from zarr.abc.store import Store
 from zarr.codecs import BloscCodec, BytesCodec, Endian
 from zarr.core.buffer import cpu
+from zarr.core.metadata import ArrayV3Metadata
 from zarr.core.sync import sync
 from zarr.storage import LocalStore, MemoryStore
 
@@ -39,7 +40,7 @@ from .chunking import Chunking
 
 #: Blosc (compressor, level) for numbers: a store is decoded many times and encoded once, so
 #: decoding speed decides (codec probe in benchmarks/results/bench_ophys_conversion.md).
-NUMBER_CODEC = ("lz4hc", 1)
+NUMBER_CODEC: tuple[Literal["lz4", "lz4hc", "blosclz", "snappy", "zlib", "zstd"], int] = ("lz4hc", 1)
 
 
 def _compressors(dtype: np.dtype) -> list | None:
@@ -47,7 +48,7 @@ def _compressors(dtype: np.dtype) -> list | None:
     for 1-byte ones; none for text."""
     if dtype.kind in "OUST":
         return None
-    shuffle = "bitshuffle" if dtype.itemsize == 1 else "shuffle"
+    shuffle: Literal["bitshuffle", "shuffle"] = "bitshuffle" if dtype.itemsize == 1 else "shuffle"
     cname, clevel = NUMBER_CODEC
     return [BloscCodec(cname=cname, clevel=clevel, shuffle=shuffle)]
 
@@ -58,7 +59,7 @@ WRITE_THREADS = min(max(os.cpu_count() or 2, 2), 8)
 #: Uncompressed bytes of one slab (all the lazy arrays of a group sharing a chunk grid, over a
 #: run of whole dask chunks; at least one): big enough to amortise a dask computation, small
 #: enough that ``WRITE_THREADS`` of them stay far below the memory of a large file.
-SLAB_BYTES = 16 * 2**20
+WRITE_SLAB_BYTES = 16 * 2**20
 
 
 def _encoding(ds: xr.Dataset, chunking: Chunking) -> dict[str, dict]:
@@ -112,7 +113,7 @@ def _slabs(group: str, lazy: list[tuple[zarr.Array, da.Array]]) -> list[_Slab]:
     """Cut a group's lazy arrays into slabs along one axis (time for traces, images for templates).
 
     Arrays sharing a chunk grid share their slabs. A slab is a run of whole dask chunks (each read
-    once, not sliced) of about ``SLAB_BYTES``, and starts and ends on stored-chunk boundaries, so
+    once, not sliced) of about ``WRITE_SLAB_BYTES``, and starts and ends on stored-chunk boundaries, so
     no two slabs write the same stored chunk. The axis is the one with the most such boundaries.
     """
     grids: dict[tuple, list[tuple[zarr.Array, da.Array]]] = {}
@@ -137,7 +138,7 @@ def _slabs(group: str, lazy: list[tuple[zarr.Array, da.Array]]) -> list[_Slab]:
         row_bytes = sum(s.nbytes for s in sources) / shape[axis]
         cuts, previous = [0], 0
         for end in ends[axis]:
-            if previous > cuts[-1] and (end - cuts[-1]) * row_bytes > SLAB_BYTES:
+            if previous > cuts[-1] and (end - cuts[-1]) * row_bytes > WRITE_SLAB_BYTES:
                 cuts.append(previous)
             previous = end
         cuts.append(shape[axis])
@@ -157,6 +158,15 @@ def _write_file(path: Path, data: Any) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(path, "wb") as f:
             f.write(data)
+
+
+class Target(Protocol):
+    """Where a store's objects go: ``put`` one object (metadata document or encoded chunk) under
+    its key, and the zarr store (and prefix) xarray writes metadata through."""
+
+    def put(self, key: str, data: Any) -> None: ...
+
+    def zarr_store(self) -> tuple[Store, str]: ...
 
 
 class FolderTarget:
@@ -198,9 +208,7 @@ class StagedStore:
     the documents in memory (the same as on disk).
     """
 
-    def __init__(
-        self, target: FolderTarget | StoreTarget, chunking: Chunking, threads: int = WRITE_THREADS
-    ) -> None:
+    def __init__(self, target: Target, chunking: Chunking, threads: int = WRITE_THREADS) -> None:
         self.target, self.chunking, self.threads = target, chunking, threads
         self.documents: dict[str, Buffer] = {}
         self.memory = MemoryStore(self.documents)
@@ -254,7 +262,7 @@ class StagedStore:
                 self.written[key] = buffer
 
 
-def _write_slab(target: FolderTarget | StoreTarget, slab: _Slab) -> _Slab:
+def _write_slab(target: Target, slab: _Slab) -> _Slab:
     """Compute one slab in this thread (HDF5 reads under the process-wide lock) and store it."""
     values = dask.compute(*(s[slab.block] for s in slab.sources), scheduler=dask.local.get_sync)
     for array, v in zip(slab.targets, values, strict=True):
@@ -262,9 +270,7 @@ def _write_slab(target: FolderTarget | StoreTarget, slab: _Slab) -> _Slab:
     return slab
 
 
-def _write_chunks(
-    target: FolderTarget | StoreTarget, array: zarr.Array, block: tuple[slice, ...], values: np.ndarray
-) -> None:
+def _write_chunks(target: Target, array: zarr.Array, block: tuple[slice, ...], values: np.ndarray) -> None:
     """Store ``values``, the region ``block`` of ``array`` (whole chunks), in ``target``.
 
     For the converter's numeric codecs (bytes, then blosc), the chunk files are written here, in
@@ -309,6 +315,8 @@ _SHUFFLE = {"noshuffle": 0, "shuffle": 1, "bitshuffle": 2}
 def _chunk_encoder(array: zarr.Array) -> Callable[[np.ndarray], bytes] | None:
     """The function encoding one chunk of ``array`` as zarr does, if its codecs are bytes (little
     endian) then blosc, its dtype numeric and its order C; else ``None``."""
+    if not isinstance(array.metadata, ArrayV3Metadata):
+        return None
     codecs = array.metadata.codecs
     if not (
         len(codecs) == 2

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 __version__ = "0.2.0"
 
-from .align import align
+from .alignment import align
 from .errors import (
     AlignmentError,
     ConcurrentConversionError,

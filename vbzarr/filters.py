@@ -38,7 +38,8 @@ def _column(table: xr.Dataset | pd.DataFrame, name: str, what: str) -> np.ndarra
     var = table[name]
     values = np.asarray(var.values)
     if "missing_text" in var.attrs:
-        values = np.where(values == var.attrs["missing_text"], None, values)
+        values = values.astype(object)
+        values[values == var.attrs["missing_text"]] = None
     return values
 
 

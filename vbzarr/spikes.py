@@ -9,7 +9,7 @@ half-open bins ``[edge_k, edge_k+1)`` relative to each event, found with binary 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from typing import Any
 
 import dask
@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .align import event_coords, event_times
+from .alignment import event_coords, event_times
 from .errors import AlignmentError
 from .schema import SECONDS
 from .store import read_rows, row_offsets
@@ -162,7 +162,7 @@ class _Plan:
         return dask.delayed(read_rows)(self.flat, a, b), start, stop
 
 
-def _unit_coords(units: xr.Dataset) -> dict[str, xr.Variable]:
+def _unit_coords(units: xr.Dataset) -> dict[Hashable, xr.Variable]:
     """Per-unit labels, loaded (small), so that groupby (area, probe, quality...) just works."""
     coords = {k: v.variable.load() for k, v in units.coords.items() if v.dims == ("unit_id",)}
     for name, var in units.data_vars.items():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -21,7 +22,7 @@ from .urls import filesystem, join, object_storage_options
 READ_CONFIG: dict[str, Any] = {"codec_pipeline.path": "zarrs.ZarrsCodecPipeline"}
 
 
-def check_schema(attrs: dict[str, Any], url: str) -> None:
+def check_schema(attrs: Mapping[Any, Any], url: str) -> None:
     """Refuse a store or manifest written by another schema than this reader's."""
     version = attrs.get("vbzarr_schema_version")
     if version is None:

@@ -21,13 +21,13 @@ import h5py
 import icechunk
 import numpy as np
 import pytest
+from vbzarr.convert.project import convert_project
+from vbzarr.convert.validate import validate_store
 
 import vbzarr
-from vbzarr.convert.project import convert_project
+from vbzarr.errors import ProjectNotFoundError
 from vbzarr.testing.synthetic import content
 from vbzarr.testing.synthetic.project import make_vbo_project
-from vbzarr.convert.validate import validate_store
-from vbzarr.errors import ProjectNotFoundError
 
 
 @pytest.fixture(scope="module")
@@ -200,7 +200,6 @@ def test_a_run_collects_orphans_of_killed_runs_but_not_a_live_runs(tmp_path, sma
     """Chunks written but never committed (a run killed before its commit) are collected by the
     next run, unless another run is live (its chunks may be about to be committed)."""
     import zarr
-
     from vbzarr.convert.commits import conversion_run
 
     dst = str(tmp_path / "project")
@@ -208,12 +207,15 @@ def test_a_run_collects_orphans_of_killed_runs_but_not_a_live_runs(tmp_path, sma
     repo = icechunk.Repository.open(icechunk.local_filesystem_storage(dst))
     killed = repo.writable_session("main")  # a run killed before its commit
     values = np.random.default_rng(0).random(8 * 16384)  # 8 chunks, too large to be inlined
-    zarr.create_array(killed.store, name="orphan", shape=values.shape, chunks=(16384,), dtype="f8")[:] = values
+    orphan = zarr.create_array(killed.store, name="orphan", shape=values.shape, chunks=(16384,), dtype="f8")
+    orphan[:] = values
     assert _orphans(dst).chunks_deleted == 8
     with conversion_run(repo, dst) as collected:  # the next run, alone
         assert collected is not None and collected.chunks_deleted == 8
         live = repo.writable_session("main")  # its chunks, not committed yet
-        in_flight = zarr.create_array(live.store, name="in_flight", shape=(32768,), chunks=(16384,), dtype="f8")
+        in_flight = zarr.create_array(
+            live.store, name="in_flight", shape=(32768,), chunks=(16384,), dtype="f8"
+        )
         in_flight[:] = values[:32768]
         convert_project(str(small_release.root), dst)  # a second run meanwhile
         assert _orphans(dst).chunks_deleted == 2  # the live run's chunks are kept

@@ -7,9 +7,9 @@ import json
 
 import pytest
 import s3fs
+from vbzarr.convert.validate import validate_store
 
 import vbzarr
-from vbzarr.convert.validate import validate_store
 from vbzarr.cli import main
 
 

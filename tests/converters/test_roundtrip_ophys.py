@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 import scipy.stats
 import xarray as xr
+from vbzarr.convert import convert_nwb
 
 import vbzarr
-from vbzarr.convert import convert_nwb
 from tests.conftest import reference_files
 
 VBO_REFERENCE = [p for p in reference_files("visual-behavior-ophys/**/*.nwb")]

@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 from pynwb import NWBHDF5IO
 
-from vbzarr.testing.synthetic import content
-from vbzarr.testing.synthetic.vbn_project import TABLES, make_vbn_project
 from tests.conftest import REFERENCE
 from tests.layout import differences
+from vbzarr.testing.synthetic import content
+from vbzarr.testing.synthetic.vbn_project import TABLES, make_vbn_project
 
 VBN = REFERENCE / "visual-behavior-neuropixels-0.5.0"
 KINDS = {  # kind of file -> glob, in the reference release and in ours

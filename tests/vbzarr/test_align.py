@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
-
 import dask.array as da
 import numpy as np
 import pandas as pd
@@ -13,12 +11,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import vbzarr
+from vbzarr.alignment import event_times, grid, kernels, planning
 from vbzarr.errors import AlignmentError
 from vbzarr.testing.strategies import events_around, signals, windows
 
 SETTINGS = settings(max_examples=60, deadline=None)
-# The package re-exports the functions under the modules' names; reach the modules themselves.
-align_module = importlib.import_module("vbzarr.align")
 
 
 def slow_align(t, x, events, offsets, method):
@@ -60,17 +57,21 @@ def test_align_equals_slow_reference(data, method, block_bytes):
     window = data.draw(windows())
     rate = data.draw(st.sampled_from([None, 4.0, 8.0, 31.0, 60.0]))
     chunks = data.draw(st.integers(1, len(t)))
-    names = ("OUTPUT_CHUNK_BYTES", "INPUT_CHUNK_BYTES", "SLAB_BYTES")
-    old = [getattr(align_module, name) for name in names]
+    names = [
+        (planning, "OUTPUT_CHUNK_BYTES"),
+        (planning, "INPUT_CHUNK_BYTES"),
+        (kernels, "GATHER_SLAB_BYTES"),
+    ]
+    old = [getattr(module, name) for module, name in names]
     # Tiny blocks exercise block boundaries (events per block, samples read per block, a row
     # per slab); large ones gather across the signal's time chunks, all rows in one slab.
-    for name in names:
-        setattr(align_module, name, block_bytes)
+    for module, name in names:
+        setattr(module, name, block_bytes)
     try:
         resp = vbzarr.align(as_signal(t, x, chunks), events, window, rate=rate, method=method)
     finally:
-        for name, value in zip(names, old, strict=True):
-            setattr(align_module, name, value)
+        for (module, name), value in zip(names, old, strict=True):
+            setattr(module, name, value)
     offsets = resp.time_from_event.values
     expected = slow_align(t, x, events, offsets, method)
     assert resp.dims == ("cell_specimen_id", "event", "time_from_event")
@@ -85,7 +86,7 @@ def test_align_equals_slow_reference(data, method, block_bytes):
 
 @given(window=windows(), rate=st.floats(1, 100))
 def test_grid_spacing_and_ends(window, rate):
-    g = align_module.grid(window, rate)
+    g = grid(window, rate)
     assert g[0] == window[0]
     np.testing.assert_allclose(np.diff(g), 1 / rate)
     assert g[-1] <= window[1] + 1e-9 and g[-1] + 1 / rate > window[1] - 1e-9
@@ -181,13 +182,13 @@ def test_event_time_column_defaults_and_choice():
     start_time; ``time_column`` picks another column, and a missing one is an error."""
     vbn_trials = pd.DataFrame({"start_time": [1.0, 5.0], "change_time_no_display_delay": [2.0, 6.0]})
     presentations = pd.DataFrame({"start_time": [2.02, 6.02]})
-    np.testing.assert_array_equal(align_module.event_times(vbn_trials)[0], [2.0, 6.0])
-    np.testing.assert_array_equal(align_module.event_times(presentations)[0], [2.02, 6.02])
-    np.testing.assert_array_equal(align_module.event_times(vbn_trials, "start_time")[0], [1.0, 5.0])
+    np.testing.assert_array_equal(event_times(vbn_trials)[0], [2.0, 6.0])
+    np.testing.assert_array_equal(event_times(presentations)[0], [2.02, 6.02])
+    np.testing.assert_array_equal(event_times(vbn_trials, "start_time")[0], [1.0, 5.0])
     with pytest.raises(AlignmentError, match="the column 'change_time'"):
-        align_module.event_times(vbn_trials, "change_time")
+        event_times(vbn_trials, "change_time")
     with pytest.raises(AlignmentError, match="table of events"):
-        align_module.event_times([1.0], "start_time")
+        event_times([1.0], "start_time")
     t = np.arange(0.0, 10.0, 0.5)
     signal = as_signal(t, t[None], 8)
     by_column = vbzarr.align(signal, vbn_trials, (0.0, 1.0), rate=2.0, time_column="start_time")

@@ -17,12 +17,12 @@ import xarray as xr
 import zarr
 from dask.callbacks import Callback
 from dask.sizeof import sizeof
+from vbzarr.convert.project import convert_project
+from vbzarr.convert.release import TABLES, read_table
 
 import vbzarr
-from vbzarr.convert.project import convert_project
 from tests.conftest import REFERENCE, _converted, reference_files
 from vbzarr.errors import ManifestError, ProjectNotFoundError, SchemaVersionError
-from vbzarr.manifest import TABLES, read_table
 
 
 @pytest.fixture(scope="module")

@@ -39,7 +39,7 @@ class CountingS3Server:
         self._lock = threading.Lock()
         outer = self
 
-        class _Server(threaded):
+        class _Server(threaded):  # type: ignore[valid-type,misc]  # moto's class, imported lazily
             def _server_entry(self) -> None:  # wrap the WSGI app to count requests
                 app = dispatcher(backend)
 

@@ -1,28 +1,10 @@
-"""Continuous signals aligned to events: ``(..., event, time_from_event)`` on a common grid.
-
-Sampling rule (the contract the tests check against plain numpy loops):
-
-* The grid is ``window[0] + k / rate`` for ``k = 0 .. floor((window[1] - window[0]) * rate)``
-  (both ends included when they fall on the grid). ``rate`` defaults to the signal's native rate
-  (1 / median sample interval; the highest one over the sessions of a cross-session signal).
-* ``method="linear"``: linear interpolation between the two samples around each grid time
-  (exactly the sample's value when the grid time is a sample time). ``method="nearest"``: the
-  value of the nearest sample (the earlier one on a tie).
-* A grid time before the first or after the last sample is NaN: windows that run past the
-  recording are never shortened. Events with a NaN time (e.g. aborted trials' change time) give
-  NaN rows.
-
-Everything is lazy: events are processed in time order, in blocks (bounded by
-``OUTPUT_CHUNK_BYTES`` of output and ``INPUT_CHUNK_BYTES`` of samples); each block gathers from
-the signal's own chunks that its windows cover, a slab of rows at a time, and finds its samples
-itself (the task graph holds event times, not indices). A cross-session
-signal is aligned session by session on the session's own rows: chunks of cells a session lacks
-(``cell_roi_id`` missing) are NaN for its events and never read.
-"""
+"""Planning an alignment lazily: events in time order, in blocks bounded by output and input
+bytes, each block a dask task over the signal's own chunks; cross-session signals session by
+session on their own rows."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 
 import dask
 import dask.array as da
@@ -30,145 +12,18 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .errors import AlignmentError
-from .schema import SECONDS
+from ..errors import AlignmentError
+from ..schema import SECONDS
+from .events import SESSION_IDS, event_coords, event_times
+from .kernels import event_blocks, event_spans, gather, grid, native_rate, parse_window
 
-#: Columns that give the event time, by preference, when events are a table.
-TIME_COLUMNS = ("change_time", "change_time_no_display_delay", "start_time")
-SESSION_IDS = ("ophys_experiment_id", "ecephys_session_id", "behavior_session_id")
 #: Upper bounds of one task's output block and of the samples it reads (with all its rows).
 OUTPUT_CHUNK_BYTES = 32 * 2**20
 INPUT_CHUNK_BYTES = 64 * 2**20
-#: Rows of a block are gathered a slab of about this many bytes at a time (see ``_gather``).
-SLAB_BYTES = 2**20
+
 #: Coordinates over (session, first kept dim) that are missing (None or NaN) where a session lacks
 #: that row.
 PRESENCE_COORDS = ("cell_roi_id",)
-
-
-def event_times(
-    events: pd.DataFrame | Sequence[float] | np.ndarray, time_column: str | None = None
-) -> tuple[np.ndarray, pd.DataFrame]:
-    """Event times (s) and the events as a table.
-
-    ``time_column`` names the column of event times. By default a ``trials`` table is aligned on
-    the change (``change_time``; in VBN trials ``change_time_no_display_delay``, the change the
-    task commanded, which comes on screen one display lag later — about 20 ms; the displayed
-    change is the ``start_time`` of the ``is_change`` presentation), any other table
-    (``stimulus_presentations``, optotagging...) on ``start_time``; a plain array is taken as the
-    times themselves.
-    """
-    if isinstance(events, pd.DataFrame):
-        columns = TIME_COLUMNS if time_column is None else (time_column,)
-        column = next((c for c in columns if c in events), None)
-        if column is None:
-            raise AlignmentError(
-                f"Expected events with {'one of the columns ' if time_column is None else 'the column '}"
-                f"{columns if time_column is None else repr(time_column)}. "
-                f"Got columns {list(events.columns)}."
-            )
-        return events[column].to_numpy(dtype=np.float64), events
-    if time_column is not None:
-        raise AlignmentError(f"Expected a table of events with time_column={time_column!r}; got an array.")
-    times = np.asarray(events, dtype=np.float64)
-    if times.ndim != 1:
-        raise AlignmentError(f"Expected a 1-D array of event times. Got shape {times.shape}.")
-    return times, pd.DataFrame(index=pd.RangeIndex(len(times), name="event"))
-
-
-def parse_window(window: tuple[float, float]) -> tuple[float, float]:
-    try:
-        start, stop = (float(w) for w in window)
-    except (TypeError, ValueError):
-        raise AlignmentError(f"Expected window=(start, stop) in seconds. Got {window!r}.") from None
-    if not (np.isfinite(start) and np.isfinite(stop) and stop > start):
-        raise AlignmentError(f"Expected a finite window with start < stop. Got {window!r}.")
-    return start, stop
-
-
-def grid(window: tuple[float, float], rate: float) -> np.ndarray:
-    """Sample times relative to the event (see the module docstring)."""
-    start, stop = parse_window(window)
-    if not (np.isfinite(rate) and rate > 0):
-        raise AlignmentError(f"Expected a positive rate in Hz. Got {rate!r}.")
-    n = int(np.floor((stop - start) * rate + 1e-9)) + 1
-    return start + np.arange(n) / rate
-
-
-def sample_indices(
-    t: np.ndarray, query: np.ndarray, method: str
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """``(i0, i1, w, valid)``: value = x[i0] * (1 - w) + x[i1] * w where ``valid``."""
-    n = len(t)
-    valid = np.isfinite(query) & (query >= t[0]) & (query <= t[-1])
-    q = np.where(valid, query, t[0])
-    i1 = np.clip(np.searchsorted(t, q, side="right"), 1, max(n - 1, 1))
-    i0 = i1 - 1
-    if n == 1:
-        return np.zeros_like(i0), np.zeros_like(i0), np.zeros(q.shape), valid
-    if method == "nearest":
-        # The later sample only when strictly closer: a tie takes the earlier one.
-        w = ((t[i1] - q) < (q - t[i0])).astype(np.float64)
-    elif method == "linear":
-        w = np.clip((q - t[i0]) / (t[i1] - t[i0]), 0.0, 1.0)
-    else:
-        raise AlignmentError(f"Expected method 'linear' or 'nearest'. Got {method!r}.")
-    return i0, i1, w, valid
-
-
-def _gather(
-    *pieces: np.ndarray,
-    starts: np.ndarray,
-    t: np.ndarray,
-    times: np.ndarray,
-    offsets: np.ndarray,
-    method: str,
-) -> np.ndarray:
-    """The block's events sampled on the grid, ``x0 + (x1 - x0) * w``; a grid time on a sample
-    (``w`` 0 or 1, always so for nearest) is exactly that sample even when the other neighbour is
-    NaN.
-
-    ``t`` are the times of the block's samples, which come as consecutive ``pieces`` along the
-    last axis (starting at ``starts``); the block holds every sample its events' windows need, so
-    indices found within it are those found in the whole recording. Rows go a slab at a time
-    through two small buffers (a slab of samples joined across pieces, the interpolation step),
-    so the only large array made is the result: fresh memory is costly, reused memory is not.
-    The result is ``(..., event, time_from_event)`` laid out with ``event`` fastest in memory: a
-    reduction over events (a groupby mean) reads it without a copy.
-    """
-    i0, i1, w, valid = (a.T.ravel() for a in sample_indices(t, times[:, None] + offsets[None, :], method))
-    m, stop = int(i0.min()), int(i1.max()) + 1
-    at = np.where(w == 1, i1, i0) - m  # exact samples at w 0 or 1
-    between = (w > 0) & (w < 1)
-    i1 = i1 - m if between.any() else None
-    rows = pieces[0].shape[:-1]
-    n_rows = int(np.prod(rows))
-    parts = [
-        piece.reshape(n_rows, piece.shape[-1])[:, max(m - st, 0) : stop - st]
-        for piece, st in zip(pieces, starts, strict=True)
-        if st < stop and st + piece.shape[-1] > m
-    ]
-    span = stop - m
-    out = np.empty((n_rows, len(at)))
-    slab = max(1, SLAB_BYTES // (8 * max(span, len(at))))
-    joined = np.empty((min(slab, n_rows), span)) if len(parts) > 1 else None
-    step = np.empty((min(slab, n_rows), len(at))) if i1 is not None else None
-    for r0 in range(0, n_rows, slab):
-        r1 = min(r0 + slab, n_rows)
-        if joined is None:
-            x = parts[0][r0:r1]
-        else:
-            x = np.concatenate([part[r0:r1] for part in parts], axis=1, out=joined[: r1 - r0])
-        o = out[r0:r1]
-        np.take(x, at, axis=1, out=o, mode="clip")  # indices are in range; "raise" would buffer
-        if step is not None:
-            s = np.take(x, i1, axis=1, out=step[: r1 - r0], mode="clip")
-            s -= o
-            s *= w
-            np.add(o, s, out=o, where=between)
-    if not valid.all():
-        np.copyto(out, np.nan, where=~valid)
-    return np.swapaxes(out.reshape(*rows, len(offsets), len(times)), -1, -2)
 
 
 def _time_coord(signal: xr.DataArray) -> str:
@@ -190,66 +45,22 @@ def _time_axis(signal: xr.DataArray) -> tuple[str, np.ndarray]:
     times = signal[_time_coord(signal)].variable
     if times.chunks is not None:
         times = times.compute(scheduler="sync")
-    return times.dims[0], np.asarray(times.values, dtype=np.float64)
-
-
-def native_rate(t: np.ndarray) -> float:
-    finite = t[np.isfinite(t)]
-    if len(finite) < 2:
-        raise AlignmentError("Expected at least two samples to infer the signal's rate.")
-    return float(1.0 / np.median(np.diff(finite)))
-
-
-def _event_spans(
-    t: np.ndarray, times: np.ndarray, offsets: np.ndarray, method: str
-) -> tuple[np.ndarray, np.ndarray]:
-    """Samples ``[lo, hi)`` each event's valid grid times need (``hi <= lo``: none), found a
-    batch of events at a time so that no (event, offset) array outlives the call."""
-    lo = np.full(len(times), len(t), dtype=np.int64)
-    hi = np.zeros(len(times), dtype=np.int64)
-    batch = max(1, 2**18 // len(offsets))
-    for a in range(0, len(times), batch):
-        i0, i1, _, valid = sample_indices(t, times[a : a + batch, None] + offsets[None, :], method)
-        lo[a : a + batch] = np.where(valid, i0, len(t)).min(axis=1)
-        hi[a : a + batch] = np.where(valid, i1 + 1, 0).max(axis=1)
-    return lo, hi
-
-
-def _event_blocks(
-    lo: np.ndarray, hi: np.ndarray, max_events: int, max_samples: int
-) -> list[tuple[int, int, int, int]]:
-    """Runs ``(a, b, lo, hi)`` of consecutive time-sorted events, reading samples ``[lo, hi)``:
-    at most ``max_events`` events and ``max_samples`` samples (unless one window is longer).
-    Events whose windows miss the recording (``hi <= lo``) read nothing and join any run."""
-    blocks: list[list[int]] = []  # [a, b, lo, hi]; hi <= lo while nothing is read
-    for e in range(len(lo)):
-        reads = hi[e] > lo[e]
-        block = blocks[-1] if blocks and blocks[-1][1] - blocks[-1][0] < max_events else None
-        if block is not None and reads:
-            start, stop = (
-                (min(block[2], lo[e]), max(block[3], hi[e])) if block[3] > block[2] else (lo[e], hi[e])
-            )
-            if stop - start > max_samples:
-                block = None
-            else:
-                block[2:4] = start, stop
-        if block is None:
-            block = [e, e, *((lo[e], hi[e]) if reads else (0, 0))]
-            blocks.append(block)
-        block[1] = e + 1
-    return [(a, b, int(x), int(y)) for a, b, x, y in blocks]
+    return str(times.dims[0]), np.asarray(times.values, dtype=np.float64)
 
 
 def _gathered(piece: da.Array, n_events: int, n_offsets: int, idx: dict) -> da.Array:
-    """``_gather`` on each block of rows of ``piece``, from its time chunks as they are."""
+    """``gather`` on each block of rows of ``piece``, from its time chunks as they are."""
     starts = np.cumsum((0, *piece.chunks[-1]))[:-1]
     tasks = piece.to_delayed(optimize_graph=False)  # optimised, each block would reread its chunks
     grid = np.empty(tasks.shape[:-1], dtype=object)
     for pos in np.ndindex(*grid.shape):
         shape = tuple(c[k] for c, k in zip(piece.chunks[:-1], pos, strict=True))
-        block = dask.delayed(_gather)(*tasks[pos], starts=starts, **idx)
+        block = dask.delayed(gather)(*tasks[pos], starts=starts, **idx)
         grid[pos] = da.from_delayed(block, (*shape, n_events, n_offsets), dtype=np.float64)
-    return da.block(grid.tolist()) if grid.ndim else grid[()]
+    if grid.ndim:
+        return da.block(grid.tolist())
+    single: da.Array = grid[()]
+    return single
 
 
 def _align_one(
@@ -258,7 +69,7 @@ def _align_one(
     offsets: np.ndarray,
     method: str,
     present: np.ndarray | None = None,
-) -> tuple[da.Array, list[str]]:
+) -> tuple[da.Array, list[Hashable]]:
     """Dask array (..., event, time_from_event) for one session's signal, events in given order.
 
     ``present`` (over the first kept dim, e.g. cells) marks the rows the session has: chunks of
@@ -284,9 +95,9 @@ def _align_one(
     axis = data.ndim - 1  # time in, event out
     order = np.argsort(times, kind="stable")
     times = times[order]
-    lo, hi = _event_spans(t, times, offsets, method)
+    lo, hi = event_spans(t, times, offsets, method)
     rows = max(1, int(np.prod([max(c) if c else 1 for c in data.chunks[:-1]])))
-    blocks = _event_blocks(
+    blocks = event_blocks(
         lo,
         hi,
         max(1, OUTPUT_CHUNK_BYTES // (8 * len(offsets) * rows)),
@@ -329,28 +140,7 @@ def _present(one: xr.DataArray) -> np.ndarray | None:
     return None
 
 
-def event_coords(table: pd.DataFrame) -> dict[str, tuple[str, np.ndarray]]:
-    """The events' columns as coordinates on ``event`` (list columns left out)."""
-    coords: dict[str, tuple[str, np.ndarray]] = {}
-    for col in table.columns:
-        values = table[col]
-        if values.dtype == object and values.map(lambda v: isinstance(v, list | np.ndarray)).any():
-            continue
-        if isinstance(values.dtype, pd.BooleanDtype | pd.Int64Dtype):
-            values = (
-                values.astype("float64")
-                if values.isna().any()
-                else values.astype("bool" if isinstance(values.dtype, pd.BooleanDtype) else "int64")
-            )
-        elif isinstance(values.dtype, pd.StringDtype) or values.dtype == object:
-            values = values.astype(object)
-        coords[str(col)] = ("event", values.to_numpy())
-    index = table.index
-    coords[index.name or "event_index"] = ("event", index.to_numpy())
-    return coords
-
-
-def _labels(signal: xr.DataArray, dims: list[str]) -> dict[str, xr.Variable]:
+def _labels(signal: xr.DataArray, dims: list[str]) -> dict[Hashable, xr.Variable]:
     """The signal's coordinates along the kept dims, loaded (small; groupby needs them in memory)."""
     return {
         k: v.variable.load()
