@@ -1,4 +1,9 @@
-"""A converted project: its AllenSDK tables, its stores by id, and lazy views across sessions."""
+"""A converted project: its versions, tables and stores by id, and lazy views across sessions.
+
+:class:`Project` is the one class users see; this module is its core (snapshot, history and tags,
+tables and store index, stores kept open and read concurrently). Its views across sessions come
+from a module each: :mod:`vbzarr.traces`, :mod:`vbzarr.events`, :mod:`vbzarr.units`.
+"""
 
 from __future__ import annotations
 
@@ -7,51 +12,27 @@ import os
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
-import dask.array as da
 import icechunk
-import numpy as np
 import pandas as pd
 import xarray as xr
 import zarr
 import zarr.api.asynchronous
-from dask.base import tokenize
 from zarr.core.sync import sync
 
+from . import events as _events
 from . import filters
-from .errors import ManifestError, QueryError, StoreNotFoundError
+from . import traces as _traces
+from . import units as _units
+from .errors import ManifestError, StoreNotFoundError
 from .manifest import Manifest, open_manifest, store_records, stores_table
 from .repository import open_repository, readonly_session
 from .schema import STORE_FOLDERS
-from .store import READ_CONFIG, check_schema, row_offsets, to_dataframe
-
-#: Experiment-table columns carried as coordinates on ``ophys_experiment_id`` in cross-session
-#: views, so that grouping by cre line, experience level, session... is one ``groupby``.
-SESSION_COORDS = [
-    "ophys_session_id",
-    "behavior_session_id",
-    "ophys_container_id",
-    "mouse_id",
-    "cre_line",
-    "session_type",
-    "session_number",
-    "experience_level",
-    "passive",
-    "image_set",
-    "imaging_depth",
-    "targeted_structure",
-    "equipment_name",
-    "project_code",
-]
-
+from .store import READ_CONFIG, check_schema
 
 #: Name of the store index among the project's tables.
 STORES = "stores"
-
-#: Largest number of cells in one chunk of a cross-session trace view.
-CELLS_PER_CHUNK = 256
 
 #: Stores whose opened root group a project keeps, so that a session's groups open without opening
 #: it again (its metadata comes from the snapshot). Least recently used go first.
@@ -71,151 +52,6 @@ def _concurrently(coroutines: Iterable[Any], return_exceptions: bool = False) ->
         return await asyncio.gather(*pending, return_exceptions=return_exceptions)
 
     return sync(gather())
-
-
-@dataclass(frozen=True)
-class _TraceSource:
-    """One experiment's stored trace (lazily indexed: reads only what a slice needs)."""
-
-    trace: xr.Variable
-    time: xr.Variable  # read chunk by chunk as the view's ``time`` is (never held whole)
-    cells: np.ndarray  # cell_specimen_id of the valid ROIs, in stored order
-    rows: np.ndarray  # their stored rows
-    roi_ids: np.ndarray
-    frame_chunk: int
-    time_chunk: int
-
-    @property
-    def n_time(self) -> int:
-        return self.time.shape[0]
-
-    @classmethod
-    def of(cls, ophys: xr.Dataset, variable: str) -> _TraceSource:
-        csid = np.asarray(ophys.cell_specimen_id.values, dtype=np.float64)
-        rows = np.flatnonzero(~np.isnan(csid))  # ROIs without a cell_specimen_id are not cells
-        trace = ophys[variable]
-        time = ophys.variables["time"]
-        n_time = time.shape[0]
-        return cls(
-            trace=trace.transpose("cell_specimen_id", "time").variable,
-            time=time,
-            cells=csid[rows].astype(np.int64),
-            rows=rows,
-            roi_ids=np.asarray(ophys.cell_roi_id.values)[rows],
-            frame_chunk=int(trace.encoding.get("chunks", (0, n_time))[-1] or n_time),
-            time_chunk=int(time.encoding.get("chunks", (n_time,))[0] or n_time),
-        )
-
-
-@dataclass(frozen=True)
-class _TracePlan:
-    """Where each chunk of a cross-session trace view comes from.
-
-    Cells are in order of first appearance, so the first experiment's chunk is its stored rows
-    in order; chunks of cells an experiment lacks are never read for it. Frames are chunked like
-    the stored arrays, so each stored chunk is decompressed once per view chunk.
-    """
-
-    sources: list[_TraceSource]
-    cells: np.ndarray
-    rows: np.ndarray  # (experiment, cell) -> stored row, -1 where the experiment lacks the cell
-    cell_chunks: tuple[int, ...]
-    frame_chunks: tuple[int, ...]
-    time_chunks: tuple[int, ...]  # the view's ``time`` as stored: each stored chunk read once
-
-    @classmethod
-    def of(cls, sources: list[_TraceSource]) -> _TracePlan:
-        first_seen = pd.unique(np.concatenate([s.cells for s in sources]))
-        position = pd.Index(first_seen)
-        rows = np.full((len(sources), len(first_seen)), -1, dtype=np.int64)
-        # A chunk holds the cells first seen in one experiment, plus those first seen in later
-        # experiments that share cells with it (the same container), up to the cap; an
-        # experiment then falls in few chunks (each read once) and chunks stay container-sized.
-        cell_chunks: list[int] = []
-        end = 0  # cells placed in chunks so far
-        for k, src in enumerate(sources):
-            where = position.get_indexer(src.cells)
-            rows[k, where] = src.rows
-            n_new = int((where >= end).sum())
-            if not n_new:
-                continue
-            last = end - cell_chunks[-1] if cell_chunks else 0
-            shares = bool(cell_chunks) and bool(((where >= last) & (where < end)).any())
-            if shares and cell_chunks[-1] + n_new <= CELLS_PER_CHUNK:
-                cell_chunks[-1] += n_new
-            else:
-                cell_chunks += [min(CELLS_PER_CHUNK, n_new - c) for c in range(0, n_new, CELLS_PER_CHUNK)]
-            end += n_new
-        n_frames = max(s.n_time for s in sources)
-
-        def chunks(step: int) -> tuple[int, ...]:
-            return tuple(min(step, n_frames - f) for f in range(0, n_frames, step)) or (0,)
-
-        return cls(
-            sources,
-            first_seen.astype(np.int64),
-            rows,
-            tuple(cell_chunks) or (0,),
-            chunks(max(s.frame_chunk for s in sources)),
-            chunks(max(s.time_chunk for s in sources)),
-        )
-
-    @property
-    def n_frames(self) -> int:
-        return sum(self.frame_chunks)
-
-    def roi_ids(self) -> np.ndarray:
-        """``cell_roi_id`` per (experiment, cell): int64, or where an experiment lacks a cell,
-        Python ints with ``None`` there (xarray has no nullable integer arrays; float would
-        round ids above 2**53 and hide that they are ids)."""
-        out = np.zeros(self.rows.shape, dtype=np.int64)
-        for k, src in enumerate(self.sources):
-            have = self.rows[k] >= 0
-            out[k, have] = src.roi_ids[np.searchsorted(src.rows, self.rows[k, have])]
-        lacking = self.rows < 0
-        if not lacking.any():
-            return out
-        nullable = out.astype(object)
-        nullable[lacking] = None
-        return nullable
-
-    def read_times(self, block_info: dict | None = None) -> np.ndarray:
-        """One chunk of the view's ``time``: an experiment's sample times, NaN past its end."""
-        (k, _), (f0, f1) = block_info[None]["array-location"]
-        src = self.sources[k]
-        stop = min(f1, src.n_time)
-        out = np.full((1, f1 - f0), np.nan)
-        if f0 < stop:
-            out[0, : stop - f0] = src.time[f0:stop].values
-        return out
-
-    def read_block(self, block_info: dict | None = None) -> np.ndarray:
-        """One chunk: the stored rows of the chunk's cells that the experiment has, NaN elsewhere."""
-        (k, _), (c0, c1), (f0, f1) = block_info[None]["array-location"]
-        src = self.sources[k]
-        rows = self.rows[k, c0:c1]
-        have = np.flatnonzero(rows >= 0)
-        stop = min(f1, src.n_time)
-        out = np.empty((1, c1 - c0, f1 - f0))
-        # NaN only where nothing is read: filling the whole block first would write it twice.
-        lacking = np.ones(c1 - c0, dtype=bool)
-        lacking[have] = False
-        out[0, lacking] = np.nan
-        out[0, :, max(stop - f0, 0) :] = np.nan
-        if len(have) and f0 < stop:
-            order = np.argsort(rows[have], kind="stable")
-            wanted = rows[have][order]
-            first, span = int(wanted[0]), int(wanted[-1] - wanted[0]) + 1
-            if span <= 2 * len(wanted):
-                # Rows close together: one slice (basic indexing, twice as fast as an orthogonal
-                # read of scattered rows), then the rows picked in memory.
-                values = src.trace[first : first + span, f0:stop].values
-                if span > len(wanted):
-                    values = values[wanted - first]
-            else:
-                values = src.trace[wanted, f0:stop].values
-            out[0, have[order], : stop - f0] = values
-        return out
 
 
 class Project:
@@ -356,7 +192,8 @@ class Project:
         self, kind: str, store_ids: list[int], group: str, load: bool = False, indexes: bool = True
     ) -> Iterator[tuple[int, xr.Dataset]]:
         """``(id, group)`` of each store, lazily indexed, ``SESSIONS_PER_READ`` stores at a time:
-        their roots opened, and with ``load`` their variables read, concurrently."""
+        their roots opened, and with ``load`` their variables read, concurrently. The views across
+        sessions read their stores through it."""
         for a in range(0, len(store_ids), SESSIONS_PER_READ):
             batch = store_ids[a : a + SESSIONS_PER_READ]
             datasets = self._groups(kind, batch, group, dask=False, indexes=indexes)
@@ -423,24 +260,6 @@ class Project:
         return self.store("ecephys_session", ecephys_session_id)
 
     # -- across sessions -----------------------------------------------------------------------
-    def _experiment_ids(self, ids: Iterable[int] | pd.DataFrame | pd.Index | None) -> list[int]:
-        if ids is None:
-            return [int(i) for i in self.ophys_experiment_table.index]
-        if isinstance(ids, pd.DataFrame):
-            ids = ids.index
-        return [int(i) for i in ids]
-
-    def _session_coords(self, ids: list[int]) -> dict[str, Any]:
-        table = self.ophys_experiment_table.reindex(ids)
-        coords = {}
-        for col in SESSION_COORDS:
-            if col in table:
-                values = table[col]
-                if isinstance(values.dtype, pd.Int64Dtype):  # nullable ints: int64 unless missing
-                    values = values.astype("float64" if values.isna().any() else "int64")
-                coords[col] = ("ophys_experiment_id", values.to_numpy())
-        return coords
-
     def cell_traces(
         self, ids: Iterable[int] | pd.DataFrame | None = None, variable: str = "dff"
     ) -> xr.DataArray:
@@ -470,44 +289,7 @@ class Project:
         >>> sel = project.ophys_experiment_table.query("ophys_container_id == 1018027885")  # doctest: +SKIP
         >>> dff = project.dff(sel)  # doctest: +SKIP
         """
-        ids = self._experiment_ids(ids)
-        if not ids:
-            raise ManifestError(f"{self.url}: expected at least one ophys experiment id")
-        sources = []
-        for eid, ophys in self._each_group("ophys_experiment", ids, "ophys", indexes=False):
-            if variable not in ophys:
-                raise ManifestError(
-                    f"{self.url}: experiment {eid} has no {variable!r}; it has {sorted(ophys.data_vars)}"
-                )
-            sources.append(_TraceSource.of(ophys, variable))
-        plan = _TracePlan.of(sources)
-        data = da.map_blocks(
-            plan.read_block,
-            chunks=((1,) * len(ids), plan.cell_chunks, plan.frame_chunks),
-            dtype=np.float64,
-            meta=np.empty((0, 0, 0)),
-            name=f"{variable}-{tokenize(self.url, variable, ids)}",
-        )
-        out = xr.DataArray(
-            data,
-            dims=("ophys_experiment_id", "cell_specimen_id", "frame"),
-            coords={
-                "ophys_experiment_id": np.asarray(ids, dtype=np.int64),
-                "cell_specimen_id": plan.cells,
-                "frame": np.arange(plan.n_frames),
-                "cell_roi_id": (("ophys_experiment_id", "cell_specimen_id"), plan.roi_ids()),
-            },
-            name=variable,
-            attrs=sources[0].trace.attrs,
-        )
-        time = da.map_blocks(
-            plan.read_times,
-            chunks=((1,) * len(ids), plan.time_chunks),
-            dtype=np.float64,
-            meta=np.empty((0, 0)),
-            name=f"time-{tokenize(self.url, ids)}",
-        )
-        return out.assign_coords(time=(("ophys_experiment_id", "frame"), time), **self._session_coords(ids))
+        return _traces.cell_traces(self, ids, variable)
 
     def dff(self, ids: Iterable[int] | pd.DataFrame | None = None) -> xr.DataArray:
         """``cell_traces(ids, "dff")``: dF/F of every cell of the experiments, cells matched."""
@@ -546,58 +328,7 @@ class Project:
         --------
         >>> changes = project.events_table(sel, "stimulus_presentations", query="is_change")  # doctest: +SKIP
         """
-        vbn = self.dataset == "visual-behavior-neuropixels"
-        key, kind = (
-            ("ecephys_session_id", "ecephys_session") if vbn else ("ophys_experiment_id", "ophys_experiment")
-        )
-        sessions_table = self.ecephys_session_table if vbn else self.ophys_experiment_table
-        if ids is None:
-            ids = sessions_table.index
-        elif isinstance(ids, pd.DataFrame):
-            ids = ids.index
-        ids = [int(i) for i in ids]
-        columns = (
-            SESSION_COORDS
-            if not vbn
-            else [
-                "behavior_session_id",
-                "mouse_id",
-                "genotype",
-                "session_type",
-                "experience_level",
-                "image_set",
-            ]
-        )
-        sessions = sessions_table.reindex(ids)[[c for c in columns if c in sessions_table]]
-        frames = []
-        for sid, group in self._each_group(kind, ids, table, load=True):
-            frame = to_dataframe(group)
-            frame.insert(0, key, sid)
-            frame = frame.reset_index()
-            extra = sessions.loc[[sid], [c for c in sessions if c not in frame]]
-            frame = frame.join(extra, on=key)
-            if query is not None:
-                frame = frame[self._query_mask(frame, query, f"{table} of {key} {sid}")]
-            frames.append(frame)
-        out = pd.concat(frames, ignore_index=True)
-        out.index.name = "event"
-        return out
-
-    def _query_mask(self, frame: pd.DataFrame, query: str, where: str) -> np.ndarray:
-        """Rows of ``frame`` where ``query`` holds (``<NA>`` as False)."""
-        try:
-            mask = frame.eval(query)
-        except Exception as err:  # pandas raises many kinds (UndefinedVariableError, SyntaxError...)
-            raise QueryError(
-                f"{self.url}: expected a query over the columns {list(frame.columns)} of the "
-                f"{where}; {query!r} failed: {err}"
-            ) from err
-        if not (isinstance(mask, pd.Series) and mask.index.equals(frame.index)):
-            raise QueryError(
-                f"{self.url}: expected {query!r} to give one True/False per row of the {where}; "
-                f"it gave {type(mask).__name__}"
-            )
-        return mask.fillna(False).to_numpy(dtype=bool)
+        return _events.events_table(self, ids, table, query)
 
     def units(self, ids: Iterable[int] | pd.DataFrame | None = None) -> xr.Dataset:
         """The ``units`` of many Neuropixels sessions in one lazy Dataset.
@@ -608,27 +339,7 @@ class Project:
         shifted, so each unit is still one contiguous slice and any selection of the result
         finds its own spikes. Only the small per-unit columns are read.
         """
-        if ids is None:
-            ids = self.ecephys_session_table.index
-        elif isinstance(ids, pd.DataFrame):
-            ids = ids.index
-        per_unit, per_spike, offset = [], [], 0
-        for sid, units in self._each_group("ecephys_session", [int(i) for i in ids], "units"):
-            starts, ends = row_offsets(units, "spike_times")
-            one = units[[v for v in units.data_vars if units[v].dims == ("unit_id",)]]
-            for name, values in (("spike_times_start_index", starts), ("spike_times_index", ends)):
-                one[name] = ("unit_id", values + offset, units[name].attrs)
-            per_unit.append(one.assign_coords(ecephys_session_id=("unit_id", np.full(len(ends), sid))))
-            per_spike.append(units[[v for v in units.data_vars if units[v].dims == ("spike",)]])
-            offset += units.sizes["spike"]
-        if not per_unit:
-            raise ManifestError(f"{self.url}: expected at least one ecephys session id")
-        return xr.merge(
-            [
-                xr.concat(per_unit, dim="unit_id", join="outer"),
-                xr.concat(per_spike, dim="spike", join="outer"),
-            ]
-        )
+        return _units.concat_units(self, ids)
 
     def get_ecephys_session_table(self, filter_abnormalities: bool = True) -> pd.DataFrame:
         """The Neuropixels session table as the AllenSDK's project cache returns it: by default
