@@ -7,7 +7,6 @@ from a module each: :mod:`vbzarr.traces`, :mod:`vbzarr.events`, :mod:`vbzarr.uni
 
 from __future__ import annotations
 
-import asyncio
 import os
 import threading
 from collections import OrderedDict
@@ -27,9 +26,9 @@ from . import traces as _traces
 from . import units as _units
 from .errors import ManifestError, StoreNotFoundError
 from .manifest import Manifest, open_manifest, store_records, stores_table
-from .repository import open_repository, readonly_session
+from .repository import describe_history, open_repository, readonly_session
 from .schema import STORE_FOLDERS
-from .store import READ_CONFIG, check_schema
+from .store import READ_CONFIG, check_schema, concurrently
 
 #: Name of the store index among the project's tables.
 STORES = "stores"
@@ -41,17 +40,6 @@ OPEN_STORES = 32
 #: Sessions whose tables ``events_table`` reads at once, concurrently (on object storage, a
 #: round trip for them all rather than one per column); memory holds their whole tables.
 SESSIONS_PER_READ = 8
-
-
-def _concurrently(coroutines: Iterable[Any], return_exceptions: bool = False) -> list[Any]:
-    """Run ``coroutines`` at once on zarr's event loop (which also works inside Jupyter's) and
-    return their results in order."""
-    pending = list(coroutines)
-
-    async def gather() -> list[Any]:
-        return await asyncio.gather(*pending, return_exceptions=return_exceptions)
-
-    return sync(gather())
 
 
 class Project:
@@ -118,7 +106,8 @@ class Project:
         return self._tables[name].copy()
 
     def __getattr__(self, name: str) -> pd.DataFrame:
-        if name.startswith("_") or name not in self.__dict__.get("manifest").table_names:
+        manifest = self.__dict__.get("manifest")
+        if name.startswith("_") or manifest is None or name not in manifest.table_names:
             raise AttributeError(name)
         return self.table(name)
 
@@ -149,7 +138,12 @@ class Project:
         path = self._store_path(kind, store_id)
         with zarr.config.set(READ_CONFIG):
             tree = xr.open_datatree(
-                self.session.store, group=path, engine="zarr", chunks={}, consolidated=False, zarr_format=3
+                self.session.store,  # type: ignore[arg-type]  # a zarr Store: accepted, not in xarray's hints
+                group=path,
+                engine="zarr",
+                chunks={},
+                consolidated=False,
+                zarr_format=3,
             )
         check_schema(tree.attrs, f"{self.url}/{path}")
         return tree
@@ -199,7 +193,7 @@ class Project:
             datasets = self._groups(kind, batch, group, dask=False, indexes=indexes)
             if load:  # every variable read in place
                 try:
-                    _concurrently(ds.load_async() for ds in datasets)
+                    concurrently(ds.load_async() for ds in datasets)
                 except NotImplementedError:  # xarray 2025.8 cannot load some decoded variables so
                     for ds in datasets:
                         ds.load()
@@ -210,7 +204,7 @@ class Project:
         concurrently (one round trip on object storage, not one per store)."""
         with self._open_stores_lock:
             missing = list(dict.fromkeys(p for p in paths if p not in self._open_stores))
-            roots = _concurrently(
+            roots = concurrently(
                 (
                     zarr.api.asynchronous.open_group(
                         self.session.store, path=p, mode="r", zarr_format=3, use_consolidated=False
@@ -259,7 +253,6 @@ class Project:
         """One Neuropixels session (units, channels, probes, LFP, behavior), lazily."""
         return self.store("ecephys_session", ecephys_session_id)
 
-    # -- across sessions -----------------------------------------------------------------------
     def cell_traces(
         self, ids: Iterable[int] | pd.DataFrame | None = None, variable: str = "dff"
     ) -> xr.DataArray:
@@ -364,17 +357,9 @@ class Project:
 
     def describe_history(self, limit: int = 20) -> str:
         """The latest commits (snapshot id, time, message) and the tags."""
-        tags: dict[str, list[str]] = {}
-        for tag, snapshot in self.tags.items():
-            tags.setdefault(snapshot, []).append(tag)
-        lines = []
-        for info in self.history()[:limit]:
-            named = f" [{', '.join(tags[info.id])}]" if info.id in tags else ""
-            lines.append(f"  {info.id}  {info.written_at:%Y-%m-%d %H:%M:%S}  {info.message}{named}")
-        return "history (newest first):\n" + "\n".join(lines)
+        return describe_history(self.history()[:limit], self.tags)
 
-    def __repr__(self) -> str:
-        return self.describe()
+    __repr__ = describe
 
 
 def open_project(

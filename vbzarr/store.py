@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 import zarr
+from zarr.core.sync import sync
 
 from .errors import SchemaVersionError, StoreNotFoundError
 from .schema import RAGGED_INDEX_SUFFIX, RAGGED_START_SUFFIX, SCHEMA_CHANGES, SCHEMA_VERSION
@@ -181,3 +183,14 @@ def to_dataframe(ds: xr.Dataset | xr.DataTree, *, ragged_columns: bool = True) -
     frame = pd.DataFrame(columns, index=rows[dim].values)
     frame.index.name = dim
     return frame
+
+
+def concurrently(coroutines: Iterable[Any], return_exceptions: bool = False) -> list[Any]:
+    """Run ``coroutines`` at once on zarr's event loop (which also works inside Jupyter's) and
+    return their results in order."""
+    pending = list(coroutines)
+
+    async def gather() -> list[Any]:
+        return await asyncio.gather(*pending, return_exceptions=return_exceptions)
+
+    return sync(gather())

@@ -133,7 +133,7 @@ class _TracePlan:
         nullable[lacking] = None
         return nullable
 
-    def read_times(self, block_info: dict | None = None) -> np.ndarray:
+    def read_times(self, block_info: Any = None) -> np.ndarray:
         """One chunk of the view's ``time``: an experiment's sample times, NaN past its end."""
         (k, _), (f0, f1) = block_info[None]["array-location"]
         src = self.sources[k]
@@ -143,7 +143,7 @@ class _TracePlan:
             out[0, : stop - f0] = src.time[f0:stop].values
         return out
 
-    def read_block(self, block_info: dict | None = None) -> np.ndarray:
+    def read_block(self, block_info: Any = None) -> np.ndarray:
         """One chunk: the stored rows of the chunk's cells that the experiment has, NaN elsewhere."""
         (k, _), (c0, c1), (f0, f1) = block_info[None]["array-location"]
         src = self.sources[k]
@@ -182,7 +182,8 @@ def cell_traces(project: Project, ids: Iterable[int] | pd.DataFrame | None, vari
     for eid, ophys in project._each_group(OPHYS.kind, ids, "ophys", indexes=False):
         if variable not in ophys:
             raise ManifestError(
-                f"{project.url}: experiment {eid} has no {variable!r}; it has {sorted(ophys.data_vars)}"
+                f"{project.url}: experiment {eid} has no {variable!r}; "
+                f"it has {sorted(map(str, ophys.data_vars))}"
             )
         sources.append(_TraceSource.of(ophys, variable))
     plan = _TracePlan.of(sources)

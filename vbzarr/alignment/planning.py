@@ -5,6 +5,7 @@ session on their own rows."""
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
+from typing import cast
 
 import dask
 import dask.array as da
@@ -59,8 +60,7 @@ def _gathered(piece: da.Array, n_events: int, n_offsets: int, idx: dict) -> da.A
         grid[pos] = da.from_delayed(block, (*shape, n_events, n_offsets), dtype=np.float64)
     if grid.ndim:
         return da.block(grid.tolist())
-    single: da.Array = grid[()]
-    return single
+    return cast(da.Array, grid[()])  # no rows: the one block
 
 
 def _align_one(
@@ -140,7 +140,7 @@ def _present(one: xr.DataArray) -> np.ndarray | None:
     return None
 
 
-def _labels(signal: xr.DataArray, dims: list[str]) -> dict[Hashable, xr.Variable]:
+def _labels(signal: xr.DataArray, dims: list[Hashable]) -> dict[Hashable, xr.Variable]:
     """The signal's coordinates along the kept dims, loaded (small; groupby needs them in memory)."""
     return {
         k: v.variable.load()
