@@ -4,9 +4,10 @@ The layout - groups, neurodata types, dataset and column names, dtypes, links - 
 AllenSDK's ``BehaviorEcephysSession`` writer produces (see ``../shared/reference-nwb/LAYOUT.md``):
 the behavior streams of ``ophys.py`` (stimulus, running, licks, rewards, eye tracking, templates,
 presentations, trials), plus probes, channels, units, optotagging and, in one file per probe, LFP
-and current source density. The content is simulated by ``content.py``; the probe, channel and unit
-tables (ids, positions, areas, quality metrics) by :func:`simulate_probes`, so that a project's
-metadata tables and its NWB files agree.
+and current source density. The content is simulated by the modules ``content.py`` gathers
+(schedule, behavior, Neuropixels signals); the probe, channel and unit tables (ids, positions,
+areas, quality metrics) by :func:`simulate_probes`, so that a project's metadata tables and its NWB
+files agree.
 """
 
 from __future__ import annotations
@@ -23,8 +24,10 @@ from pynwb.ecephys import LFP, ElectricalSeries, ElectrodesTable
 from pynwb.epoch import TimeIntervals
 from pynwb.misc import Units
 
-from . import content
+from .change_detection import Schedule, image_onsets
+from .ecephys_schedule import optotagging, simulate_vbn_schedule
 from .extensions import cls
+from .neuropixels import current_source_density, lfp_traces, mean_waveforms, spike_trains
 from .ophys import (
     NS_BEH,
     SCIENTIFICA,
@@ -37,6 +40,8 @@ from .ophys import (
     _task_parameters,
     _write,
 )
+from .sizes import EcephysSize
+from .timing import STIMULUS_FRAME_RATE, recording_span
 
 NS_ECEPHYS = "ndx-aibs-ecephys"
 # Probe letter -> visual area it targets; deeper, each probe crosses hippocampus and thalamus or
@@ -141,7 +146,7 @@ class EcephysSessionInfo(BehaviorSessionInfo):
 
 def simulate_probes(
     rng: np.random.Generator,
-    size: content.EcephysSize,
+    size: EcephysSize,
     *,
     first_probe_id: int,
     first_channel_id: int,
@@ -173,7 +178,7 @@ def simulate_probes(
         Indexed by ``ecephys_probe_id``, ``ecephys_channel_id`` and ``unit_id``; the columns are
         the project tables' (CCF coordinates as ``*_ccf_coordinate``) plus the NWB-only ones.
     """
-    t0, t1 = content.recording_span(size)
+    t0, t1 = recording_span(size)
     duration = t1 - t0
     letters = sorted(rng.choice(list(VISUAL_AREAS), size.n_probes, replace=False))
     probe_ids = first_probe_id + np.arange(size.n_probes)
@@ -291,13 +296,11 @@ def _metadata(info: EcephysSessionInfo):
         equipment_name=info.equipment_name,
         project_code="Not Available",
         session_type=info.session_type,
-        stimulus_frame_rate=content.STIMULUS_FRAME_RATE,
+        stimulus_frame_rate=STIMULUS_FRAME_RATE,
     )
 
 
-def _add_probes(
-    nwb: NWBFile, info: EcephysSessionInfo, size: content.EcephysSize, channels: pd.DataFrame
-) -> None:
+def _add_probes(nwb: NWBFile, info: EcephysSessionInfo, size: EcephysSize, channels: pd.DataFrame) -> None:
     """Rig and probe devices, one electrode group per probe, and the electrodes table of
     ``channels`` (id = ``ecephys_channel_id``)."""
     _create_device(nwb, name=info.equipment_name, **SCIENTIFICA)
@@ -352,22 +355,22 @@ def _add_units(
     nwb: NWBFile,
     rng: np.random.Generator,
     info: EcephysSessionInfo,
-    schedule: content.Schedule,
-    size: content.EcephysSize,
+    schedule: Schedule,
+    size: EcephysSize,
 ) -> None:
     """The units table, built from whole arrays (a row at a time is far too slow for ~1e8 spikes)."""
     units = info.units
-    t0, t1 = content.recording_span(size)
+    t0, t1 = recording_span(size)
     counts = np.rint(units.firing_rate.to_numpy() * (t1 - t0)).astype(np.int64)
-    shown = content.image_onsets(schedule)
+    shown = image_onsets(schedule)
     onsets = [
         None if p < 0 else shown.start_time[shown.image_name == schedule.image_names[p]].to_numpy()
         for p in units.preferred
     ]
-    times = content.spike_trains(rng, counts, t0, t1, onsets)
+    times = spike_trains(rng, counts, t0, t1, onsets)
     amplitudes = np.repeat(units.amplitude.to_numpy() * 1e-6, counts)
     amplitudes *= rng.lognormal(0.0, 0.25, len(times))
-    waveforms = content.mean_waveforms(
+    waveforms = mean_waveforms(
         rng,
         units.amplitude.to_numpy(),
         units.wf_peak.to_numpy(),
@@ -415,17 +418,13 @@ def _write_ecephys(nwb: NWBFile, path: str | Path) -> Path:
     return path
 
 
-def _schedule(
-    info: EcephysSessionInfo, size: content.EcephysSize
-) -> tuple[np.random.Generator, content.Schedule]:
+def _schedule(info: EcephysSessionInfo, size: EcephysSize) -> tuple[np.random.Generator, Schedule]:
     # Drawn first from the session's seed, so a session's files all see the same stimulus.
     rng = np.random.default_rng(info.seed)
-    return rng, content.simulate_vbn_schedule(
-        rng, size, image_set=info.image_set, novel_images=info.novel_images
-    )
+    return rng, simulate_vbn_schedule(rng, size, image_set=info.image_set, novel_images=info.novel_images)
 
 
-def write_ecephys_session(path: str | Path, info: EcephysSessionInfo, size: content.EcephysSize) -> Path:
+def write_ecephys_session(path: str | Path, info: EcephysSessionInfo, size: EcephysSize) -> Path:
     """Write ``ecephys_session_<id>.nwb`` of a VBN session, as the AllenSDK lays it out.
 
     Parameters
@@ -450,16 +449,14 @@ def write_ecephys_session(path: str | Path, info: EcephysSessionInfo, size: cont
     nwb.add_lab_meta_data(_metadata(info))
     nwb.add_lab_meta_data(_task_parameters(info, schedule))
     _add_behavior(nwb, schedule, rng, size, index_series=False)
-    t0, t1 = content.recording_span(size)
+    t0, t1 = recording_span(size)
     _add_eye_tracking(nwb, rng, t0 - 2.5, t1, size.eye_rate, info.equipment_name)
-    _add_optotagging(nwb, content.optotagging(rng, schedule.end_time + 3.0, size.opto_trials))
+    _add_optotagging(nwb, optotagging(rng, schedule.end_time + 3.0, size.opto_trials))
     _add_units(nwb, rng, info, schedule, size)
     return _write_ecephys(nwb, path)
 
 
-def write_probe_lfp(
-    path: str | Path, info: EcephysSessionInfo, probe: str | int, size: content.EcephysSize
-) -> Path:
+def write_probe_lfp(path: str | Path, info: EcephysSessionInfo, probe: str | int, size: EcephysSize) -> Path:
     """Write ``probe_<name>_lfp.nwb``: one probe's LFP (float32, time x channels, on every
     ``len(channels) // size.lfp_channels``-th channel) and its current source density.
 
@@ -495,13 +492,13 @@ def write_probe_lfp(
     _add_probes(nwb, info, size, channels)
     nwb.add_lab_meta_data(_metadata(info))
 
-    t0, t1 = content.recording_span(size)
+    t0, t1 = recording_span(size)
     timestamps = t0 + np.arange(int((t1 - t0) * size.lfp_rate)) / size.lfp_rate
-    data = content.lfp_traces(
+    data = lfp_traces(
         rng,
         timestamps,
         channels.probe_vertical_position.to_numpy(float),
-        content.image_onsets(schedule).start_time.to_numpy(),
+        image_onsets(schedule).start_time.to_numpy(),
     )
     lfp = LFP(name=f"probe_{pid}_lfp")
     nwb.add_acquisition(lfp)  # before its series, so the series' electrodes share its ancestor
@@ -516,7 +513,7 @@ def write_probe_lfp(
     lfp.add_electrical_series(series)
     nwb.add_acquisition(series)  # the release also links it at acquisition/probe_<id>_lfp_data
 
-    csd = content.current_source_density(rng)
+    csd = current_source_density(rng)
     module = nwb.create_processing_module("current_source_density", "Precalculated current source density")
     module.add(
         cls(NS_ECEPHYS, "EcephysCSD")(

@@ -2,7 +2,7 @@
 
 The layout - groups, neurodata types, dataset and column names, dtypes, links - is the one the
 AllenSDK's writer produces (see ``../shared/reference-nwb/LAYOUT.md``); the content is simulated by
-``content.py``.
+the modules that ``content.py`` gathers (schedule, behavior, cell traces).
 """
 
 from __future__ import annotations
@@ -24,8 +24,13 @@ from pynwb.epoch import TimeIntervals
 from pynwb.image import GrayscaleImage, IndexSeries
 from pynwb.ophys import DfOverF, Fluorescence, ImageSegmentation, OpticalChannel
 
-from . import content
+from .behavior import eye_tracking, running
+from .cell_traces import calcium_traces, ophys_timestamps
+from .change_detection import OMITTED_INDEX, Schedule
 from .extensions import cls
+from .ophys_schedule import simulate_schedule
+from .sizes import EcephysSize, Size
+from .timing import STIMULUS_FRAME_RATE
 
 NS_BEH = "ndx-aibs-behavior-ophys"
 INSTITUTION = "Allen Institute for Brain Science"
@@ -141,7 +146,7 @@ def _create_device(nwb: NWBFile, device_cls: type = Device, **kwargs) -> Device:
     return device
 
 
-def _task_parameters(info: BehaviorSessionInfo, schedule: content.Schedule):
+def _task_parameters(info: BehaviorSessionInfo, schedule: Schedule):
     return cls(NS_BEH, "BehaviorTaskParameters")(
         name="task_parameters",
         stimulus_distribution="geometric",
@@ -161,9 +166,9 @@ def _task_parameters(info: BehaviorSessionInfo, schedule: content.Schedule):
 
 def _add_behavior(
     nwb: NWBFile,
-    schedule: content.Schedule,
+    schedule: Schedule,
     rng: np.random.Generator,
-    size: content.Size | content.EcephysSize,
+    size: Size | EcephysSize,
     index_series: bool = True,
 ) -> None:
     """Everything behavior, ophys and ecephys sessions share. ``index_series``: the image
@@ -173,7 +178,7 @@ def _add_behavior(
     stim_ts = _series("timestamps", ts, ts, "s")
     stim_mod.add(stim_ts)
 
-    run = content.running(rng, ts)
+    run = running(rng, ts)
     # The encoder is sampled on the sync clock: stimulus times lag it by the display delay.
     sync = ts - schedule.display_delay if schedule.display_delay else ts
     running_mod = nwb.create_processing_module("running", "Running speed processing module")
@@ -234,7 +239,7 @@ def _add_behavior(
     nwb.add_stimulus_template(template)
     if index_series:
         task = schedule.blocks[f"{schedule.stimulus_name}_presentations"]
-        shown = task[task.image_index < content.OMITTED_INDEX]
+        shown = task[task.image_index < OMITTED_INDEX]
         # The released files link IndexSeries.indexed_timeseries, which pynwb 4 only accepts while
         # constructing an object read from a file.
         presented = IndexSeries.__new__(IndexSeries, in_construct_mode=True)
@@ -288,7 +293,7 @@ def _add_trials(nwb: NWBFile, trials: pd.DataFrame) -> None:
 
 
 def _add_eye_tracking(nwb: NWBFile, rng, t0, t1, rate, equipment: str) -> None:
-    eye = content.eye_tracking(rng, t0, t1, rate)
+    eye = eye_tracking(rng, t0, t1, rate)
     ellipse = cls("ndx-ellipse-eye-tracking", "EllipseSeries")
     series = {}
     for name in ["eye_tracking", "pupil_tracking", "corneal_reflection_tracking"]:
@@ -355,15 +360,15 @@ def _behavior_metadata(info: BehaviorSessionInfo, rng: np.random.Generator) -> d
         "equipment_name": info.equipment_name,
         "project_code": info.project_code,
         "session_type": info.session_type,
-        "stimulus_frame_rate": content.STIMULUS_FRAME_RATE,
+        "stimulus_frame_rate": STIMULUS_FRAME_RATE,
     }
 
 
-def write_behavior_session(path: str | Path, info: BehaviorSessionInfo, size: content.Size) -> Path:
+def write_behavior_session(path: str | Path, info: BehaviorSessionInfo, size: Size) -> Path:
     """Write a behavior-only (training/habituation) session NWB file, as the AllenSDK lays it out."""
     rng = np.random.default_rng(info.seed)
     vbn = info.release == "vbn"
-    schedule = content.simulate_schedule(
+    schedule = simulate_schedule(
         rng,
         size,
         image_set=info.image_set,
@@ -388,10 +393,10 @@ def write_behavior_session(path: str | Path, info: BehaviorSessionInfo, size: co
     return _write(nwb, path)
 
 
-def write_ophys_experiment(path: str | Path, info: OphysExperimentInfo, size: content.Size) -> Path:
+def write_ophys_experiment(path: str | Path, info: OphysExperimentInfo, size: Size) -> Path:
     """Write a behavior + ophys experiment NWB file, as the AllenSDK lays it out."""
     rng = np.random.default_rng(info.seed)
-    schedule = content.simulate_schedule(rng, size, image_set=info.image_set, passive=info.passive)
+    schedule = simulate_schedule(rng, size, image_set=info.image_set, passive=info.passive)
     nwb = _nwbfile(
         info,
         str(info.ophys_experiment_id),
@@ -467,10 +472,8 @@ def write_ophys_experiment(path: str | Path, info: OphysExperimentInfo, size: co
         region=list(range(len(cells))), description="segmented cells labeled by cell_specimen_id"
     )
 
-    ots = content.ophys_timestamps(rng, t0 + 0.2, t1, info.frame_rate)
-    traces = content.calcium_traces(
-        rng, ots, schedule, cells.preferred.to_numpy(), cells.omission.to_numpy(bool)
-    )
+    ots = ophys_timestamps(rng, t0 + 0.2, t1, info.frame_rate)
+    traces = calcium_traces(rng, ots, schedule, cells.preferred.to_numpy(), cells.omission.to_numpy(bool))
     # Containers join the file before their series so each series' ROI region shares an ancestor.
     dff = DfOverF(name="dff")
     ophys.add(dff)

@@ -16,7 +16,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import content
 from .ophys import (
     BehaviorSessionInfo,
     OphysExperimentInfo,
@@ -24,6 +23,7 @@ from .ophys import (
     write_behavior_session,
     write_ophys_experiment,
 )
+from .sizes import Size
 
 # The six ophys session types of a container, in acquisition order, and what the tables say of them.
 OPHYS_SESSIONS = [
@@ -82,7 +82,7 @@ def make_vbo_project(
     sessions_per_container: int = 3,
     planes_per_session: int = 1,
     behavior_only_sessions: int = 1,
-    size: str | content.Size = "tiny",
+    size: str | Size = "tiny",
     seed: int = 0,
 ) -> VBOProject:
     """Write a synthetic VBO project in the released layout and return its tables.
@@ -99,7 +99,7 @@ def make_vbo_project(
     behavior_only_sessions
         Training sessions per mouse, written as behavior-only NWB files.
     size
-        A :class:`content.Size` or a preset name (``"tiny"``, ``"small"``, ``"realistic"``).
+        A :class:`~.sizes.Size` or a preset name (``"tiny"``, ``"small"``, ``"realistic"``).
 
     Examples
     --------
@@ -107,7 +107,7 @@ def make_vbo_project(
     >>> sorted(project.ophys_experiment_table.index)[:1]  # doctest: +SKIP
     """
     root = Path(root)
-    size = content.Size.preset(size) if isinstance(size, str) else size
+    size = Size.preset(size) if isinstance(size, str) else size
     rng = np.random.default_rng(seed)
     multiscope = planes_per_session > 1
     n_mice = max(1, n_containers // planes_per_session)

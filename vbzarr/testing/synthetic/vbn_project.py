@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import content
+from .change_detection import IMAGE_SETS
 from .ecephys import (
     STRUCTURE_IDS,
     EcephysSessionInfo,
@@ -27,6 +27,7 @@ from .ecephys import (
     write_probe_lfp,
 )
 from .ophys import BehaviorSessionInfo, Subject, write_behavior_session
+from .sizes import EcephysSize, Size
 
 PROJECT_CODE = "NeuropixelVisualBehavior"
 GENOTYPES = [  # (driver lines, reporter line); wild-type mice have no driver and reporter "None"
@@ -99,7 +100,7 @@ def make_vbn_project(
     root: str | Path,
     n_sessions: int = 2,
     behavior_only_sessions: int = 1,
-    size: str | content.EcephysSize = "tiny",
+    size: str | EcephysSize = "tiny",
     with_lfp: bool = True,
     seed: int = 0,
 ) -> VBNProject:
@@ -114,7 +115,7 @@ def make_vbn_project(
     behavior_only_sessions
         Habituation sessions per mouse, before its ecephys sessions (behavior-only NWB files).
     size
-        A :class:`content.EcephysSize` or a preset name (``"tiny"``, ``"small"``, ``"realistic"``).
+        A :class:`~.sizes.EcephysSize` or a preset name (``"tiny"``, ``"small"``, ``"realistic"``).
     with_lfp
         Write the LFP files of the first ``size.lfp_probes`` probes of each session (otherwise no
         probe has LFP: ``has_lfp_data`` False, ``file_id`` -999).
@@ -134,11 +135,11 @@ def make_vbn_project(
     True
     """
     root = Path(root)
-    size = content.EcephysSize.preset(size) if isinstance(size, str) else size
-    behavior_size = content.Size(task_minutes=size.task_minutes, template_shape=size.template_shape)
+    size = EcephysSize.preset(size) if isinstance(size, str) else size
+    behavior_size = Size(task_minutes=size.task_minutes, template_shape=size.template_shape)
     rng = np.random.default_rng(seed)
     next_id = itertools.count(1_043_000_000 + 100_000 * seed, 7919)
-    novel_h = tuple(n for n in content.IMAGE_SETS["H"][2] if n not in content.IMAGE_SETS["G"][2])
+    novel_h = tuple(n for n in IMAGE_SETS["H"][2] if n not in IMAGE_SETS["G"][2])
     sessions, behavior, probes, channels, units = [], [], [], [], []
     for k in range(n_sessions):
         mouse, s = divmod(k, len(ECEPHYS_SESSIONS))
