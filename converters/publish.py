@@ -110,11 +110,19 @@ def staging(dst: str) -> Iterator[Path]:
     else:
         parent, prefix = Path(tempfile.gettempdir()), "vbzarr-staging-"
     _remove_abandoned(parent, prefix)
-    folder = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
-    fd = os.open(folder, os.O_RDONLY)
-    try:
+    while True:  # again if another run's clean-up removes the folder while it is still empty
+        folder = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+        try:
+            fd = os.open(folder, os.O_RDONLY)
+        except FileNotFoundError:
+            continue
         fcntl.flock(fd, fcntl.LOCK_EX)  # held while this run lives: the folder is in use
-        (folder / STAGING_MARK).touch()
+        try:
+            (folder / STAGING_MARK).touch()
+            break
+        except FileNotFoundError:
+            os.close(fd)
+    try:
         yield folder
     finally:
         shutil.rmtree(folder, ignore_errors=True)
@@ -122,10 +130,13 @@ def staging(dst: str) -> Iterator[Path]:
 
 
 def _remove_abandoned(parent: Path, prefix: str) -> None:
-    """Remove staging folders (marker present) that no live run holds."""
+    """Remove staging folders (marker present) that no live run holds, and empty ones (a run
+    killed before its marker; ``rmdir`` removes only an empty folder)."""
     for folder in parent.glob(prefix + "*"):
         if not (folder / STAGING_MARK).is_file():
-            continue  # not (or not yet) a staging folder: never touched
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+            continue  # anything else without the marker is never touched
         try:
             fd = os.open(folder, os.O_RDONLY)
         except OSError:

@@ -1,8 +1,8 @@
 """A converted project: its versions, tables and stores by id, and lazy views across sessions.
 
-:class:`Project` is the one class users see; this module is its core (snapshot, history and tags,
-tables and store index, stores kept open and read concurrently). Its views across sessions come
-from a module each: :mod:`vbzarr.traces`, :mod:`vbzarr.events`, :mod:`vbzarr.units`.
+:class:`Project` is the one class users see; this module is its core (snapshot, history, tags,
+tables, store index, stores kept open and read concurrently); its views across sessions come from
+:mod:`vbzarr.traces`, :mod:`vbzarr.events`, :mod:`vbzarr.units`.
 """
 
 from __future__ import annotations
@@ -85,7 +85,6 @@ class Project:
         self.__dict__.update(state)
         self._open_stores_lock = threading.Lock()
 
-    # -- tables --------------------------------------------------------------------------------
     @property
     def dataset(self) -> str:
         """``visual-behavior-ophys`` or ``visual-behavior-neuropixels``."""
@@ -132,7 +131,6 @@ class Project:
         """The project's tags (releases) and the snapshot each names."""
         return {t: self.repository.lookup_tag(t) for t in sorted(self.repository.list_tags())}
 
-    # -- stores --------------------------------------------------------------------------------
     def store(self, kind: str, store_id: int) -> xr.DataTree:
         """The store of ``kind`` (``ophys_experiment``, ``behavior_session``, ``ecephys_session``)."""
         path = self._store_path(kind, store_id)
