@@ -64,6 +64,9 @@ class CompareTarget:
     def zarr_store(self) -> tuple[Store, str]:
         return self.scratch, ""
 
+    def flush(self) -> None:
+        pass  # every put was compared already
+
     def finish(self) -> list[str]:
         """Compare what zarr wrote to the scratch store, and report objects only the store has."""
 

@@ -12,8 +12,10 @@ session of a project).
 
 from __future__ import annotations
 
+import concurrent.futures
 import itertools
 import os
+import threading
 import warnings
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -168,6 +170,9 @@ class Target(Protocol):
 
     def zarr_store(self) -> tuple[Store, str]: ...
 
+    def flush(self) -> None:
+        """Wait until every object put is written (raising the first failure)."""
+
 
 class FolderTarget:
     """Where a store's objects go: files under a folder (a plain Zarr store being staged)."""
@@ -183,19 +188,55 @@ class FolderTarget:
     def zarr_store(self) -> tuple[Store, str]:
         return LocalStore(self.root), ""
 
+    def flush(self) -> None:
+        pass  # every put wrote its file
+
 
 class StoreTarget:
     """Where a store's objects go: keys under ``prefix`` of a Zarr store (an Icechunk session's:
-    nothing is visible to readers before the session commits)."""
+    nothing is visible to readers before the session commits).
+
+    Chunk puts do not wait for the store: up to ``IN_FLIGHT`` of them are written meanwhile (the
+    writer threads go on computing and compressing; Icechunk writes in parallel), and
+    :meth:`flush` waits for the rest. Metadata documents are written in order, each once what
+    came before it is written: Icechunk takes a chunk only for an array it knows. Memory:
+    ``IN_FLIGHT`` encoded chunks at most.
+    """
+
+    IN_FLIGHT = 32
 
     def __init__(self, store: Store, prefix: str) -> None:
         self.store, self.prefix = store, prefix.strip("/")
+        self._slots = threading.BoundedSemaphore(self.IN_FLIGHT)
+        self._pending: list[concurrent.futures.Future] = []
+        self._lock = threading.Lock()
+        # Each put waits for its write in one of these threads, not in the writer's.
+        self._writes = ThreadPoolExecutor(max_workers=8, thread_name_prefix="vbzarr-put")
 
     def put(self, key: str, data: Any) -> None:
-        sync(self.store.set(f"{self.prefix}/{key}", cpu.Buffer.from_bytes(bytes(data))))
+        write = self.store.set(f"{self.prefix}/{key}", cpu.Buffer.from_bytes(bytes(data)))
+        if key.rsplit("/", 1)[-1] == "zarr.json":
+            self._wait()
+            sync(write)
+            return
+        self._slots.acquire()
+        future = self._writes.submit(sync, write)
+        future.add_done_callback(lambda _: self._slots.release())
+        with self._lock:
+            self._pending.append(future)
 
     def zarr_store(self) -> tuple[Store, str]:
         return self.store, self.prefix
+
+    def flush(self) -> None:
+        self._wait()
+        self._writes.shutdown()
+
+    def _wait(self) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, []
+        for future in pending:
+            future.result()
 
 
 class StagedStore:
@@ -252,6 +293,7 @@ class StagedStore:
                 warnings.filterwarnings("ignore", message="Consolidated metadata", category=UserWarning)
                 zarr.consolidate_metadata(self.memory, zarr_format=3)
         self._write_documents()
+        self.target.flush()
 
     def _write_documents(self) -> None:
         """Write out what changed in memory since the last call (zarr replaces a buffer, never

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import h5py
 import pytest
-from vbzarr.convert import convert_nwb
 
 import vbzarr
+from vbzarr.convert import convert_nwb
 from vbzarr.errors import InvalidNWBError, MissingFieldError
 
 

@@ -21,10 +21,10 @@ import h5py
 import icechunk
 import numpy as np
 import pytest
-from vbzarr.convert.project import convert_project
-from vbzarr.convert.validate import validate_store
 
 import vbzarr
+from vbzarr.convert.project import convert_project
+from vbzarr.convert.validate import validate_store
 from vbzarr.errors import ProjectNotFoundError
 from vbzarr.testing.synthetic import content
 from vbzarr.testing.synthetic.project import make_vbo_project
@@ -200,6 +200,7 @@ def test_a_run_collects_orphans_of_killed_runs_but_not_a_live_runs(tmp_path, sma
     """Chunks written but never committed (a run killed before its commit) are collected by the
     next run, unless another run is live (its chunks may be about to be committed)."""
     import zarr
+
     from vbzarr.convert.commits import conversion_run
 
     dst = str(tmp_path / "project")

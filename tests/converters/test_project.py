@@ -7,10 +7,10 @@ import json
 
 import pytest
 import s3fs
-from vbzarr.convert.validate import validate_store
 
 import vbzarr
 from vbzarr.cli import main
+from vbzarr.convert.validate import validate_store
 
 
 @pytest.mark.s3

@@ -6,10 +6,10 @@ from __future__ import annotations
 import h5py
 import numpy as np
 import pytest
-from vbzarr.convert import convert_nwb
 
 import vbzarr
 from tests.conftest import reference_files
+from vbzarr.convert import convert_nwb
 
 VBN_REFERENCE = reference_files("visual-behavior-neuropixels-0.5.0/behavior_ecephys_sessions/*/ecephys_*.nwb")
 

@@ -13,10 +13,10 @@ import pandas as pd
 import pytest
 import scipy.stats
 import xarray as xr
-from vbzarr.convert import convert_nwb
 
 import vbzarr
 from tests.conftest import reference_files
+from vbzarr.convert import convert_nwb
 
 VBO_REFERENCE = [p for p in reference_files("visual-behavior-ophys/**/*.nwb")]
 

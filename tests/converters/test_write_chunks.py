@@ -7,8 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import zarr
-from vbzarr.convert.writer import FolderTarget, _write_chunks
 from zarr.codecs import BloscCodec, ZstdCodec
+
+from vbzarr.convert.writer import FolderTarget, _write_chunks
 
 
 def _files(root: Path) -> dict[str, bytes]:

@@ -17,11 +17,11 @@ import xarray as xr
 import zarr
 from dask.callbacks import Callback
 from dask.sizeof import sizeof
-from vbzarr.convert.project import convert_project
-from vbzarr.convert.release import TABLES, read_table
 
 import vbzarr
 from tests.conftest import REFERENCE, _converted, reference_files
+from vbzarr.convert.project import convert_project
+from vbzarr.convert.release import TABLES, read_table
 from vbzarr.errors import ManifestError, ProjectNotFoundError, SchemaVersionError
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from vbzarr.convert.release import TABLES
 
 import vbzarr
+from vbzarr.convert.release import TABLES
 
 
 @pytest.fixture(scope="module")

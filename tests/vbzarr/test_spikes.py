@@ -15,9 +15,9 @@ import pytest
 import xarray as xr
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from vbzarr.convert.tables import ragged_variables
 
 import vbzarr
+from vbzarr.convert.tables import ragged_variables
 from vbzarr.errors import AlignmentError, SchemaVersionError
 from vbzarr.testing.strategies import spike_trains
 
