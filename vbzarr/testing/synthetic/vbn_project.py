@@ -18,15 +18,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .behavior_streams import write_behavior_session
 from .change_detection import IMAGE_SETS
-from .ecephys import (
-    STRUCTURE_IDS,
-    EcephysSessionInfo,
-    simulate_probes,
-    write_ecephys_session,
-    write_probe_lfp,
-)
-from .ophys import BehaviorSessionInfo, Subject, write_behavior_session
+from .ecephys import write_ecephys_session
+from .ecephys_file import EcephysSessionInfo
+from .ecephys_lfp import write_probe_lfp
+from .probe_tables import STRUCTURE_IDS, simulate_probes
+from .session_file import BehaviorSessionInfo, Subject
 from .sizes import EcephysSize, Size
 
 PROJECT_CODE = "NeuropixelVisualBehavior"
