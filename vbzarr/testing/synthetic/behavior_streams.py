@@ -17,7 +17,7 @@ from pynwb import NWBFile, TimeSeries
 from pynwb.epoch import TimeIntervals
 from pynwb.image import IndexSeries
 
-from .behavior import eye_tracking, running
+from .behavior import EllipseName, eye_tracking, running
 from .change_detection import OMITTED_INDEX, Schedule
 from .extensions import cls
 from .ophys_schedule import simulate_schedule
@@ -169,8 +169,9 @@ def _add_trials(nwb: NWBFile, trials: pd.DataFrame) -> None:
 def add_eye_tracking(nwb: NWBFile, rng, t0, t1, rate, equipment: str) -> None:
     eye = eye_tracking(rng, t0, t1, rate)
     ellipse = cls("ndx-ellipse-eye-tracking", "EllipseSeries")
-    series = {}
-    for name in ["eye_tracking", "pupil_tracking", "corneal_reflection_tracking"]:
+    series: dict[EllipseName, TimeSeries] = {}
+    names: list[EllipseName] = ["eye_tracking", "pupil_tracking", "corneal_reflection_tracking"]
+    for name in names:
         v = eye[name]
         series[name] = ellipse(
             name=name,

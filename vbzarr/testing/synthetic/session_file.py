@@ -113,7 +113,7 @@ def new_nwbfile(
     )
 
 
-def create_device(nwb: NWBFile, device_cls: type = Device, **kwargs) -> Device:
+def create_device(nwb: NWBFile, device_cls: type[Device] = Device, /, **kwargs: object) -> Device:
     """Add a device; the released files set ``manufacturer``, deprecated in pynwb 4."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
