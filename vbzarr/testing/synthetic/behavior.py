@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal, TypedDict
+
 import numpy as np
 import pandas as pd
 
@@ -62,25 +64,51 @@ def running(rng: np.random.Generator, ts: np.ndarray) -> dict[str, np.ndarray]:
     }
 
 
-def eye_tracking(rng: np.random.Generator, t0: float, t1: float, rate: float) -> dict[str, np.ndarray]:
+#: The three features the eye camera's ellipses fit.
+EllipseName = Literal["eye_tracking", "pupil_tracking", "corneal_reflection_tracking"]
+
+
+class EllipseFits(TypedDict):
+    """Ellipse fits of one feature, one per camera frame."""
+
+    data: np.ndarray  # (frames, 2): the centre's x, y (pixels)
+    area: np.ndarray  # NaN during blinks
+    area_raw: np.ndarray
+    width: np.ndarray
+    height: np.ndarray
+    angle: np.ndarray
+
+
+class EyeTracking(TypedDict):
+    """What :func:`eye_tracking` returns."""
+
+    timestamps: np.ndarray
+    likely_blink: np.ndarray
+    eye_tracking: EllipseFits
+    pupil_tracking: EllipseFits
+    corneal_reflection_tracking: EllipseFits
+
+
+def eye_tracking(rng: np.random.Generator, t0: float, t1: float, rate: float) -> EyeTracking:
     """Ellipse fits of eye, pupil and corneal reflection at the eye camera rate, with blinks."""
     n = int((t1 - t0) * rate)
     ts = t0 + np.arange(n) / rate + rng.normal(0, 1e-4, n)
     blink = np.zeros(n, bool)
     for s in rng.integers(0, n, max(1, n // 500)):
         blink[s : s + int(rng.integers(2, 8))] = True
-    out: dict[str, np.ndarray] = {"timestamps": ts, "likely_blink": blink}
-    for name, (radius, cx, cy) in {
+    geometry: dict[EllipseName, tuple[float, float, float]] = {  # radius, centre x, centre y
         "eye_tracking": (110.0, 320.0, 240.0),
         "pupil_tracking": (55.0, 318.0, 238.0),
         "corneal_reflection_tracking": (6.0, 300.0, 220.0),
-    }.items():
+    }
+    fits: dict[EllipseName, EllipseFits] = {}
+    for name, (radius, cx, cy) in geometry.items():
         slow = np.convolve(rng.normal(0, 1, n), np.ones(31) / 31, mode="same")
         w = radius * (1 + 0.1 * slow) + rng.normal(0, 0.5, n)
         h = w * rng.uniform(0.85, 0.95) + rng.normal(0, 0.5, n)
         area_raw = np.pi * w * h
         area = np.where(blink, np.nan, area_raw)
-        out[name] = {
+        fits[name] = {
             "data": np.stack([cx + rng.normal(0, 2, n), cy + rng.normal(0, 2, n)], axis=1),
             "area": area,
             "area_raw": area_raw,
@@ -88,4 +116,10 @@ def eye_tracking(rng: np.random.Generator, t0: float, t1: float, rate: float) ->
             "height": h,
             "angle": rng.normal(0, 0.1, n),
         }
-    return out
+    return {
+        "timestamps": ts,
+        "likely_blink": blink,
+        "eye_tracking": fits["eye_tracking"],
+        "pupil_tracking": fits["pupil_tracking"],
+        "corneal_reflection_tracking": fits["corneal_reflection_tracking"],
+    }

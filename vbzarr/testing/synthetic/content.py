@@ -1,7 +1,8 @@
 """Simulated content of a Visual Behavior session, by family, under one name.
 
-Everything is plain numpy/pandas and deterministic for a given seed; the NWB writers in ``ophys.py``
-and ``ecephys.py`` lay it out as the AllenSDK's writer does. Each family lives in its own module:
+Everything is plain numpy/pandas and deterministic for a given seed; the NWB writers (``ophys.py``,
+``ecephys.py``, ``ecephys_lfp.py``, ``behavior_streams.py`` and the modules they build on) lay it
+out as the AllenSDK's writer does. Each family lives in its own module:
 
 - ``sizes.py``: how big a session is, with presets (``Size``, ``EcephysSize``).
 - ``timing.py``: the stimulus frame clock (``STIMULUS_FRAME_RATE``, ``stimulus_timestamps``), the

@@ -67,7 +67,10 @@ def spike_trains(
     counts = np.asarray(counts, np.int64)
     evoked = []
     for on, c in zip(onsets, counts, strict=True):
-        k = 0 if on is None or not len(on) else min(int(rng.poisson(1.5 * len(on))), int(c) // 2)
+        if on is None or not len(on):
+            evoked.append(np.empty(0))
+            continue
+        k = min(int(rng.poisson(1.5 * len(on))), int(c) // 2)
         evoked.append(on[rng.integers(0, len(on), k)] + rng.uniform(*latency, k) if k else np.empty(0))
     base = counts - np.array([len(e) for e in evoked], np.int64)
     out = np.empty(int(counts.sum()))

@@ -16,13 +16,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .ophys import (
-    BehaviorSessionInfo,
-    OphysExperimentInfo,
-    Subject,
-    write_behavior_session,
-    write_ophys_experiment,
-)
+from .behavior_streams import write_behavior_session
+from .ophys import OphysExperimentInfo, write_ophys_experiment
+from .session_file import BehaviorSessionInfo, Subject
 from .sizes import Size
 
 # The six ophys session types of a container, in acquisition order, and what the tables say of them.

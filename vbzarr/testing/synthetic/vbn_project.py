@@ -18,15 +18,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .behavior_streams import write_behavior_session
 from .change_detection import IMAGE_SETS
-from .ecephys import (
-    STRUCTURE_IDS,
-    EcephysSessionInfo,
-    simulate_probes,
-    write_ecephys_session,
-    write_probe_lfp,
-)
-from .ophys import BehaviorSessionInfo, Subject, write_behavior_session
+from .ecephys import write_ecephys_session
+from .ecephys_file import EcephysSessionInfo
+from .ecephys_lfp import write_probe_lfp
+from .probe_tables import STRUCTURE_IDS, simulate_probes
+from .session_file import BehaviorSessionInfo, Subject
 from .sizes import EcephysSize, Size
 
 PROJECT_CODE = "NeuropixelVisualBehavior"
@@ -152,7 +150,7 @@ def make_vbn_project(
             indicator="",
         )
         start = dt.datetime(2020, 8, 17, 11, 9, 30, 507000, tzinfo=dt.UTC) + dt.timedelta(days=9 * mouse)
-        common = {"subject": subject, "equipment_name": f"NP.{mouse % 3}", "project_code": PROJECT_CODE}
+        equipment_name = f"NP.{mouse % 3}"
         if s == 0:
             for b in range(behavior_only_sessions):
                 info = BehaviorSessionInfo(
@@ -163,7 +161,9 @@ def make_vbn_project(
                     image_set="G",
                     seed=seed * 1000 + 100 * mouse + b,
                     release="vbn",
-                    **common,
+                    subject=subject,
+                    equipment_name=equipment_name,
+                    project_code=PROJECT_CODE,
                 )
                 write_behavior_session(
                     _behavior_only_path(root, info.behavior_session_id), info, behavior_size
@@ -192,7 +192,9 @@ def make_vbn_project(
             probes=p,
             channels=c,
             units=u,
-            **common,
+            subject=subject,
+            equipment_name=equipment_name,
+            project_code=PROJECT_CODE,
         )
         folder = _ecephys_folder(root, ecephys_session_id)
         write_ecephys_session(folder / f"ecephys_session_{ecephys_session_id}.nwb", info, size)
@@ -269,11 +271,11 @@ def _write_tables(
     n_lfp = int(probes.has_lfp_data.sum())
     probes["file_id"] = -999
     probes.loc[probes.has_lfp_data.to_numpy(), "file_id"] = np.arange(n_lfp)
-    sessions = pd.DataFrame(sessions).assign(file_id=lambda d: n_lfp + np.arange(len(d)))
-    behavior = pd.DataFrame(behavior)
-    only = behavior.ecephys_session_id.isna().to_numpy()
-    behavior.loc[only, "file_id"] = n_lfp + len(sessions) + np.arange(only.sum())
-    behavior = pd.concat([behavior[only], behavior[~only]])
+    session_table = pd.DataFrame(sessions).assign(file_id=lambda d: n_lfp + np.arange(len(d)))
+    behavior_table = pd.DataFrame(behavior)
+    only = behavior_table.ecephys_session_id.isna().to_numpy()
+    behavior_table.loc[only, "file_id"] = n_lfp + len(session_table) + np.arange(only.sum())
+    behavior_table = pd.concat([behavior_table[only], behavior_table[~only]])
 
     per_channel = units.groupby("peak_channel_id").size()
     channels["unit_count"] = per_channel.reindex(channels.ecephys_channel_id, fill_value=0).to_numpy()
@@ -297,8 +299,8 @@ def _write_tables(
         **{c: peak[c].to_numpy() for c in [*ccf, *position, "structure_acronym", "valid_data"]},
     )
     frames = {
-        "ecephys_sessions": sessions,
-        "behavior_sessions": behavior,
+        "ecephys_sessions": session_table,
+        "behavior_sessions": behavior_table,
         "probes": probes[
             [
                 "ecephys_probe_id",
