@@ -1,4 +1,4 @@
-"""Benchmark: how fast can any read of a Zarr store be, against h5py's window read of the NWB?
+"""How fast can any read of a Zarr store be, against h5py's window read of the NWB?
 
 Issue 2 asks both access patterns to be faster from the store than from the NWB file. For "all
 cells in a 3 s window" the NWB holds ``dff`` as one contiguous, uncompressed (time, roi) slab, so
@@ -20,22 +20,20 @@ with ``posix_fadvise`` ("cold"). Per-query medians exclude each process's first 
 
 Usage (from the repository root)::
 
-    python benchmarks/bench_read_floor.py          # realistic file (cached), ~1 min
+    python -m benchmarks run read_floor          # realistic file (cached), ~1 min
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from benchmarks._common import (  # noqa: E402
+from benchmarks.bench_ophys_conversion import DFF, read_params
+from benchmarks.harness import (
     SCRATCH,
+    Children,
     cached_fraction,
     command,
     drop_page_cache,
@@ -44,16 +42,12 @@ from benchmarks._common import (  # noqa: E402
     machine_markdown,
     md_table,
     realistic_experiment,
-    run_child,
-    self_child,
     stats,
     warm_page_cache,
     write_results,
 )
-from benchmarks.bench_ophys_conversion import DFF, read_params  # noqa: E402
 
 NAME = "bench_read_floor"
-SCRIPT = Path(__file__).resolve()
 ROUTES = {  # route -> (target, label)
     "h5py_window": ("nwb", "a. h5py, NWB `dff[i0:i1, :]` (peer)"),
     "zarr_window": ("store", "b. zarr, store `dff[:, i0:i1]` (vbzarr's layout)"),
@@ -120,23 +114,24 @@ def child_best(p: dict) -> dict:
         ts = f[f"{DFF}/timestamps"][()]
     shutil.rmtree(p["dst"], ignore_errors=True)
     group = zarr.open_group(p["dst"], mode="w", zarr_format=3)
-    group.create_array("dff", shape=x.shape, chunks=(x.shape[0], p["frames"]), dtype=x.dtype,
-                       compressors=None)[:] = x
+    group.create_array(
+        "dff", shape=x.shape, chunks=(x.shape[0], p["frames"]), dtype=x.dtype, compressors=None
+    )[:] = x
     group.create_array("time", shape=ts.shape, dtype=ts.dtype, compressors=None)[:] = ts
     zarr.consolidate_metadata(p["dst"])
     return {"frames_per_chunk": int(p["frames"]), "dtype": str(np.dtype(x.dtype))}
 
 
+CHILDREN = Children(NAME, {"read": child_read, "convert": child_convert, "best": child_best})
+
+
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(
+        prog="python -m benchmarks run read_floor", description=__doc__.splitlines()[0]
+    )
     ap.add_argument("--n-windows", type=int, default=50)
     ap.add_argument("--seed", type=int, default=7)
-    ap.add_argument("--child", nargs=2, metavar=("KIND", "JSON"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
-    if args.child:
-        kinds = {"read": child_read, "convert": child_convert, "best": child_best}
-        print(json.dumps(kinds[args.child[0]](json.loads(args.child[1]))))
-        return 0
 
     t_start = time.perf_counter()
     src, _ = realistic_experiment(seed=args.seed)
@@ -149,26 +144,42 @@ def main(argv: list[str] | None = None) -> int:
     with h5py.File(src, "r") as f:
         ts = f[f"{DFF}/timestamps"][()]
     # Frames of the longest window: the best layout's chunk.
-    frames = max(int(np.searchsorted(ts, t + params["half_window"], "right")
-                     - np.searchsorted(ts, t - params["half_window"], "left")) for t in params["times"])
+    frames = max(
+        int(
+            np.searchsorted(ts, t + params["half_window"], "right")
+            - np.searchsorted(ts, t - params["half_window"], "left")
+        )
+        for t in params["times"]
+    )
     targets = {"nwb": src, "store": work / "store.zarr", "best": work / "best.zarr"}
-    run_child(self_child(SCRIPT, "convert", {"src": str(src), "dst": str(targets["store"])}))
-    best = run_child(self_child(SCRIPT, "best", {"src": str(src), "dst": str(targets["best"]),
-                                                 "frames": frames}))
+    CHILDREN.run("convert", {"src": str(src), "dst": str(targets["store"])})
+    best = CHILDREN.run("best", {"src": str(src), "dst": str(targets["best"]), "frames": frames})
     rows = {}
     for route, (target, _) in ROUTES.items():
         for state in ("warm", "cold"):
             path = targets[target]
             warm_page_cache(path) if state == "warm" else drop_page_cache(path)
             cached = cached_fraction(path)
-            r = run_child(self_child(SCRIPT, "read", {"route": route, "path": str(path), **params}))
+            r = CHILDREN.run("read", {"route": route, "path": str(path), **params})
             per = r["per_query_s"]
-            rows[f"{route} {state}"] = {"route": route, "state": state, "per_query": stats(per[1:]),
-                                        "first_query_s": per[0], "cached_fraction_before": cached}
+            rows[f"{route} {state}"] = {
+                "route": route,
+                "state": state,
+                "per_query": stats(per[1:]),
+                "first_query_s": per[0],
+                "cached_fraction_before": cached,
+            }
             print(f"{route:18s} {state}: {rows[f'{route} {state}']['per_query']['median'] * 1e6:9.1f} us")
-    results = {"machine": machine(), "command": command(), "git": git_state(),
-               "source": {"path": str(src), "bytes": src.stat().st_size}, "read_params": params,
-               "best_layout": best, "routes": rows, "seconds": time.perf_counter() - t_start}
+    results = {
+        "machine": machine(),
+        "command": command(),
+        "git": git_state(),
+        "source": {"path": str(src), "bytes": src.stat().st_size},
+        "read_params": params,
+        "best_layout": best,
+        "routes": rows,
+        "seconds": time.perf_counter() - t_start,
+    }
     write_results(NAME, results, render(results))
     return 0
 
@@ -202,4 +213,4 @@ def render(r: dict) -> str:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    CHILDREN.entry(main)

@@ -1,7 +1,7 @@
-"""Benchmark: the two 2-photon access patterns read from object storage, vbzarr vs the NWB file.
+"""The two 2-photon access patterns read from object storage, vbzarr vs the NWB file.
 
 Where users would read the data from (S3), not from a local page cache: the realistic factory
-experiment of ``bench_ophys_conversion.py`` (637 MB NWB) and its vbzarr store are uploaded to
+experiment of ``bench_ophys_conversion`` (637 MB NWB) and its vbzarr store are uploaded to
 moto's S3 server on 127.0.0.1 (``vbzarr.testing.s3``, which counts the requests), then each
 route runs in a fresh process: open the file or store, then (a) all cells in ``--n-windows``
 3 s windows at random times, or (b) ``--n-cells`` whole single-cell traces. Peers on the NWB:
@@ -12,36 +12,31 @@ directly. Reported: open time, first and median per-query time, GETs and bytes s
 moto on localhost answers in about a millisecond; real S3 takes tens of milliseconds per request,
 so the GET counts carry over to S3 and the times are a lower bound.
 
-    python benchmarks/bench_s3_reads.py
+Usage (from the repository root)::
+
+    python -m benchmarks run s3_reads
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from benchmarks._common import (  # noqa: E402
+from benchmarks.bench_ophys_conversion import CELL_TABLE, DFF, current_codec, read_params
+from benchmarks.harness import (
     SCRATCH,
+    Children,
     command,
     machine,
     machine_markdown,
     md_table,
+    peak_rss_mb,
     realistic_experiment,
-    rss_mb,
-    run_child,
-    self_child,
     write_results,
 )
-from benchmarks.bench_ophys_conversion import CELL_TABLE, DFF, current_codec, read_params  # noqa: E402
 
 NAME = "bench_s3_reads"
-SCRIPT = Path(__file__).resolve()
 ROUTES = ["h5py + s3fs (readahead)", "h5py + s3fs (blockcache)", "vbzarr.open_store", "zarr"]
 
 
@@ -103,23 +98,22 @@ def child_read(p: dict) -> dict:
             x = data[:, column[q]] if route.startswith("h5py") else arr[row[q], :]
         per.append(time.perf_counter() - q0)
         shape = x.shape
-    return {"open_s": open_s, "per_query_s": per, "shape": list(shape), "peak_rss_mb": rss_mb()}
+    return {"open_s": open_s, "per_query_s": per, "shape": list(shape), "peak_rss_mb": peak_rss_mb()}
+
+
+CHILDREN = Children(NAME, {"convert": child_convert, "read": child_read})
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(
+        prog="python -m benchmarks run s3_reads", description=__doc__.splitlines()[0]
+    )
     ap.add_argument("--size", default="realistic", help="factory size preset (default realistic)")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--n-windows", type=int, default=10)
     ap.add_argument("--n-cells", type=int, default=5)
     ap.add_argument("--repeats", type=int, default=3, help="fresh processes per route and pattern")
-    ap.add_argument("--child", nargs=2, metavar=("KIND", "JSON"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
-    if args.child:
-        kind, params = args.child
-        result = {"convert": child_convert, "read": child_read}[kind](json.loads(params))
-        print(json.dumps(result))
-        return 0
 
     import s3fs
 
@@ -131,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     codec = current_codec()[1].replace(" ", "-")
     store = SCRATCH / f"s3-reads-{args.size}-{args.seed}-{codec}.zarr"
     if not (store / "zarr.json").exists():
-        run_child(self_child(SCRIPT, "convert", {"src": str(src), "dst": str(store)}))
+        CHILDREN.run("convert", {"src": str(src), "dst": str(store)})
     params = read_params(src, args.n_windows, args.n_cells, args.seed)
     rows: dict[tuple[str, str], list[dict]] = {}
     with CountingS3Server() as s3:
@@ -145,18 +139,9 @@ def main(argv: list[str] | None = None) -> int:
             for route in ROUTES:
                 for _ in range(args.repeats):
                     s3.reset()
-                    r = run_child(
-                        self_child(
-                            SCRIPT,
-                            "read",
-                            {
-                                "route": route,
-                                "pattern": pattern,
-                                "storage_options": options,
-                                **target,
-                                **params,
-                            },
-                        )
+                    r = CHILDREN.run(
+                        "read",
+                        {"route": route, "pattern": pattern, "storage_options": options, **target, **params},
                     )
                     r.update(gets=s3.count("GET"), heads=s3.count("HEAD"), bytes=s3.bytes_sent)
                     rows.setdefault((pattern, route), []).append(r)
@@ -240,4 +225,4 @@ def report(r: dict, args) -> str:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    CHILDREN.entry(main)

@@ -1,9 +1,9 @@
-"""Benchmark: how small can the units' spike arrays get losslessly? Codecs vs a Shannon bound.
+"""How small can the units' spike arrays get losslessly? Codecs vs a Shannon bound.
 
 Issue 3 asks the converted Neuropixels store to be <= 0.6x the NWB file, losslessly; the store is
 0.734x, and ``units/spike_times`` / ``units/spike_amplitudes`` (float64, 5e7 values each in the
 realistic factory session) dominate it. This script measures, on that session (the NWB of
-``bench_ecephys_conversion.py`` and its converted store) and on the reference VBN NWB files (real
+``bench_ecephys_conversion`` and its converted store) and on the reference VBN NWB files (real
 AllenSDK layout, small):
 
 1. the file and store sizes, and the bytes of the two arrays in each (HDF5 storage size; sum of
@@ -30,7 +30,7 @@ lossless code can average fewer bits per value than H for this source (source co
   - "homogeneous Poisson": f = 1/T over the recording [t0, t1) (lambda = N/T per unit). This is
     the code length of a simpler model than the generator's (a cross-entropy), so it is >= H,
     not below it.
-  - "factory model" (the bound): the generator of ``converters/synthetic/content.py``
+  - "factory model" (the bound): the generator of ``vbzarr/testing/synthetic/content.py``
     (``spike_trains``): a share alpha of the unit's spikes is locked to its preferred image
     (uniform in [onset + 30 ms, onset + 80 ms) after one of that image's onsets, drawn with
     replacement), the rest uniform in [t0, t1) with a 1.5 ms refractory period. Per spike
@@ -58,7 +58,9 @@ float64's, so the file's entropy given its generator is lower. Only a codec that
 generator's arithmetic could use that; it says nothing about spike data, and no codec here beats
 the bound (the script checks it and exits 1 if one does).
 
-    python benchmarks/bench_spike_compression.py
+Usage (from the repository root; needs the session and store of ``bench_ecephys_conversion``)::
+
+    python -m benchmarks run spike_compression
 """
 
 from __future__ import annotations
@@ -77,16 +79,32 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.harness import (
+    REPO,
+    command,
+    du_bytes,
+    files_under,
+    log,
+    machine,
+    machine_markdown,
+    md_table,
+    wait_quiet,
+    write_results,
+)
 
 NAME = "bench_spike_compression"
-SCRIPT = Path(__file__).resolve()
-REPO = SCRIPT.parents[1]
 ARRAYS = ("spike_times", "spike_amplitudes")
 DEFAULT_NWB = "/tmp/bench2/vbn-full-*/behavior_ecephys_sessions/*/ecephys_session_*.nwb"
 DEFAULT_STORE = "/tmp/bench2/ecephys_session_{sid}-full.zarr"
-REFERENCE = str(REPO.parent / "shared" / "reference-nwb" / "visual-behavior-neuropixels-0.5.0"
-                / "behavior_ecephys_sessions" / "*" / "ecephys_session_*.nwb")
+REFERENCE = str(
+    REPO.parent
+    / "shared"
+    / "reference-nwb"
+    / "visual-behavior-neuropixels-0.5.0"
+    / "behavior_ecephys_sessions"
+    / "*"
+    / "ecephys_session_*.nwb"
+)
 PCO_VENV = Path("/tmp/bench2/venv-pco")
 LATENCY = (0.03, 0.08)  # content.spike_trains' response window after an onset (s)
 REFRACTORY = 0.0015  # content.spike_trains' refractory period of the Poisson part (s)
@@ -130,11 +148,15 @@ def codecs() -> list[Codec]:
         Codec("zstd 9", lambda: Zstd(level=9)),
         Codec("unit delta + zstd 3", lambda: Zstd(level=3), delta=True, times_only=True),
         Codec("unit delta + blosc zstd shuffle 5", blosc("zstd", 5, sh), delta=True, times_only=True),
-        Codec("unit delta + blosc zstd bitshuffle 5", blosc("zstd", 5, bit), delta=True,
-              times_only=True),
+        Codec("unit delta + blosc zstd bitshuffle 5", blosc("zstd", 5, bit), delta=True, times_only=True),
         # A plain delta within each chunk (no unit restarts), as a generic delta codec would do.
-        Codec("chunk delta + blosc zstd bitshuffle 5", blosc("zstd", 5, bit), delta=True,
-              unit_restarts=False, times_only=True),
+        Codec(
+            "chunk delta + blosc zstd bitshuffle 5",
+            blosc("zstd", 5, bit),
+            delta=True,
+            unit_restarts=False,
+            times_only=True,
+        ),
         Codec("pcodec 8", pco_level=8),
         Codec("pcodec 12", pco_level=12),
         Codec("unit delta + pcodec 8", delta=True, pco_level=8, times_only=True),
@@ -162,11 +184,16 @@ def unit_undelta(d: np.ndarray, restarts: np.ndarray) -> np.ndarray:
 
 
 class PcoWorker:
-    """pcodec in its own interpreter (the venv's), fed over a pipe: ``--pco-worker`` mode."""
+    """pcodec in its own interpreter (the venv's), fed over a pipe: ``--pco-worker`` mode (this
+    module imports nothing but numpy and the standard library, which the venv has)."""
 
     def __init__(self, python: str) -> None:
-        self.proc = subprocess.Popen([python, str(SCRIPT), "--pco-worker"], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, cwd=REPO)
+        self.proc = subprocess.Popen(
+            [python, "-m", f"benchmarks.{NAME}", "--pco-worker"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            cwd=REPO,
+        )
         self.version = self._ask({"op": "version"})["version"]
 
     def _ask(self, header: dict, payload: bytes = b"") -> dict:
@@ -176,8 +203,16 @@ class PcoWorker:
         return json.loads(self.proc.stdout.readline())
 
     def compress(self, x: np.ndarray, chunk: int, level: int, verify_every: int) -> dict:
-        return self._ask({"op": "compress", "dtype": x.dtype.str, "chunk": chunk, "level": level,
-                          "verify_every": verify_every}, x.tobytes())
+        return self._ask(
+            {
+                "op": "compress",
+                "dtype": x.dtype.str,
+                "chunk": chunk,
+                "level": level,
+                "verify_every": verify_every,
+            },
+            x.tobytes(),
+        )
 
     def close(self) -> None:
         self.proc.stdin.close()
@@ -234,15 +269,28 @@ def pco_python(args) -> tuple[str | None, str]:
     return str(py), f"venv {args.pcodec_venv} (created)"
 
 
-def measure_codecs(ds, ends: np.ndarray, chunk: int, batch: int, verify_every: int,
-                   kind: str, pco: PcoWorker | None, log: Callable[[str], None]) -> list[dict]:
+def measure_codecs(
+    ds,
+    ends: np.ndarray,
+    chunk: int,
+    batch: int,
+    verify_every: int,
+    kind: str,
+    pco: PcoWorker | None,
+    log: Callable[[str], None],
+) -> list[dict]:
     """Every codec on one HDF5 dataset, in batches of ``batch`` values (whole chunks)."""
     n = int(ends[-1]) if len(ends) else 0
     starts = np.concatenate([[0], ends[:-1]]).astype(np.int64)
-    opts = [c for c in codecs() if not (c.times_only and kind != "spike_times")
-            and (c.pco_level is None or pco is not None)]
-    acc = {c.name: {"codec": c.name, "bytes": 0, "enc_s": 0.0, "dec_s": 0.0, "verified": 0,
-                    "ok": True} for c in opts}
+    opts = [
+        c
+        for c in codecs()
+        if not (c.times_only and kind != "spike_times") and (c.pco_level is None or pco is not None)
+    ]
+    acc = {
+        c.name: {"codec": c.name, "bytes": 0, "enc_s": 0.0, "dec_s": 0.0, "verified": 0, "ok": True}
+        for c in opts
+    }
     batch = max(chunk, batch // chunk * chunk)
     for a in range(0, n, batch):
         x = ds[a : min(n, a + batch)]
@@ -289,10 +337,16 @@ def measure_codecs(ds, ends: np.ndarray, chunk: int, batch: int, verify_every: i
         if not r["ok"]:
             raise AssertionError(f"{r['codec']} did not round-trip {kind} bit-exactly")
         raw = 8 * n
-        out.append({**r, "raw_bytes": raw, "ratio": r["bytes"] / raw,
-                    "bits_per_value": 8 * r["bytes"] / n,
-                    "enc_MBps": raw / r["enc_s"] / 1e6 if r["enc_s"] else None,
-                    "dec_MBps": 8 * r["verified"] / r["dec_s"] / 1e6 if r["dec_s"] else None})
+        out.append(
+            {
+                **r,
+                "raw_bytes": raw,
+                "ratio": r["bytes"] / raw,
+                "bits_per_value": 8 * r["bytes"] / n,
+                "enc_MBps": raw / r["enc_s"] / 1e6 if r["enc_s"] else None,
+                "dec_MBps": 8 * r["verified"] / r["dec_s"] / 1e6 if r["dec_s"] else None,
+            }
+        )
     return out
 
 
@@ -383,10 +437,8 @@ def times_entropy(tt: np.ndarray, t0: float, t1: float, onsets: Onsets | None) -
             model -= 0.5 * math.log2(2 * math.pi * n * alpha * (1 - alpha))
     # Empirical: log-binned ISI histogram + uniform position on the grid within the bin.
     isi = np.diff(tt)
-    emp = math.log2(span) - float(l2d[0]) + empirical_grid_bits(isi, ISI_BINS_PER_OCTAVE,
-                                                                np.spacing(tt[1:]))
-    return {"homogeneous": hom, "model": model, "empirical": emp, "alpha": alpha,
-            "locked": pref is not None}
+    emp = math.log2(span) - float(l2d[0]) + empirical_grid_bits(isi, ISI_BINS_PER_OCTAVE, np.spacing(tt[1:]))
+    return {"homogeneous": hom, "model": model, "empirical": emp, "alpha": alpha, "locked": pref is not None}
 
 
 def amplitudes_entropy(x: np.ndarray, unit_amplitude: float | None) -> dict:
@@ -395,8 +447,7 @@ def amplitudes_entropy(x: np.ndarray, unit_amplitude: float | None) -> dict:
     out = {"empirical": empirical_grid_bits(x, AMP_BINS_PER_OCTAVE, grid)}
     if unit_amplitude is not None:
         mu = math.log(unit_amplitude * 1e-6)  # the factory's scale, computed as it does
-        ln_pdf = -np.log(x * AMP_SIGMA * math.sqrt(2 * math.pi)) - (np.log(x) - mu) ** 2 / (
-            2 * AMP_SIGMA**2)
+        ln_pdf = -np.log(x * AMP_SIGMA * math.sqrt(2 * math.pi)) - (np.log(x) - mu) ** 2 / (2 * AMP_SIGMA**2)
         out["model"] = float((-ln_pdf / math.log(2) - np.log2(grid)).sum())
     return out
 
@@ -411,14 +462,17 @@ def unit_batches(ends: np.ndarray, batch: int) -> Iterator[tuple[int, int]]:
         u0 = u1
 
 
-def measure_entropy(f, ends: np.ndarray, span: tuple[float, float], batch: int,
-                    factory: bool, log: Callable[[str], None]) -> dict:
+def measure_entropy(
+    f, ends: np.ndarray, span: tuple[float, float], batch: int, factory: bool, log: Callable[[str], None]
+) -> dict:
     """Per array, summed bits of each estimate over all units (batches of whole units)."""
     t0, t1 = span
     onsets = image_onsets(f) if factory else None
     unit_amp = f["units/amplitude"][()] if factory else None
-    tot = {"spike_times": {"homogeneous": 0.0, "model": 0.0, "empirical": 0.0},
-           "spike_amplitudes": {"empirical": 0.0, "model": 0.0}}
+    tot = {
+        "spike_times": {"homogeneous": 0.0, "model": 0.0, "empirical": 0.0},
+        "spike_amplitudes": {"empirical": 0.0, "model": 0.0},
+    }
     locked, alphas, grid30k, amp_z = 0, [], 0, []
     for u0, u1 in unit_batches(ends, batch):
         a = int(ends[u0 - 1]) if u0 else 0
@@ -449,10 +503,14 @@ def measure_entropy(f, ends: np.ndarray, span: tuple[float, float], batch: int,
     res = {k: {e: b / n for e, b in v.items()} for k, v in tot.items()}
     if not factory:
         del res["spike_times"]["model"], res["spike_amplitudes"]["model"]
-    res["diagnostics"] = {"units": len(ends), "spikes": n, "span_s": [t0, t1],
-                          "locked_units": locked,
-                          "mean_locked_share": float(np.mean(alphas)) if alphas else 0.0,
-                          "share_on_30kHz_grid": grid30k / max(1, n - len(ends))}
+    res["diagnostics"] = {
+        "units": len(ends),
+        "spikes": n,
+        "span_s": [t0, t1],
+        "locked_units": locked,
+        "mean_locked_share": float(np.mean(alphas)) if alphas else 0.0,
+        "share_on_30kHz_grid": grid30k / max(1, n - len(ends)),
+    }
     if factory:
         z = np.concatenate(amp_z)
         res["diagnostics"].update(log_amp_ratio_mean=float(z.mean()), log_amp_ratio_sd=float(z.std()))
@@ -464,8 +522,6 @@ def measure_entropy(f, ends: np.ndarray, span: tuple[float, float], batch: int,
 # --------------------------------------------------------------------------------------------
 def store_sizes(store: Path) -> dict:
     """Total bytes of the store, and per array (chunk files only, metadata excluded)."""
-    from benchmarks._common import du_bytes, files_under
-
     total, nfiles = du_bytes(store)
     per: dict[str, int] = {}
     for p in files_under(store):
@@ -485,8 +541,11 @@ def session_id(f) -> str:
 
 def store_meta(store: Path, array: str) -> dict:
     meta = json.loads((store / "units" / array / "zarr.json").read_text())
-    return {"shape": meta["shape"], "chunk": meta["chunk_grid"]["configuration"]["chunk_shape"][0],
-            "codecs": [c for c in meta["codecs"] if c["name"] != "bytes"]}
+    return {
+        "shape": meta["shape"],
+        "chunk": meta["chunk_grid"]["configuration"]["chunk_shape"][0],
+        "codecs": [c for c in meta["codecs"] if c["name"] != "bytes"],
+    }
 
 
 def factory_span(nwb: Path) -> tuple[tuple[float, float], str]:
@@ -497,8 +556,7 @@ def factory_span(nwb: Path) -> tuple[tuple[float, float], str]:
         from vbzarr.testing.synthetic import content
 
         size = json.loads(done.read_text())["size"]
-        size = content.EcephysSize(**{k: tuple(v) if isinstance(v, list) else v
-                                      for k, v in size.items()})
+        size = content.EcephysSize(**{k: tuple(v) if isinstance(v, list) else v for k, v in size.items()})
         return content.recording_span(size), f"content.recording_span of {done}"
     return None, "data span"
 
@@ -511,16 +569,23 @@ def data_span(f, ends) -> tuple[float, float]:
     return first, np.nextafter(last, np.inf)
 
 
-def analyse_file(nwb: Path, args, pco: PcoWorker | None, factory: bool, chunk: int,
-                 log: Callable[[str], None]) -> dict:
+def analyse_file(
+    nwb: Path, args, pco: PcoWorker | None, factory: bool, chunk: int, log: Callable[[str], None]
+) -> dict:
     import h5py
+
     with h5py.File(nwb, "r") as f:
         ends = f["units/spike_times_index"][()].astype(np.int64)
         if args.max_units:
             ends = ends[: args.max_units]
-        out = {"nwb": str(nwb), "nwb_bytes": nwb.stat().st_size,
-               "session_id": session_id(f),
-               "units": len(ends), "spikes": int(ends[-1]), "arrays": {}}
+        out = {
+            "nwb": str(nwb),
+            "nwb_bytes": nwb.stat().st_size,
+            "session_id": session_id(f),
+            "units": len(ends),
+            "spikes": int(ends[-1]),
+            "arrays": {},
+        }
         span, how = factory_span(nwb) if factory else (None, "data span")
         if span is None:
             span = data_span(f, ends)
@@ -532,10 +597,11 @@ def analyse_file(nwb: Path, args, pco: PcoWorker | None, factory: bool, chunk: i
             ds = f[f"units/{name}"]
             log(f"{nwb.name}: codecs on {name}")
             out["arrays"][name] = {
-                "dtype": str(ds.dtype), "nwb_storage_bytes": int(ds.id.get_storage_size()),
-                "nwb_chunks": ds.chunks, "nwb_compression": ds.compression,
-                "codecs": measure_codecs(ds, ends, chunk, args.batch, args.verify_every, name, pco,
-                                         log),
+                "dtype": str(ds.dtype),
+                "nwb_storage_bytes": int(ds.id.get_storage_size()),
+                "nwb_chunks": ds.chunks,
+                "nwb_compression": ds.compression,
+                "codecs": measure_codecs(ds, ends, chunk, args.batch, args.verify_every, name, pco, log),
             }
         log(f"{nwb.name}: entropy")
         t = time.perf_counter()
@@ -547,32 +613,109 @@ def analyse_file(nwb: Path, args, pco: PcoWorker | None, factory: bool, chunk: i
     return out
 
 
-def busy_benchmarks() -> list[str]:
-    """Other benchmark processes on this machine (we share 2 cores)."""
-    found = []
-    for d in Path("/proc").iterdir():
-        if not d.name.isdigit() or int(d.name) in (os.getpid(), os.getppid()):
-            continue
-        try:
-            cmd = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if "benchmarks/bench_" in cmd and NAME not in cmd:
-            found.append(f"{d.name}: {cmd[:100]}")
-    return found
-
-
 # --------------------------------------------------------------------------------------------
 # main
 # --------------------------------------------------------------------------------------------
+def factory_store(nwb: Path, pattern: str) -> tuple[Path, dict, dict]:
+    """The store converted from the factory NWB (checked: same session, same spikes): its path,
+    sizes and the metadata of the two arrays."""
+    import h5py
+
+    with h5py.File(nwb, "r") as f:
+        sid = session_id(f)
+        n_spikes = int(f["units/spike_times"].shape[0])
+    store = Path(pattern.format(sid=sid))
+    attrs = json.loads((store / "zarr.json").read_text())["attributes"]
+    store_sid = str(attrs["metadata"]["ecephys_session_id"])
+    meta = {a: store_meta(store, a) for a in ARRAYS}
+    if store_sid != sid or meta["spike_times"]["shape"] != [n_spikes]:
+        raise SystemExit(
+            f"store {store} (session {store_sid}, {meta['spike_times']['shape']} "
+            f"spikes) is not the conversion of {nwb} (session {sid}, {n_spikes})"
+        )
+    sizes = store_sizes(store)
+    sizes.update(source=attrs.get("provenance", {}).get("source"), session_id=store_sid)
+    return store, sizes, meta
+
+
+def analyse_factory(nwb: Path, args: argparse.Namespace, pco: PcoWorker | None) -> dict:
+    """Codecs and entropy of the factory session's two arrays, and its store's other bytes."""
+    store, sizes, meta = factory_store(nwb, args.store)
+    chunk = meta["spike_times"]["chunk"]
+    log(
+        f"factory NWB {nwb} ({nwb.stat().st_size / 2**20:.0f} MiB), store {store} "
+        f"({sizes['bytes'] / 2**20:.0f} MiB), chunk {chunk}"
+    )
+    factory = analyse_file(nwb, args, pco, True, chunk, log)
+    factory.update(
+        store=str(store),
+        store_bytes=sizes["bytes"],
+        store_files=sizes["files"],
+        store_source=sizes["source"],
+        store_session_id=sizes["session_id"],
+    )
+    spike_store = 0
+    for a in ARRAYS:
+        factory["arrays"][a]["store_chunk_bytes"] = sizes["chunk_bytes"][f"units/{a}"]
+        factory["arrays"][a]["store_codecs"] = meta[a]["codecs"]
+        spike_store += sizes["chunk_bytes"][f"units/{a}"]
+    rest = sizes["bytes"] - spike_store
+    top = sorted(
+        ((k, v) for k, v in sizes["chunk_bytes"].items() if k not in {f"units/{a}" for a in ARRAYS}),
+        key=lambda kv: -kv[1],
+    )[:6]
+    factory["store_rest_bytes"], factory["store_rest_top"] = rest, dict(top)
+    factory["chunk"] = chunk
+    return factory
+
+
+def minimal_store(factory: dict, complete: bool) -> dict:
+    """The smallest store: bound bytes of the two arrays + everything else as stored now; and the
+    check the bound must pass (no measured codec below it)."""
+    n = factory["spikes"]
+    rest = factory["store_rest_bytes"]
+    bound = {a: factory["arrays"][a]["entropy_bits_per_value"]["model"] * n / 8 for a in ARRAYS}
+    best = {a: min(factory["arrays"][a]["codecs"], key=lambda r: r["bytes"]) for a in ARRAYS}
+    nwb_bytes = factory["nwb_bytes"]
+    minimal = {
+        "complete": complete,
+        "bound_bytes": bound,
+        "store_rest_bytes": rest,
+        "minimal_store_bytes": rest + sum(bound.values()),
+        "minimal_ratio": (rest + sum(bound.values())) / nwb_bytes,
+        "best_codec_store_bytes": rest + sum(best[a]["bytes"] for a in ARRAYS),
+        "best_codec_ratio": (rest + sum(best[a]["bytes"] for a in ARRAYS)) / nwb_bytes,
+        "best_codec": {a: best[a]["codec"] for a in ARRAYS},
+        "current_ratio": factory["store_bytes"] / nwb_bytes,
+        "target_ratio": 0.6,
+        "target_bytes": 0.6 * nwb_bytes,
+        "rest_budget_at_target": 0.6 * nwb_bytes - sum(bound.values()),
+        "bound_only_ratio": sum(bound.values()) / nwb_bytes,
+    }
+    minimal["reachable_by_spike_arrays_alone"] = minimal["minimal_ratio"] <= 0.6
+    violations = []
+    for a in ARRAYS:
+        floor = factory["arrays"][a]["entropy_bits_per_value"]["model"]
+        violations += [
+            f"{a}: {r['codec']} {r['bits_per_value']:.3f} < {floor:.3f}"
+            for r in factory["arrays"][a]["codecs"]
+            if r["bits_per_value"] < floor
+        ]
+    minimal["bound_violations"] = violations
+    return minimal
+
+
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(
+        prog="python -m benchmarks run spike_compression", description=__doc__.splitlines()[0]
+    )
     ap.add_argument("--nwb", default=DEFAULT_NWB, help="factory session NWB (glob; one match)")
     ap.add_argument("--store", default=DEFAULT_STORE, help="its vbzarr store ({sid}: session id)")
     ap.add_argument("--reference", default=REFERENCE, help="reference VBN session NWB files (glob)")
     ap.add_argument("--batch", type=int, default=1 << 23, help="values read at a time")
-    ap.add_argument("--verify-every", type=int, default=16,
-                    help="decode (and check bit-exactly) every n-th chunk")
+    ap.add_argument(
+        "--verify-every", type=int, default=16, help="decode (and check bit-exactly) every n-th chunk"
+    )
     ap.add_argument("--pcodec-venv", default=str(PCO_VENV))
     ap.add_argument("--no-pcodec", action="store_true")
     ap.add_argument("--max-units", type=int, default=0, help="first units only (development)")
@@ -584,106 +727,49 @@ def main(argv: list[str] | None = None) -> int:
 
     import numcodecs
 
-    from benchmarks._common import command, machine, write_results
-
-    def log(msg: str) -> None:
-        print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
-
     t_start = time.perf_counter()
     load_start = os.getloadavg()
-    waited = 0.0
-    while not args.no_wait and (busy := busy_benchmarks()):
-        log(f"waiting for other benchmarks: {busy}")
-        time.sleep(30)
-        waited += 30
+    waited = 0.0 if args.no_wait else wait_quiet()
     numcodecs.blosc.set_nthreads(1)  # single-threaded speeds, comparable with pcodec's
     matches = sorted(glob.glob(args.nwb))
     if len(matches) != 1:
         raise SystemExit(f"--nwb {args.nwb!r} matches {len(matches)} files; give one")
-    nwb = Path(matches[0])
     py, pco_how = pco_python(args)
     pco = PcoWorker(py) if py else None
     log(f"pcodec: {pco_how}")
 
-    # Sizes and identity of the factory NWB and its store.
-    import h5py
-
-    with h5py.File(nwb, "r") as f:
-        sid = session_id(f)
-        n_spikes = int(f["units/spike_times"].shape[0])
-    store = Path(args.store.format(sid=sid))
-    attrs = json.loads((store / "zarr.json").read_text())["attributes"]
-    store_sid = str(attrs["metadata"]["ecephys_session_id"])
-    source = attrs.get("provenance", {}).get("source")
-    meta = {a: store_meta(store, a) for a in ARRAYS}
-    if store_sid != sid or meta["spike_times"]["shape"] != [n_spikes]:
-        raise SystemExit(f"store {store} (session {store_sid}, {meta['spike_times']['shape']} "
-                         f"spikes) is not the conversion of {nwb} (session {sid}, {n_spikes})")
-    sizes = store_sizes(store)
-    chunk = meta["spike_times"]["chunk"]
-    log(f"factory NWB {nwb} ({nwb.stat().st_size / 2**20:.0f} MiB), store {store} "
-        f"({sizes['bytes'] / 2**20:.0f} MiB), chunk {chunk}")
-
-    factory = analyse_file(nwb, args, pco, True, chunk, log)
-    factory.update(store=str(store), store_bytes=sizes["bytes"], store_files=sizes["files"],
-                   store_source=source, store_session_id=store_sid)
-    spike_store = 0
-    for a in ARRAYS:
-        factory["arrays"][a]["store_chunk_bytes"] = sizes["chunk_bytes"][f"units/{a}"]
-        factory["arrays"][a]["store_codecs"] = meta[a]["codecs"]
-        spike_store += sizes["chunk_bytes"][f"units/{a}"]
-    rest = sizes["bytes"] - spike_store
-    top = sorted(((k, v) for k, v in sizes["chunk_bytes"].items() if k not in
-                  {f"units/{a}" for a in ARRAYS}), key=lambda kv: -kv[1])[:6]
-    factory["store_rest_bytes"], factory["store_rest_top"] = rest, dict(top)
-
-    # The smallest store: bound bytes of the two arrays + everything else as stored now.
-    n = factory["spikes"]
+    factory = analyse_factory(Path(matches[0]), args, pco)
+    chunk = factory.pop("chunk")
     full = not args.max_units
-    bound = {a: factory["arrays"][a]["entropy_bits_per_value"]["model"] * n / 8 for a in ARRAYS}
-    best = {a: min(factory["arrays"][a]["codecs"], key=lambda r: r["bytes"]) for a in ARRAYS}
-    nwb_bytes = factory["nwb_bytes"]
-    minimal = {
-        "complete": full,
-        "bound_bytes": bound,
-        "store_rest_bytes": rest,
-        "minimal_store_bytes": rest + sum(bound.values()),
-        "minimal_ratio": (rest + sum(bound.values())) / nwb_bytes,
-        "best_codec_store_bytes": rest + sum(best[a]["bytes"] for a in ARRAYS),
-        "best_codec_ratio": (rest + sum(best[a]["bytes"] for a in ARRAYS)) / nwb_bytes,
-        "best_codec": {a: best[a]["codec"] for a in ARRAYS},
-        "current_ratio": sizes["bytes"] / nwb_bytes,
-        "target_ratio": 0.6,
-        "target_bytes": 0.6 * nwb_bytes,
-        "rest_budget_at_target": 0.6 * nwb_bytes - sum(bound.values()),
-        "bound_only_ratio": sum(bound.values()) / nwb_bytes,
-    }
-    minimal["reachable_by_spike_arrays_alone"] = minimal["minimal_ratio"] <= 0.6
-    # The check the bound must pass: no measured codec below it.
-    violations = []
-    for a in ARRAYS:
-        floor = factory["arrays"][a]["entropy_bits_per_value"]["model"]
-        violations += [f"{a}: {r['codec']} {r['bits_per_value']:.3f} < {floor:.3f}"
-                       for r in factory["arrays"][a]["codecs"] if r["bits_per_value"] < floor]
-    minimal["bound_violations"] = violations
-
-    refs = []
-    for path in sorted(glob.glob(args.reference)):
-        refs.append(analyse_file(Path(path), args, pco, False, chunk, log))
+    minimal = minimal_store(factory, full)
+    refs = [
+        analyse_file(Path(path), args, pco, False, chunk, log) for path in sorted(glob.glob(args.reference))
+    ]
     if pco:
         pco.close()
-    results = {"name": NAME, "machine": machine(), "command": command(), "pcodec": pco_how,
-               "pcodec_version": pco.version if pco else None, "chunk": chunk,
-               "batch": args.batch, "verify_every": args.verify_every, "waited_s": waited,
-               "load_avg_start": load_start, "load_avg_end": os.getloadavg(),
-               "factory": factory, "minimal": minimal, "reference": refs,
-               "seconds": time.perf_counter() - t_start}
+    results = {
+        "name": NAME,
+        "machine": machine(),
+        "command": command(),
+        "pcodec": pco_how,
+        "pcodec_version": pco.version if pco else None,
+        "chunk": chunk,
+        "batch": args.batch,
+        "verify_every": args.verify_every,
+        "waited_s": waited,
+        "load_avg_start": load_start,
+        "load_avg_end": os.getloadavg(),
+        "factory": factory,
+        "minimal": minimal,
+        "reference": refs,
+        "seconds": time.perf_counter() - t_start,
+    }
     md = report(results)
     if full:
         write_results(NAME, results, md)
     print(md)
-    if violations:
-        log("BOUND VIOLATED: " + "; ".join(violations))
+    if minimal["bound_violations"]:
+        log("BOUND VIOLATED: " + "; ".join(minimal["bound_violations"]))
         return 1
     return 0
 
@@ -696,85 +782,150 @@ def mib(b: float) -> str:
 
 
 def report(r: dict) -> str:
-    from benchmarks._common import machine_markdown, md_table
 
     fac, mn = r["factory"], r["minimal"]
     n = fac["spikes"]
-    lines = [f"# {NAME}\n", machine_markdown(r["machine"], r["command"], r["seconds"]),
-             f"\nCodecs run chunk by chunk ({r['chunk']:,} values, the store's chunk), "
-             f"single-threaded (blosc nthreads 1), compress speed over all values; every option "
-             f"decoded bit-exactly on every {r['verify_every']}th chunk (decompress speed from "
-             f"those). pcodec {r['pcodec_version']} ({r['pcodec']}). Entropy estimates: see the "
-             "script's docstring. Load average (1, 5, 15 min) at the start "
-             f"{', '.join(f'{x:.2f}' for x in r['load_avg_start'])}, at the end "
-             f"{', '.join(f'{x:.2f}' for x in r['load_avg_end'])} (2 cores, shared: speeds are "
-             "indicative, sizes exact).\n"]
+    lines = [
+        f"# {NAME}\n",
+        machine_markdown(r["machine"], r["command"], r["seconds"]),
+        f"\nCodecs run chunk by chunk ({r['chunk']:,} values, the store's chunk), "
+        f"single-threaded (blosc nthreads 1), compress speed over all values; every option "
+        f"decoded bit-exactly on every {r['verify_every']}th chunk (decompress speed from "
+        f"those). pcodec {r['pcodec_version']} ({r['pcodec']}). Entropy estimates: see the "
+        "script's docstring. Load average (1, 5, 15 min) at the start "
+        f"{', '.join(f'{x:.2f}' for x in r['load_avg_start'])}, at the end "
+        f"{', '.join(f'{x:.2f}' for x in r['load_avg_end'])} (2 cores, shared: speeds are "
+        "indicative, sizes exact).\n",
+    ]
     lines.append("\n## Inputs and sizes (factory session)\n")
     lines.append(
         f"NWB `{fac['nwb']}` (session {fac['session_id']}): {fac['units']} units, {n:,} spikes, "
         f"recording [{fac['span'][0]:.2f}, {fac['span'][1]:.2f}) s ({fac['span_from']}). Store "
         f"`{fac['store']}` (session {fac['store_session_id']}, converted from "
-        f"`{fac['store_source']}`).\n")
-    rows = [["NWB file", mib(fac["nwb_bytes"]), "1.000x", "-"],
-            ["vbzarr store", mib(fac["store_bytes"]), f"{fac['store_bytes'] / fac['nwb_bytes']:.3f}x",
-             f"{fac['store_files']} files"]]
+        f"`{fac['store_source']}`).\n"
+    )
+    rows = [
+        ["NWB file", mib(fac["nwb_bytes"]), "1.000x", "-"],
+        [
+            "vbzarr store",
+            mib(fac["store_bytes"]),
+            f"{fac['store_bytes'] / fac['nwb_bytes']:.3f}x",
+            f"{fac['store_files']} files",
+        ],
+    ]
     for a in ARRAYS:
         x = fac["arrays"][a]
-        rows.append([f"{a} in the NWB (HDF5 storage, {x['nwb_compression'] or 'uncompressed'})",
-                     mib(x["nwb_storage_bytes"]), f"{x['nwb_storage_bytes'] / fac['nwb_bytes']:.3f}x",
-                     f"{8 * x['nwb_storage_bytes'] / n:.2f} bits/value (HDF5 chunks of "
-                     f"{x['nwb_chunks'][0]:,}, the last one partly filled)"])
-        codec = ", ".join(f"{c['name']} {c.get('configuration', {}).get('cname', '')} "
-                          f"{c.get('configuration', {}).get('shuffle', '')}".strip()
-                          for c in x["store_codecs"])
-        rows.append([f"{a} in the store (chunk files; {codec})", mib(x["store_chunk_bytes"]),
-                     f"{x['store_chunk_bytes'] / fac['nwb_bytes']:.3f}x",
-                     f"{8 * x['store_chunk_bytes'] / n:.2f} bits/value"])
-    rows.append(["store: everything else", mib(fac["store_rest_bytes"]),
-                 f"{fac['store_rest_bytes'] / fac['nwb_bytes']:.3f}x",
-                 "largest: " + ", ".join(f"{k} {mib(v)}" for k, v in
-                                         list(fac["store_rest_top"].items())[:4])])
+        rows.append(
+            [
+                f"{a} in the NWB (HDF5 storage, {x['nwb_compression'] or 'uncompressed'})",
+                mib(x["nwb_storage_bytes"]),
+                f"{x['nwb_storage_bytes'] / fac['nwb_bytes']:.3f}x",
+                f"{8 * x['nwb_storage_bytes'] / n:.2f} bits/value (HDF5 chunks of "
+                f"{x['nwb_chunks'][0]:,}, the last one partly filled)",
+            ]
+        )
+        codec = ", ".join(
+            f"{c['name']} {c.get('configuration', {}).get('cname', '')} "
+            f"{c.get('configuration', {}).get('shuffle', '')}".strip()
+            for c in x["store_codecs"]
+        )
+        rows.append(
+            [
+                f"{a} in the store (chunk files; {codec})",
+                mib(x["store_chunk_bytes"]),
+                f"{x['store_chunk_bytes'] / fac['nwb_bytes']:.3f}x",
+                f"{8 * x['store_chunk_bytes'] / n:.2f} bits/value",
+            ]
+        )
+    rows.append(
+        [
+            "store: everything else",
+            mib(fac["store_rest_bytes"]),
+            f"{fac['store_rest_bytes'] / fac['nwb_bytes']:.3f}x",
+            "largest: " + ", ".join(f"{k} {mib(v)}" for k, v in list(fac["store_rest_top"].items())[:4]),
+        ]
+    )
     lines.append(md_table(["", "bytes", "/ NWB file", "note"], rows))
 
     lines.append("\n## Lossless codecs on the factory session's spike arrays\n")
     for a in ARRAYS:
         x = fac["arrays"][a]
         ent = x["entropy_bits_per_value"]
-        rows = [[c["codec"], mib(c["bytes"]), f"{c['ratio']:.4f}", f"{c['bits_per_value']:.2f}",
-                 f"{c['enc_MBps']:.0f}", f"{c['dec_MBps']:.0f}" if c["dec_MBps"] else "-",
-                 f"yes ({c['verified']:,} values)"]
-                for c in sorted(x["codecs"], key=lambda c: c["bytes"])]
-        rows.append(["**bound: factory model entropy**", mib(ent["model"] * n / 8),
-                     f"{ent['model'] / 64:.4f}", f"{ent['model']:.2f}", "-", "-", "-"])
+        rows = [
+            [
+                c["codec"],
+                mib(c["bytes"]),
+                f"{c['ratio']:.4f}",
+                f"{c['bits_per_value']:.2f}",
+                f"{c['enc_MBps']:.0f}",
+                f"{c['dec_MBps']:.0f}" if c["dec_MBps"] else "-",
+                f"yes ({c['verified']:,} values)",
+            ]
+            for c in sorted(x["codecs"], key=lambda c: c["bytes"])
+        ]
+        rows.append(
+            [
+                "**bound: factory model entropy**",
+                mib(ent["model"] * n / 8),
+                f"{ent['model'] / 64:.4f}",
+                f"{ent['model']:.2f}",
+                "-",
+                "-",
+                "-",
+            ]
+        )
         lines.append(f"\n`{a}` ({n:,} values; ratio = bytes / (8 bytes x values)):\n")
-        lines.append(md_table(["codec", "bytes", "ratio", "bits/value", "compress MB/s",
-                               "decompress MB/s", "round-trip bit-exact"], rows))
+        lines.append(
+            md_table(
+                [
+                    "codec",
+                    "bytes",
+                    "ratio",
+                    "bits/value",
+                    "compress MB/s",
+                    "decompress MB/s",
+                    "round-trip bit-exact",
+                ],
+                rows,
+            )
+        )
         own = next(c for c in x["codecs"] if "FAST_CODEC" in c["codec"])
-        lines.append(f"\nCross-check: the store's chunk files hold {mib(x['store_chunk_bytes'])}; "
-                     f"the same codec here gives {mib(own['bytes'])}.\n")
+        lines.append(
+            f"\nCross-check: the store's chunk files hold {mib(x['store_chunk_bytes'])}; "
+            f"the same codec here gives {mib(own['bytes'])}.\n"
+        )
 
     lines.append("\n## Entropy (bits per value; ratio = bits / 64)\n")
-    lines.append("The bound is the entropy of the factory's generating process with its random "
-                 "numbers taken as continuous and the results rounded to float64 (derivation in "
-                 "the script's docstring); the homogeneous and empirical rows are code lengths of "
-                 "simpler models, so they must lie at or above it.\n")
+    lines.append(
+        "The bound is the entropy of the factory's generating process with its random "
+        "numbers taken as continuous and the results rounded to float64 (derivation in "
+        "the script's docstring); the homogeneous and empirical rows are code lengths of "
+        "simpler models, so they must lie at or above it.\n"
+    )
     st, am = (fac["arrays"][a]["entropy_bits_per_value"] for a in ARRAYS)
     best = {a: min(fac["arrays"][a]["codecs"], key=lambda c: c["bytes"]) for a in ARRAYS}
     d = fac["entropy_diagnostics"]
+
     def bits(x: float) -> str:
         return f"{x:.3f} ({x / 64:.4f})"
 
-    rows = [["factory model (the bound)", bits(st["model"]), bits(am["model"])],
-            ["homogeneous Poisson, rate = count / T", bits(st["homogeneous"]), "-"],
-            ["empirical: ISI / log2(amplitude) histograms", bits(st["empirical"]),
-             bits(am["empirical"])],
-            ["best measured codec", f"{best['spike_times']['bits_per_value']:.3f} "
-             f"({best['spike_times']['ratio']:.4f}), {best['spike_times']['codec']}",
-             f"{best['spike_amplitudes']['bits_per_value']:.3f} "
-             f"({best['spike_amplitudes']['ratio']:.4f}), {best['spike_amplitudes']['codec']}"],
-            ["the store now (blosc lz4 shuffle 5)",
-             bits(8 * fac["arrays"]["spike_times"]["store_chunk_bytes"] / n),
-             bits(8 * fac["arrays"]["spike_amplitudes"]["store_chunk_bytes"] / n)]]
+    rows = [
+        ["factory model (the bound)", bits(st["model"]), bits(am["model"])],
+        ["homogeneous Poisson, rate = count / T", bits(st["homogeneous"]), "-"],
+        ["empirical: ISI / log2(amplitude) histograms", bits(st["empirical"]), bits(am["empirical"])],
+        [
+            "best measured codec",
+            f"{best['spike_times']['bits_per_value']:.3f} "
+            f"({best['spike_times']['ratio']:.4f}), {best['spike_times']['codec']}",
+            f"{best['spike_amplitudes']['bits_per_value']:.3f} "
+            f"({best['spike_amplitudes']['ratio']:.4f}), {best['spike_amplitudes']['codec']}",
+        ],
+        [
+            "the store now (blosc lz4 shuffle 5)",
+            bits(8 * fac["arrays"]["spike_times"]["store_chunk_bytes"] / n),
+            bits(8 * fac["arrays"]["spike_amplitudes"]["store_chunk_bytes"] / n),
+        ],
+    ]
     lines.append(md_table(["estimate", "spike_times", "spike_amplitudes"], rows))
     lines.append(
         f"\nModel fit, from the data: {d['locked_units']} of {d['units']} units are stimulus-locked "
@@ -782,54 +933,84 @@ def report(r: dict) -> str:
         f"{d['log_amp_ratio_mean']:.4f} and sd {d['log_amp_ratio_sd']:.4f} (factory: 0, "
         f"{AMP_SIGMA}); share of spike times on a 30 kHz grid (from the unit's first spike): "
         f"{d['share_on_30kHz_grid']:.5f} (chance: 0.002). Bound check: "
-        + ("no codec is below the bound." if not mn["bound_violations"] else
-           "VIOLATED: " + "; ".join(mn["bound_violations"])) + "\n")
+        + (
+            "no codec is below the bound."
+            if not mn["bound_violations"]
+            else "VIOLATED: " + "; ".join(mn["bound_violations"])
+        )
+        + "\n"
+    )
 
     lines.append("\n## The smallest possible store\n")
-    rows = [["spike_times at the bound", mib(mn["bound_bytes"]["spike_times"]),
-             f"{mn['bound_bytes']['spike_times'] / fac['nwb_bytes']:.3f}x"],
-            ["spike_amplitudes at the bound", mib(mn["bound_bytes"]["spike_amplitudes"]),
-             f"{mn['bound_bytes']['spike_amplitudes'] / fac['nwb_bytes']:.3f}x"],
-            ["everything else, as stored now", mib(mn["store_rest_bytes"]),
-             f"{mn['store_rest_bytes'] / fac['nwb_bytes']:.3f}x"],
-            ["**smallest store (bound)**", mib(mn["minimal_store_bytes"]),
-             f"**{mn['minimal_ratio']:.3f}x**"],
-            [f"store with the best measured codecs ({mn['best_codec']['spike_times']}; "
-             f"{mn['best_codec']['spike_amplitudes']})", mib(mn["best_codec_store_bytes"]),
-             f"{mn['best_codec_ratio']:.3f}x"],
-            ["the store now", mib(fac["store_bytes"]), f"{mn['current_ratio']:.3f}x"],
-            ["target", mib(mn["target_bytes"]), "0.600x"]]
+    rows = [
+        [
+            "spike_times at the bound",
+            mib(mn["bound_bytes"]["spike_times"]),
+            f"{mn['bound_bytes']['spike_times'] / fac['nwb_bytes']:.3f}x",
+        ],
+        [
+            "spike_amplitudes at the bound",
+            mib(mn["bound_bytes"]["spike_amplitudes"]),
+            f"{mn['bound_bytes']['spike_amplitudes'] / fac['nwb_bytes']:.3f}x",
+        ],
+        [
+            "everything else, as stored now",
+            mib(mn["store_rest_bytes"]),
+            f"{mn['store_rest_bytes'] / fac['nwb_bytes']:.3f}x",
+        ],
+        ["**smallest store (bound)**", mib(mn["minimal_store_bytes"]), f"**{mn['minimal_ratio']:.3f}x**"],
+        [
+            f"store with the best measured codecs ({mn['best_codec']['spike_times']}; "
+            f"{mn['best_codec']['spike_amplitudes']})",
+            mib(mn["best_codec_store_bytes"]),
+            f"{mn['best_codec_ratio']:.3f}x",
+        ],
+        ["the store now", mib(fac["store_bytes"]), f"{mn['current_ratio']:.3f}x"],
+        ["target", mib(mn["target_bytes"]), "0.600x"],
+    ]
     lines.append(md_table(["", "bytes", "/ NWB file"], rows))
     lines.append(
         f"\nAt 0.6x, with both spike arrays at their bound, everything else would have to fit in "
         f"{mib(mn['rest_budget_at_target'])} (it takes {mib(mn['store_rest_bytes'])} now, "
-        f"{mn['store_rest_bytes'] / max(mn['rest_budget_at_target'], 1):.2f}x that).\n")
+        f"{mn['store_rest_bytes'] / max(mn['rest_budget_at_target'], 1):.2f}x that).\n"
+    )
 
     if r["reference"]:
         lines.append("\n## Reference VBN NWB files (AllenSDK writer, synthetic content)\n")
-        names = [Path(x["nwb"]).name.replace("ecephys_session_", "").replace(".nwb", "")
-                 for x in r["reference"]]
+        names = [
+            Path(x["nwb"]).name.replace("ecephys_session_", "").replace(".nwb", "") for x in r["reference"]
+        ]
         for a in ARRAYS:
             codec_names = [c["codec"] for c in r["reference"][0]["arrays"][a]["codecs"]]
-            rows = []
-            for cn in codec_names:
-                rows.append([cn] + [
-                    f"{next(c for c in x['arrays'][a]['codecs'] if c['codec'] == cn)['bits_per_value']:.2f}"
-                    for x in r["reference"]])
-            for est in (["homogeneous", "empirical"] if a == "spike_times" else ["empirical"]):
-                label = {"homogeneous": "homogeneous Poisson (T = data span)",
-                         "empirical": "empirical histogram estimate"}[est]
-                rows.append([f"**{label}**"] + [
-                    f"**{x['arrays'][a]['entropy_bits_per_value'][est]:.2f}**" for x in r["reference"]])
+            bits = [
+                {c["codec"]: c["bits_per_value"] for c in x["arrays"][a]["codecs"]} for x in r["reference"]
+            ]
+            rows = [[cn] + [f"{b[cn]:.2f}" for b in bits] for cn in codec_names]
+            for est in ["homogeneous", "empirical"] if a == "spike_times" else ["empirical"]:
+                label = {
+                    "homogeneous": "homogeneous Poisson (T = data span)",
+                    "empirical": "empirical histogram estimate",
+                }[est]
+                rows.append(
+                    [f"**{label}**"]
+                    + [f"**{x['arrays'][a]['entropy_bits_per_value'][est]:.2f}**" for x in r["reference"]]
+                )
             rows.append(["values (units)"] + [f"{x['spikes']:,} ({x['units']})" for x in r["reference"]])
-            rows.append(["NWB storage"] + [
-                f"{mib(x['arrays'][a]['nwb_storage_bytes'])} "
-                f"({x['arrays'][a]['nwb_compression'] or 'uncompressed'})" for x in r["reference"]])
+            rows.append(
+                ["NWB storage"]
+                + [
+                    f"{mib(x['arrays'][a]['nwb_storage_bytes'])} "
+                    f"({x['arrays'][a]['nwb_compression'] or 'uncompressed'})"
+                    for x in r["reference"]
+                ]
+            )
             lines.append(f"\n`{a}`, bits per value (64 = raw):\n")
             lines.append(md_table(["codec / estimate"] + names, rows))
         grid = ", ".join(f"{x['entropy_diagnostics']['share_on_30kHz_grid']:.5f}" for x in r["reference"])
-        lines.append(f"\nShare of spike times on a 30 kHz grid (from each unit's first spike; "
-                     f"chance: 0.002): {grid}.\n")
+        lines.append(
+            f"\nShare of spike times on a 30 kHz grid (from each unit's first spike; "
+            f"chance: 0.002): {grid}.\n"
+        )
 
     lines.append("\n## Conclusion\n")
     lines.append(conclusion(r) + "\n")
@@ -845,9 +1026,8 @@ def conclusion(r: dict) -> str:
     fac, mn = r["factory"], r["minimal"]
     st, am = (fac["arrays"][a]["entropy_bits_per_value"] for a in ARRAYS)
     best = {a: min(fac["arrays"][a]["codecs"], key=lambda c: c["bytes"]) for a in ARRAYS}
-    gap = {a: best[a]["bits_per_value"] - fac["arrays"][a]["entropy_bits_per_value"]["model"]
-           for a in ARRAYS}
-    verdict = ("cannot reach" if not mn["reachable_by_spike_arrays_alone"] else "could reach")
+    gap = {a: best[a]["bits_per_value"] - fac["arrays"][a]["entropy_bits_per_value"]["model"] for a in ARRAYS}
+    verdict = "cannot reach" if not mn["reachable_by_spike_arrays_alone"] else "could reach"
     text = (
         f"On the factory session the idealized source entropy is {st['model']:.2f} bits per spike "
         f"time ({st['model'] / 64:.3f} of raw float64) and {am['model']:.2f} bits per amplitude "
@@ -861,23 +1041,30 @@ def conclusion(r: dict) -> str:
         f"the NWB (everything else as stored now, {mib(mn['store_rest_bytes'])}), so compressing "
         f"the spike arrays losslessly {verdict} 0.6x; the best measured codecs give "
         f"{mn['best_codec_ratio']:.3f}x. 0.6x would also need everything else to shrink from "
-        f"{mib(mn['store_rest_bytes'])} to {mib(mn['rest_budget_at_target'])}.")
+        f"{mib(mn['store_rest_bytes'])} to {mib(mn['rest_budget_at_target'])}."
+    )
     if r["reference"]:
-        ref_best = [min(x["arrays"][a]["codecs"], key=lambda c: c["bytes"])["bits_per_value"]
-                    for x in r["reference"] for a in ("spike_times",)]
-        ref_emp = [x["arrays"]["spike_times"]["entropy_bits_per_value"]["empirical"]
-                   for x in r["reference"]]
-        amp_best = [min(x["arrays"]["spike_amplitudes"]["codecs"], key=lambda c: c["bytes"])["bits_per_value"]
-                    for x in r["reference"]]
-        amp_emp = [x["arrays"]["spike_amplitudes"]["entropy_bits_per_value"]["empirical"]
-                   for x in r["reference"]]
+        ref_best = [
+            min(x["arrays"][a]["codecs"], key=lambda c: c["bytes"])["bits_per_value"]
+            for x in r["reference"]
+            for a in ("spike_times",)
+        ]
+        ref_emp = [x["arrays"]["spike_times"]["entropy_bits_per_value"]["empirical"] for x in r["reference"]]
+        amp_best = [
+            min(x["arrays"]["spike_amplitudes"]["codecs"], key=lambda c: c["bytes"])["bits_per_value"]
+            for x in r["reference"]
+        ]
+        amp_emp = [
+            x["arrays"]["spike_amplitudes"]["entropy_bits_per_value"]["empirical"] for x in r["reference"]
+        ]
         text += (
             f" The reference files behave the same way: their spike times cost "
             f"{span_text(ref_best)} bits per value with the best codec against an empirical entropy "
             f"estimate of {span_text(ref_emp)}, their amplitudes {span_text(amp_best)} against "
             f"{span_text(amp_emp)}. Like the factory's, their times are continuous (no 30 kHz "
             "sample grid), so neither data set shows what spike times derived from sample counts "
-            "would cost.")
+            "would cost."
+        )
     return text
 
 

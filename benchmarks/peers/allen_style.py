@@ -56,13 +56,15 @@ def build_tidy_cell_df(timestamps: np.ndarray, dff_traces: pd.DataFrame) -> pd.D
 def change_events(stimulus_presentations: pd.DataFrame) -> pd.Series:
     """Start times of the change-detection block's changes, indexed by stimulus_presentations_id."""
     block = stimulus_presentations[
-        stimulus_presentations["stimulus_block_name"].astype(str).str.contains(CHANGE_DETECTION)]
+        stimulus_presentations["stimulus_block_name"].astype(str).str.contains(CHANGE_DETECTION)
+    ]
     changes = block[block["is_change"].eq(1)]
     return changes["start_time"]
 
 
-def event_triggered_response_wide(data: pd.DataFrame, t: str, y: str, event_times: np.ndarray,
-                                  offsets: np.ndarray) -> pd.DataFrame:
+def event_triggered_response_wide(
+    data: pd.DataFrame, t: str, y: str, event_times: np.ndarray, offsets: np.ndarray
+) -> pd.DataFrame:
     """Column ``y`` of ``data`` around each event, on ``offsets`` (s from the event).
 
     A DataFrame indexed by ``time`` (the offsets), one column per event. An event gets NaN when
@@ -86,21 +88,29 @@ def event_triggered_response_wide(data: pd.DataFrame, t: str, y: str, event_time
     return pd.DataFrame(columns).set_index("time")
 
 
-def stimulus_response_xr(timestamps: np.ndarray, dff_traces: pd.DataFrame,
-                         stimulus_presentations: pd.DataFrame, offsets: np.ndarray) -> xr.DataArray:
+def stimulus_response_xr(
+    timestamps: np.ndarray,
+    dff_traces: pd.DataFrame,
+    stimulus_presentations: pd.DataFrame,
+    offsets: np.ndarray,
+) -> xr.DataArray:
     """(cell_specimen_id, stimulus_presentations_id, eventlocked_timestamps) dF/F around changes."""
     tidy = build_tidy_cell_df(timestamps, dff_traces)
     events = change_events(stimulus_presentations)
     cell_ids = np.unique(tidy["cell_specimen_id"].to_numpy())
     per_cell, timebase = [], offsets
     for csid in cell_ids:
-        wide = event_triggered_response_wide(tidy[tidy["cell_specimen_id"] == csid], "timestamps",
-                                             "dff", events.to_numpy(), offsets)
+        wide = event_triggered_response_wide(
+            tidy[tidy["cell_specimen_id"] == csid], "timestamps", "dff", events.to_numpy(), offsets
+        )
         timebase = wide.index.to_numpy()
         per_cell.append(wide.transpose().values)
     return xr.DataArray(
         np.array(per_cell),
         dims=("cell_specimen_id", "stimulus_presentations_id", "eventlocked_timestamps"),
-        coords={"cell_specimen_id": cell_ids,
-                "stimulus_presentations_id": events.index.to_numpy(),
-                "eventlocked_timestamps": timebase})
+        coords={
+            "cell_specimen_id": cell_ids,
+            "stimulus_presentations_id": events.index.to_numpy(),
+            "eventlocked_timestamps": timebase,
+        },
+    )

@@ -31,9 +31,10 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Optional, Union
 
-PathLike = Union[str, os.PathLike]
+from benchmarks.harness import du_bytes
+
+PathLike = str | os.PathLike
 
 # The full set the resolver picked for ``pip install hdmf-zarr==0.13.0`` on
 # CPython 3.11 (verified: exports the synthetic and the AllenSDK-written
@@ -83,7 +84,7 @@ def _pins_text() -> str:
 
 def ensure_venv(
     path: Path = Path(".venv-hdmf-zarr"),
-    base_python: Optional[PathLike] = None,
+    base_python: PathLike | None = None,
     quiet: bool = True,
 ) -> Path:
     """Create (if missing) the hdmf-zarr venv at ``path``; return its python.
@@ -116,7 +117,7 @@ def ensure_venv(
     return py
 
 
-def _run(cmd: list, what: str, env: Optional[dict] = None, timeout: Optional[float] = None):
+def _run(cmd: list, what: str, env: dict | None = None, timeout: float | None = None):
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
     if proc.returncode != 0:
         raise HdmfZarrExportError(
@@ -131,17 +132,6 @@ def _tail(text: str, n: int = 8000) -> str:
     return text if len(text) <= n else "...[truncated]...\n" + text[-n:]
 
 
-def dir_size(path: PathLike) -> tuple:
-    """(total bytes of regular files, number of files) under ``path``."""
-    total = n = 0
-    for root, _dirs, files in os.walk(path):
-        for f in files:
-            st = os.lstat(os.path.join(root, f))
-            total += st.st_size
-            n += 1
-    return total, n
-
-
 def _is_zarr_dir(p: Path) -> bool:
     return (p / ".zgroup").exists() or (p / "zarr.json").exists()
 
@@ -151,7 +141,7 @@ def export_nwb_to_zarr(
     zarr_path: PathLike,
     python: PathLike,
     overwrite: bool = True,
-    timeout: Optional[float] = None,
+    timeout: float | None = None,
 ) -> dict:
     """Export ``nwb_path`` to a Zarr store at ``zarr_path`` with hdmf-zarr.
 
@@ -192,9 +182,9 @@ def export_nwb_to_zarr(
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout, cwd=tmp)
         except subprocess.TimeoutExpired as e:
+            stderr = e.stderr if isinstance(e.stderr, str) else (e.stderr or b"").decode(errors="replace")
             raise HdmfZarrExportError(
-                f"hdmf-zarr export of {nwb_path} timed out after {timeout}s\n"
-                f"--- stderr ---\n{_tail(e.stderr if isinstance(e.stderr, str) else (e.stderr or b'').decode(errors='replace'))}"
+                f"hdmf-zarr export of {nwb_path} timed out after {timeout}s\n--- stderr ---\n{_tail(stderr)}"
             ) from None
         if proc.returncode != 0 or not result_file.exists():
             raise HdmfZarrExportError(
@@ -203,12 +193,12 @@ def export_nwb_to_zarr(
                 f"--- child stderr ---\n{_tail(proc.stderr)}\n--- child stdout ---\n{_tail(proc.stdout)}"
             )
         result = json.loads(result_file.read_text())
-    result["bytes"], result["n_files"] = dir_size(zarr_path)
+    result["bytes"], result["n_files"] = du_bytes(zarr_path)
     result["stderr"] = _tail(proc.stderr, 4000)
     return result
 
 
-def main(argv: Optional[list] = None) -> int:
+def main(argv: list | None = None) -> int:
     import argparse
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
