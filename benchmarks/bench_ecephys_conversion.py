@@ -138,6 +138,7 @@ def child_convert(p: dict) -> dict:
         # and waveform_mean included, although units() drops them (it writes them lazily).
         # Make those three reads return nothing, to measure what that costs.
         import numpy as np
+
         from vbzarr.convert.nwb import NWBReader
 
         original = NWBReader.read

@@ -556,9 +556,9 @@ def container_dff_step(s3, fs, work: Path) -> tuple[dict, dict]:
     """4. A tiny 1-container, 6-session project converted into the bucket: GETs to read one cell's
     dff across it. Returns the results and the template of a ``stores`` row per kind."""
     import numpy as np
-    from vbzarr.convert.project import convert_project
 
     import vbzarr
+    from vbzarr.convert.project import convert_project
     from vbzarr.testing.synthetic.project import make_vbo_project
 
     t0 = time.perf_counter()

@@ -90,6 +90,7 @@ CELL_TABLE = "processing/ophys/image_segmentation/cell_specimen_table"
 def current_codec():
     """The BloscCodec the converter uses for float64 arrays, and a label for it."""
     import numpy as np
+
     from vbzarr.convert.writer import _compressors
 
     codec = _compressors(np.dtype("float64"))[0]
@@ -222,13 +223,13 @@ def child_breakdown(p: dict) -> dict:
     warnings.filterwarnings("ignore")
     import dask
     import dask.local
+    from zarr.codecs import BloscCodec
+
     from vbzarr.convert import Chunking, writer
     from vbzarr.convert.convert import build_groups
     from vbzarr.convert.nwb import NWBReader
     from vbzarr.convert.source import file_sha256
     from vbzarr.convert.writer import FolderTarget, StagedStore
-    from zarr.codecs import BloscCodec
-
     from vbzarr.urls import filesystem
 
     out: dict = {}
@@ -418,6 +419,7 @@ def lossless(src: Path, store: Path) -> dict[str, dict]:
     import h5py
     import numpy as np
     import zarr
+
     from vbzarr.convert.ophys import FILTER_SCALE_SECONDS, filter_events, half_normal_kernel
 
     g = zarr.open_group(str(store), mode="r", zarr_format=3, use_consolidated=True)

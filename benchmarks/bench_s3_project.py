@@ -54,7 +54,6 @@ ROUTES = {
 
 def child_make(p: dict) -> dict:
     from vbzarr.convert.project import convert_project
-
     from vbzarr.testing.synthetic.project import make_vbo_project
 
     make_vbo_project(
