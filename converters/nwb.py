@@ -108,8 +108,12 @@ class NWBReader:
     def __contains__(self, path: str) -> bool:
         try:
             return path in self.file
-        except (KeyError, OSError, RuntimeError):
+        except KeyError:  # a link whose target is missing: absent
             return False
+        except (OSError, RuntimeError) as err:  # unreadable is not absent: say so
+            raise InvalidNWBError(
+                self.path, path, f"could not read the file's structure here ({err})"
+            ) from err
 
     def get(self, path: str) -> h5py.Group | h5py.Dataset | None:
         return self.file[path] if path in self else None

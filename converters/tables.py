@@ -46,7 +46,7 @@ def frame_to_dataset(
     """
     dim = frame.index.name
     if dim is None:
-        raise ValueError("Expected a named index (it becomes the dim). Got an unnamed index.")
+        raise AssertionError("a table's index is named (it becomes the dim)")
     index_values, _ = column_values(frame.index.to_series())
     data_vars = {}
     for col in frame.columns:

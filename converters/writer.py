@@ -38,6 +38,8 @@ from zarr.core.metadata import ArrayV3Metadata
 from zarr.core.sync import sync
 from zarr.storage import LocalStore, MemoryStore
 
+from vbzarr.errors import DestinationError
+
 from .chunking import Chunking
 
 #: Blosc (compressor, level) for numbers: a store is decoded many times and encoded once, so
@@ -182,7 +184,7 @@ class FolderTarget:
 
     def put(self, key: str, data: Any) -> None:
         if key.startswith("/") or ".." in key.split("/"):
-            raise ValueError(f"Expected a key inside the store. Got {key!r}.")
+            raise DestinationError(f"{self.root}: expected a key inside the store; got {key!r}")
         _write_file(Path(self.root, key), data)
 
     def zarr_store(self) -> tuple[Store, str]:

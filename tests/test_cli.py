@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
+
+import pytest
 
 import vbzarr
 from vbzarr.cli import main
@@ -56,3 +60,23 @@ def test_validate_finds_a_changed_value(tmp_path, ophys_nwb, capsys):
     assert main(["validate", str(dst)]) == 1
     out = capsys.readouterr().out
     assert "ophys/dff/c/0/0: differs from the NWB's values" in out and "1 problem(s)" in out
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out.strip() == f"vbzarr {vbzarr.__version__}"
+
+
+def test_writing_commands_without_the_convert_extra_say_what_to_install(tmp_path):
+    # h5py absent (None in sys.modules makes its import fail, as when it is not installed).
+    code = (
+        "import sys; sys.modules['h5py'] = None\n"
+        "from vbzarr.cli import main\n"
+        f"sys.exit(main(['convert', 'x.nwb', {str(tmp_path / 'x.zarr')!r}]))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert out.returncode == 2, out.stderr
+    assert "vbzarr convert: expected the writing side (pynwb, h5py); h5py is not installed: " in out.stderr
+    assert "pip install 'vbzarr[convert]'" in out.stderr and "Traceback" not in out.stderr

@@ -22,6 +22,8 @@ from .errors import (
     QueryError,
     SchemaVersionError,
     StoreNotFoundError,
+    TableError,
+    UsageError,
     VbzarrError,
 )
 from .filters import get_channels, get_units
@@ -44,6 +46,8 @@ __all__ = [
     "QueryError",
     "SchemaVersionError",
     "StoreNotFoundError",
+    "TableError",
+    "UsageError",
     "Project",
     "VbzarrError",
     "__version__",

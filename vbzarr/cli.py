@@ -31,7 +31,17 @@ def _writing_side(args: argparse.Namespace) -> int:
 
 
 def parse_options(text: str | None) -> dict | None:
-    """A ``--storage-options``-style JSON object, or None."""
+    """A ``--storage-options``-style JSON object, or None.
+
+    Examples
+    --------
+    >>> parse_options('{"anon": true}')
+    {'anon': True}
+    >>> parse_options("anon")
+    Traceback (most recent call last):
+    ...
+    vbzarr.errors.UsageError: --storage-options: expected a JSON object; Expecting value: line 1 column 1 (char 0)
+    """
     if not text:
         return None
     try:

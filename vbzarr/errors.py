@@ -51,7 +51,7 @@ class ProjectNotFoundError(StoreNotFoundError):
 
 
 class ProjectAccessError(VbzarrError, PermissionError):
-    """A project's location cannot be read: missing bucket, refused credentials, network."""
+    """A project's (or store's) location cannot be read: missing bucket, refused credentials, network."""
 
 
 class ProjectInputError(VbzarrError, ValueError):
@@ -95,6 +95,10 @@ class AlignmentError(VbzarrError, ValueError):
 
 class QueryError(VbzarrError, ValueError):
     """A table query (``events_table(query=...)``) does not evaluate to one flag per row."""
+
+
+class TableError(VbzarrError, ValueError):
+    """A Dataset asked for as a table is not one (one indexed row dim)."""
 
 
 class UsageError(VbzarrError, ValueError):

@@ -47,7 +47,8 @@ def _query_mask(frame: pd.DataFrame, query: str, url: str, where: str) -> np.nda
     """Rows of ``frame`` where ``query`` holds (``<NA>`` as False); errors name ``url`` and ``where``."""
     try:
         mask = frame.eval(query)
-    except Exception as err:  # pandas raises many kinds (UndefinedVariableError, SyntaxError...)
+    except (NameError, SyntaxError, ValueError, TypeError, KeyError, AttributeError) as err:
+        # What pandas' eval raises for a bad expression (UndefinedVariableError is a NameError).
         raise QueryError(
             f"{url}: expected a query over the columns {list(frame.columns)} of the "
             f"{where}; {query!r} failed: {err}"

@@ -13,7 +13,7 @@ import xarray as xr
 import zarr
 from zarr.core.sync import sync
 
-from .errors import SchemaVersionError, StoreNotFoundError
+from .errors import ProjectAccessError, SchemaVersionError, StoreNotFoundError, TableError
 from .schema import RAGGED_INDEX_SUFFIX, RAGGED_START_SUFFIX, SCHEMA_CHANGES, SCHEMA_VERSION
 from .urls import filesystem, join, object_storage_options
 
@@ -78,8 +78,12 @@ def open_store(
     """
     url = str(url)
     fs, path = filesystem(url, storage_options)
-    if not fs.exists(join(path, "zarr.json")):
-        raise StoreNotFoundError(f"{url}: expected a Zarr store (zarr.json); there is none")
+    try:
+        fs.info(join(path, "zarr.json"))
+    except FileNotFoundError as err:
+        raise StoreNotFoundError(f"{url}: expected a Zarr store (zarr.json); there is none") from err
+    except PermissionError as err:  # not "missing": the credentials are refused
+        raise ProjectAccessError(f"{url}: expected a readable store; access was refused ({err})") from err
     with zarr.config.set(READ_CONFIG):
         tree = xr.open_datatree(
             url if "://" in url else path,
@@ -160,7 +164,7 @@ def to_dataframe(ds: xr.Dataset | xr.DataTree, *, ragged_columns: bool = True) -
         rows = rows.load()  # one compute for the whole table, not one per column
     row_dims = [d for d in rows.dims if d in rows.indexes]
     if len(row_dims) != 1:
-        raise ValueError(f"Expected a table: one indexed row dim. Got dims {list(ds.dims)}.")
+        raise TableError(f"expected a table (one indexed row dim); found dims {list(ds.dims)}")
     dim = row_dims[0]
     columns = {}
     for name, var in rows.variables.items():

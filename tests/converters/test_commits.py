@@ -106,6 +106,7 @@ def _kill_and_check(src, dst, storage_options, kills, rng) -> dict:
     return seen
 
 
+@pytest.mark.slow
 def test_kills_at_random_moments_leave_a_valid_project(small_release, tmp_path):
     rng = random.Random(7)
     dst = str(tmp_path / "project")
@@ -127,6 +128,7 @@ def test_kills_at_random_moments_leave_a_valid_project(small_release, tmp_path):
     assert not list(tmp_path.glob("vbzarr-*"))
 
 
+@pytest.mark.slow
 @pytest.mark.s3
 def test_kills_on_s3(small_release):
     from vbzarr.testing.s3 import CountingS3Server
@@ -139,6 +141,7 @@ def test_kills_on_s3(small_release):
         assert validate_store("s3://kills/vbo", storage_options=options) == []  # every array
 
 
+@pytest.mark.slow
 def test_a_reader_sees_old_or_new_values_while_a_reconversion_commits(tmp_path, small_release):
     """A reader pinned at open keeps its values; a reader opening the tip sees whole stores of
     one version or the other, never a mix, NaN or an error."""
@@ -183,6 +186,7 @@ def test_a_reader_sees_old_or_new_values_while_a_reconversion_commits(tmp_path, 
             np.testing.assert_array_equal(values, news[i])
 
 
+@pytest.mark.slow
 def test_two_converts_on_one_destination_end_valid(tmp_path, small_release):
     dst = str(tmp_path / "project")
     runs = [_convert(small_release.root, dst) for _ in range(2)]

@@ -13,6 +13,7 @@ from vbzarr.cli import main
 from vbzarr.convert.validate import validate_store
 
 
+@pytest.mark.slow
 @pytest.mark.s3
 def test_a_release_on_s3_converts_and_reruns_unchanged(tmp_path, vbo_project, capsys):
     from vbzarr.testing.s3 import CountingS3Server

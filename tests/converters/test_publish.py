@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from vbzarr.convert.convert import convert_nwb
 from vbzarr.convert.publish import STAGING_MARK
 from vbzarr.convert.validate import validate_store
@@ -37,6 +39,7 @@ def test_abandoned_staging_folders_are_removed_and_others_kept(tmp_path, vbo_pro
     assert validate_store(str(tmp_path / "exp.zarr")) == []
 
 
+@pytest.mark.slow
 def test_a_killed_single_file_conversion_leaves_no_litter(tmp_path, vbo_project):
     nwb = vbo_project.experiment_path(int(vbo_project.ophys_experiment_table.index[0]))
     dst = tmp_path / "exp.zarr"

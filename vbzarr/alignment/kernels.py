@@ -22,7 +22,16 @@ def parse_window(window: tuple[float, float]) -> tuple[float, float]:
 
 
 def grid(window: tuple[float, float], rate: float) -> np.ndarray:
-    """Sample times relative to the event (see the module docstring)."""
+    """Sample times relative to the event: ``window[0] + k / rate``, both ends included when they
+    fall on the grid (the sampling rule of :mod:`vbzarr.alignment`).
+
+    Examples
+    --------
+    >>> grid((-0.1, 0.1), rate=20.0)
+    array([-0.1 , -0.05,  0.  ,  0.05,  0.1 ])
+    >>> grid((0.0, 1.0), rate=2.5)  # 1.0 is not on the grid
+    array([0. , 0.4, 0.8])
+    """
     start, stop = parse_window(window)
     if not (np.isfinite(rate) and rate > 0):
         raise AlignmentError(f"Expected a positive rate in Hz. Got {rate!r}.")
@@ -52,6 +61,13 @@ def sample_indices(
 
 
 def native_rate(t: np.ndarray) -> float:
+    """A signal's rate (Hz): 1 / the median interval between its (finite) sample times.
+
+    Examples
+    --------
+    >>> native_rate(np.array([0.0, 0.1, 0.2, np.nan, 0.4]))
+    10.0
+    """
     finite = t[np.isfinite(t)]
     if len(finite) < 2:
         raise AlignmentError("Expected at least two samples to infer the signal's rate.")
