@@ -27,6 +27,13 @@ from .errors import (
     VbzarrError,
 )
 from .filters import get_channels, get_units
+from .performance import (
+    engaged_presentations,
+    engaged_trials,
+    performance_metrics,
+    reward_rate,
+    rolling_performance,
+)
 from .project import Project, open_project
 from .schema import SCHEMA_VERSION
 from .spikes import psth, spike_counts, spike_train, spikes_in_window
@@ -52,12 +59,17 @@ __all__ = [
     "VbzarrError",
     "__version__",
     "align",
+    "engaged_presentations",
+    "engaged_trials",
     "get_channels",
     "get_units",
     "open_project",
     "open_store",
+    "performance_metrics",
     "psth",
     "ragged",
+    "reward_rate",
+    "rolling_performance",
     "spike_counts",
     "spike_train",
     "spikes_in_window",

@@ -37,10 +37,10 @@ def parse_options(text: str | None) -> dict | None:
     --------
     >>> parse_options('{"anon": true}')
     {'anon': True}
-    >>> parse_options("anon")
+    >>> parse_options("anon")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    vbzarr.errors.UsageError: --storage-options: expected a JSON object; Expecting value: line 1 column 1 (char 0)
+    vbzarr.errors.UsageError: --storage-options: expected a JSON object; Expecting value: ...
     """
     if not text:
         return None

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import QueryError
+from .performance import engaged_rows
 from .sessions import sessions_of
 from .store import to_dataframe
 
@@ -20,7 +21,11 @@ if TYPE_CHECKING:
 
 
 def events_table(
-    project: Project, ids: Iterable[int] | pd.DataFrame | None, table: str, query: str | None
+    project: Project,
+    ids: Iterable[int] | pd.DataFrame | None,
+    table: str,
+    query: str | None,
+    engagement: bool = False,
 ) -> pd.DataFrame:
     """``table`` of the sessions ``ids`` of ``project`` in one DataFrame (see
     :meth:`Project.events_table`)."""
@@ -31,6 +36,8 @@ def events_table(
     frames = []
     for sid, group in project._each_group(sessions.kind, ids, table, load=True):
         frame = to_dataframe(group)
+        if engagement:
+            frame["engaged"] = engaged_rows(project.store(sessions.kind, sid), table).reindex(frame.index)
         frame.insert(0, key, sid)
         frame = frame.reset_index()
         extra = labels.loc[[sid], [c for c in labels if c not in frame]]

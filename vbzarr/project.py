@@ -21,13 +21,14 @@ import zarr.api.asynchronous
 from zarr.core.sync import sync
 
 from . import events as _events
-from . import filters
+from . import filters, performance, summary
 from . import traces as _traces
 from . import units as _units
 from .errors import ManifestError, StoreNotFoundError
 from .manifest import Manifest, open_manifest, store_records, stores_table
-from .repository import describe_history, open_repository, readonly_session
+from .repository import open_repository, readonly_session
 from .schema import STORE_FOLDERS
+from .sessions import SessionIds
 from .store import READ_CONFIG, check_schema, concurrently
 
 #: Name of the store index among the project's tables.
@@ -291,6 +292,7 @@ class Project:
         ids: Iterable[int] | pd.DataFrame | None = None,
         table: str = "stimulus_presentations",
         query: str | None = None,
+        engagement: bool = False,
     ) -> pd.DataFrame:
         """``stimulus_presentations`` or ``trials`` of many sessions in one DataFrame.
 
@@ -309,6 +311,9 @@ class Project:
             ``"omitted"``, ``"go and hit"``, ``"image_name == 'im065' and experience_level ==
             'Novel 1'"``), applied to each session's table as it is read: memory holds the
             kept rows, not every session's whole table. Missing flags (``<NA>``) count as False.
+        engagement
+            Add the column ``engaged`` (:func:`vbzarr.engaged_trials`, :func:`vbzarr.engaged_presentations`)
+            before the query, which may use it (``"is_change and engaged"``).
 
         Raises
         ------
@@ -319,7 +324,7 @@ class Project:
         --------
         >>> changes = project.events_table(sel, "stimulus_presentations", query="is_change")  # doctest: +SKIP
         """
-        return _events.events_table(self, ids, table, query)
+        return _events.events_table(self, ids, table, query, engagement)
 
     def units(self, ids: Iterable[int] | pd.DataFrame | None = None) -> xr.Dataset:
         """The ``units`` of many Neuropixels sessions in one lazy Dataset.
@@ -342,20 +347,16 @@ class Project:
 
     def describe(self) -> str:
         """A short text summary: dataset, tables and their sizes, stores by kind."""
-        stores = self.stores
-        lines = [
-            f"vbzarr project {self.url} ({self.dataset}, schema "
-            f"{self.manifest.attrs['vbzarr_schema_version']}, snapshot {self.snapshot_id}"
-            + (f", version {self.version}" if self.version else "")
-            + ")"
-        ]
-        lines += [f"  {name}: {self.manifest.group[name].attrs['rows']} rows" for name in self.table_names]
-        lines += [f"  {kind} stores: {n}" for kind, n in stores["kind"].value_counts().items()]
-        return "\n".join(lines)
+        return summary.describe_project(self)
 
     def describe_history(self, limit: int = 20) -> str:
         """The latest commits (snapshot id, time, message) and the tags."""
-        return describe_history(self.history()[:limit], self.tags)
+        return summary.describe_history(self.history()[:limit], self.tags)
+
+    def performance_metrics(self, ids: SessionIds = None, kind: str | None = None) -> pd.DataFrame:
+        """:func:`vbzarr.performance_metrics` of each session, one row each (``kind``:
+        ``behavior_session`` for the training sessions; default the project's sessions)."""
+        return performance.performance_table(self, ids, kind)
 
     __repr__ = describe
 

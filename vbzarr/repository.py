@@ -120,16 +120,3 @@ def readonly_session(
             f"{url}: expected a tag ({sorted(repo.list_tags())}) or a snapshot id of the project; "
             f"got {version!r}"
         ) from err
-
-
-def describe_history(history: list[icechunk.SnapshotInfo], tags: dict[str, str]) -> str:
-    """Commits (snapshot id, time, message, tags), newest first, as ``vbzarr info`` prints them."""
-    named: dict[str, list[str]] = {}
-    for tag, snapshot in tags.items():
-        named.setdefault(snapshot, []).append(tag)
-    lines = [
-        f"  {info.id}  {info.written_at:%Y-%m-%d %H:%M:%S}  {info.message}"
-        + (f" [{', '.join(named[info.id])}]" if info.id in named else "")
-        for info in history
-    ]
-    return "history (newest first):\n" + "\n".join(lines)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeAlias
 
 import pandas as pd
 
@@ -32,6 +32,10 @@ SESSION_COORDS = [
     "equipment_name",
     "project_code",
 ]
+
+
+#: What selects sessions: ids, a selection of the session table (its index), or None for all.
+SessionIds: TypeAlias = "Iterable[int] | pd.DataFrame | None"
 
 
 @dataclass(frozen=True)
