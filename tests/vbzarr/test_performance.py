@@ -67,7 +67,16 @@ def trial_tables(draw) -> pd.DataFrame:
             }
         )
         t += gap
-    columns = ["start_time", "stop_time", "change_time", "go", "catch", "lick_times", "reward_volume", *OUTCOMES]
+    columns = [
+        "start_time",
+        "stop_time",
+        "change_time",
+        "go",
+        "catch",
+        "lick_times",
+        "reward_volume",
+        *OUTCOMES,
+    ]
     return pd.DataFrame(rows, columns=columns, index=pd.RangeIndex(n, name="trials_id"))
 
 
