@@ -35,6 +35,7 @@ from .performance import (
     rolling_performance,
 )
 from .project import Project, open_project
+from .rasters import spike_rasters
 from .schema import SCHEMA_VERSION
 from .spikes import psth, spike_counts, spike_train, spikes_in_window
 from .store import open_store, ragged, to_dataframe
@@ -71,6 +72,7 @@ __all__ = [
     "reward_rate",
     "rolling_performance",
     "spike_counts",
+    "spike_rasters",
     "spike_train",
     "spikes_in_window",
     "to_dataframe",

@@ -30,9 +30,10 @@ SESSION = "ecephys_session_id"
 
 def _window_spikes(
     spikes: np.ndarray, starts: np.ndarray, ends: np.ndarray, times: np.ndarray, edges: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(unit, event, bin)`` of every spike in an event's window, for units whose (sorted) spikes
-    are ``spikes[starts[u]:ends[u]]``; a spike in two overlapping windows appears twice.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(unit, event, bin, spike time)`` of every spike in an event's window, for units whose
+    (sorted) spikes are ``spikes[starts[u]:ends[u]]``; a spike in two overlapping windows appears
+    twice.
 
     Spike by spike: the events whose window holds a spike are found by binary search on the
     window bounds ``t + edges`` (computed as the bins define them, so the bins are exact); the
@@ -41,7 +42,7 @@ def _window_spikes(
     none = np.zeros(0, dtype=np.intp)
     ok = np.flatnonzero(np.isfinite(times))  # an event at NaN holds nothing
     if not len(ok) or not len(starts):
-        return none, none, none
+        return none, none, none, np.zeros(0)
     order = ok[np.argsort(times[ok], kind="stable")]
     bounds = times[order][:, None] + edges[None, :]  # rounding is monotone: columns stay sorted
     first, last = bounds[0, 0], bounds[-1, -1]
@@ -81,14 +82,14 @@ def _window_spikes(
         k[down] -= 1
     while (up := bounds[e, k + 1] <= s).any():
         k[up] += 1
-    return np.concatenate(owners)[pair], order[e], k
+    return np.concatenate(owners)[pair], order[e], k, s
 
 
 def _counts(
     spikes: np.ndarray, starts: np.ndarray, ends: np.ndarray, times: np.ndarray, edges: np.ndarray
 ) -> np.ndarray:
     """(unit, event, bin) spike counts."""
-    unit, event, k = _window_spikes(spikes, starts, ends, times, edges)
+    unit, event, k, _ = _window_spikes(spikes, starts, ends, times, edges)
     out = np.zeros((len(starts), len(times), len(edges) - 1), dtype=np.int32)
     # Sorting the flat indices counts them faster than np.add.at or a bincount over the block.
     cells, n = np.unique((unit * len(times) + event) * (len(edges) - 1) + k, return_counts=True)
@@ -100,7 +101,7 @@ def _totals(
     spikes: np.ndarray, starts: np.ndarray, ends: np.ndarray, times: np.ndarray, edges: np.ndarray
 ) -> np.ndarray:
     """(unit, bin) spike counts summed over the events."""
-    unit, _, k = _window_spikes(spikes, starts, ends, times, edges)
+    unit, _, k, _ = _window_spikes(spikes, starts, ends, times, edges)
     nb = len(edges) - 1
     return np.bincount(unit * nb + k, minlength=len(starts) * nb).reshape(len(starts), nb)
 

@@ -104,6 +104,18 @@ def test_spike_counts_equal_slow_reference(trains, data, small_blocks):
     np.testing.assert_array_equal(counts.firing_rate.values, positions)
     if events:
         np.testing.assert_array_equal(rate.values, expected.sum(axis=1) / len(events) / np.diff(edges))
+    # Rasters over the whole window: every (spike, event) pair, relative times exact.
+    raster = vbzarr.spike_rasters(units, np.array(events), (edges[0], edges[-1]))
+    slow_raster = sorted(
+        (s, e, 100 + p, s - t)
+        for p, train in zip(positions, chosen, strict=True)
+        for e, t in enumerate(events)
+        for s in train
+        if t + edges[0] <= s < t + edges[-1]
+    )
+    got = zip(raster.index, raster.event, raster.unit_id, raster.time_from_event, strict=True)
+    assert sorted(got) == slow_raster
+    assert raster.index.is_monotonic_increasing
     # Trains, ragged reads and windows of the same selection.
     assert all(np.array_equal(a, b) for a, b in zip(vbzarr.ragged(units, "spike_times"), chosen, strict=True))
     table = vbzarr.to_dataframe(units)
@@ -211,3 +223,14 @@ def test_selections_of_converted_units_equal_the_nwb(vbn_converted, nwb_trains, 
         np.testing.assert_array_equal(got, train)
     for uid in ids[:2]:
         np.testing.assert_array_equal(vbzarr.spike_train(units, uid), nwb_trains[int(uid)])
+    # Rasters: each unit meets its own session's events only; the spikes are the NWB's.
+    raster = vbzarr.spike_rasters(units, events, (-0.05, 0.25))
+    expected_raster = sorted(
+        (s, pid, int(uid), s - t)
+        for uid, session, train in zip(ids, sessions, chosen, strict=True)
+        for pid, t in events[events.ecephys_session_id == session].start_time.items()
+        for s in train
+        if t - 0.05 <= s < t + 0.25
+    )
+    got = zip(raster.index, raster[events.index.name], raster.unit_id, raster.time_from_event, strict=True)
+    assert sorted(got) == expected_raster
