@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import icechunk
@@ -20,8 +20,8 @@ import zarr
 import zarr.api.asynchronous
 from zarr.core.sync import sync
 
+from . import behavior_signals, filters, performance, summary
 from . import events as _events
-from . import filters, performance, summary
 from . import traces as _traces
 from . import units as _units
 from .errors import ManifestError, StoreNotFoundError
@@ -116,15 +116,13 @@ class Project:
 
     @property
     def stores(self) -> pd.DataFrame:
-        """The store index: one row per store (kind, id, source, sha256, group sizes, missing
-        streams...), from the stores' own root attributes (group metadata only: no chunk read)."""
+        """The store index, one row per store, from the stores' root attributes (no chunk read)."""
         if STORES not in self._tables:
             self._tables[STORES] = stores_table(store_records(self.session.store))
         return self._tables[STORES].copy()
 
     def history(self) -> list[icechunk.SnapshotInfo]:
-        """The commits up to this project's snapshot, newest first (``id``, ``written_at``,
-        ``message``): ``open_project(url, version=id)`` opens any of them."""
+        """Commits up to this snapshot, newest first; ``open_project(url, version=id)`` opens any."""
         return list(self.repository.ancestry(snapshot_id=self.snapshot_id))
 
     @property
@@ -252,9 +250,7 @@ class Project:
         """One Neuropixels session (units, channels, probes, LFP, behavior), lazily."""
         return self.store("ecephys_session", ecephys_session_id)
 
-    def cell_traces(
-        self, ids: Iterable[int] | pd.DataFrame | None = None, variable: str = "dff"
-    ) -> xr.DataArray:
+    def cell_traces(self, ids: SessionIds = None, variable: str = "dff") -> xr.DataArray:
         """One lazy array of a cell trace over many experiments, cells matched by id.
 
         Dims ``(ophys_experiment_id, cell_specimen_id, frame)``: the union of the experiments'
@@ -283,13 +279,13 @@ class Project:
         """
         return _traces.cell_traces(self, ids, variable)
 
-    def dff(self, ids: Iterable[int] | pd.DataFrame | None = None) -> xr.DataArray:
+    def dff(self, ids: SessionIds = None) -> xr.DataArray:
         """``cell_traces(ids, "dff")``: dF/F of every cell of the experiments, cells matched."""
         return self.cell_traces(ids, "dff")
 
     def events_table(
         self,
-        ids: Iterable[int] | pd.DataFrame | None = None,
+        ids: SessionIds = None,
         table: str = "stimulus_presentations",
         query: str | None = None,
         engagement: bool = False,
@@ -326,7 +322,7 @@ class Project:
         """
         return _events.events_table(self, ids, table, query, engagement)
 
-    def units(self, ids: Iterable[int] | pd.DataFrame | None = None) -> xr.Dataset:
+    def units(self, ids: SessionIds = None) -> xr.Dataset:
         """The ``units`` of many Neuropixels sessions in one lazy Dataset.
 
         Units are concatenated along ``unit_id`` with ``ecephys_session_id`` (and their probe,
@@ -338,10 +334,8 @@ class Project:
         return _units.concat_units(self, ids)
 
     def get_ecephys_session_table(self, filter_abnormalities: bool = True) -> pd.DataFrame:
-        """The Neuropixels session table as the AllenSDK's project cache returns it: by default
-        without the sessions whose histology or activity was flagged abnormal
-        (``abnormal_histology`` or ``abnormal_activity`` not empty); ``ecephys_session_table``
-        holds every session."""
+        """The Neuropixels sessions as the AllenSDK's cache returns them: by default without those
+        flagged ``abnormal_histology`` or ``abnormal_activity`` (``ecephys_session_table``: all)."""
         table = self.ecephys_session_table
         return filters.filter_abnormalities(table) if filter_abnormalities else table
 
@@ -352,6 +346,12 @@ class Project:
     def describe_history(self, limit: int = 20) -> str:
         """The latest commits (snapshot id, time, message) and the tags."""
         return summary.describe_history(self.history()[:limit], self.tags)
+
+    def behavior_signal(self, signal: str, ids: SessionIds = None, kind: str | None = None) -> xr.DataArray:
+        """``running_speed``, ``pupil_area``, ``pupil_diameter`` or ``lick_rate`` of many sessions in
+        one lazy array, for :func:`vbzarr.align` (:mod:`vbzarr.behavior_signals`); ``kind``:
+        ``behavior_session`` for the training sessions (learning curves); default the project's."""
+        return behavior_signals.behavior_signal(self, signal, ids, kind)
 
     def performance_metrics(self, ids: SessionIds = None, kind: str | None = None) -> pd.DataFrame:
         """:func:`vbzarr.performance_metrics` of each session, one row each (``kind``:
