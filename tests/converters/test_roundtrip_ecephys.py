@@ -175,3 +175,10 @@ def test_eye_tracking_rig_geometry(converted):
         "monitor_position_mm": g["monitor_position"][:].tolist(),
         "monitor_rotation_deg": g["monitor_rotation"][:].tolist(),
     }
+
+
+def test_performance_equals_the_allensdk_algorithm_on_the_nwb(converted):
+    from tests.vbzarr.test_performance import check_performance_against_the_nwb
+
+    f, store, _ = converted
+    check_performance_against_the_nwb(f, store)

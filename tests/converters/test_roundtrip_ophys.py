@@ -323,3 +323,10 @@ def test_store_opens_lazily_with_plain_xarray(converted):
     for node in opened.subtree:
         for var in node.dataset.data_vars.values():
             assert var.chunks is not None  # dask-backed: nothing read yet
+
+
+def test_performance_equals_the_allensdk_algorithm_on_the_nwb(converted):
+    from tests.vbzarr.test_performance import check_performance_against_the_nwb
+
+    f, store, _ = converted
+    check_performance_against_the_nwb(f, store)

@@ -47,7 +47,7 @@ OUTCOMES = ["hit", "miss", "false_alarm", "correct_reject", "auto_rewarded", "ab
 @st.composite
 def trial_tables(draw) -> pd.DataFrame:
     """A change-detection trials table: one outcome per trial, consistent flags, licks."""
-    n = draw(st.integers(0, 160))
+    n = draw(st.integers(0, 30) | st.integers(100, 450))  # long enough for the rolling windows
     outcomes = draw(st.lists(st.sampled_from(OUTCOMES), min_size=n, max_size=n))
     gaps = draw(st.lists(st.floats(0.0, 9.0), min_size=n, max_size=n))  # 0: trials at one time
     rows, t = [], 10.0
@@ -211,3 +211,32 @@ def test_engagement_of_trials_and_presentations(vbo_converted):
     # Across sessions, before the query: the column selects engaged changes.
     changes = project.events_table([eid], query="is_change and engaged", engagement=True)
     assert changes.engaged.all() and len(changes) == (presentations.is_change & flags).sum()
+
+
+def check_performance_against_the_nwb(f, store) -> None:
+    """Rolling performance of the store equals the AllenSDK's algorithm (slow loops) run on the
+    NWB's own trials, read with h5py."""
+    trials_group = f["intervals/trials"]
+    ends = trials_group["lick_times_index"][:].astype(int)
+    licks = trials_group["lick_times"][:]
+    change = "change_time" if "change_time" in trials_group else "change_time_no_display_delay"
+    columns = ["start_time", change, "reward_volume", "aborted", "hit", "miss", "false_alarm"]
+    trials = pd.DataFrame({c: trials_group[c][:] for c in [*columns, "correct_reject"]})
+    trials = trials.rename(columns={change: "change_time"})
+    trials["lick_times"] = [licks[a:b] for a, b in zip(np.r_[0, ends[:-1]], ends, strict=True)]
+    window_start = float(f["general/task_parameters"].attrs["response_window_sec"][0])
+    rolling = vbzarr.rolling_performance(store)
+    np.testing.assert_allclose(rolling.reward_rate, slow_reward_rate(trials, window_start), rtol=1e-12)
+    hit_raw, hit = slow_rates(trials, "hit", "miss")
+    _, fa = slow_rates(trials, "false_alarm", "correct_reject")
+    n = len(trials)
+    np.testing.assert_allclose(rolling.hit_rate_raw, [hit_raw.get(i, np.nan) for i in range(n)], rtol=1e-12)
+    np.testing.assert_allclose(rolling.hit_rate, [hit.get(i, np.nan) for i in range(n)], rtol=1e-12)
+    np.testing.assert_allclose(rolling.false_alarm_rate, [fa.get(i, np.nan) for i in range(n)], rtol=1e-12)
+    passive = not (trials.reward_volume > 0).any() and not any(len(x) for x in trials.lick_times)
+    dprime = [0.0 if passive else slow_dprime(hit.get(i, np.nan), fa.get(i, np.nan)) for i in range(n)]
+    np.testing.assert_allclose(rolling.rolling_dprime, dprime, rtol=1e-12)
+    metrics = vbzarr.performance_metrics(store)
+    assert metrics["hit_trial_count"] == trials.hit.sum() and metrics["trial_count"] == n
+    rewards = f["processing/rewards/volume/data"] if "processing/rewards/volume" in f else []
+    assert metrics["total_reward_count"] == len(rewards)
