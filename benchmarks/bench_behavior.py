@@ -135,7 +135,8 @@ def main(argv: list[str] | None = None) -> int:
             f"# {NAME}\n",
             machine_markdown(results["machine"], results["command"]),
             f"Project: {len(files)} sessions ({results['nwb_bytes'] / 1e6:.0f} MB of NWB, "
-            f"`{args.size}` factory size: 2 containers x {args.sessions} imaging sessions + 2 training sessions); medians of "
+            f"`{args.size}` factory size: 2 containers x {args.sessions} imaging sessions + 2 training "
+            "sessions); medians of "
             f"{args.repeats} fresh processes; the same metrics from both routes: {same}.\n",
             md_table(["", "seconds", "peer / vbzarr"], rows),
         ]
