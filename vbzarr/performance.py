@@ -22,7 +22,7 @@ here for vbzarr's stores:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from statistics import NormalDist
 from typing import TYPE_CHECKING, Any
 
@@ -58,8 +58,8 @@ def _trials(session: xr.DataTree | pd.DataFrame) -> pd.DataFrame:
     return to_dataframe(session["trials"].to_dataset())
 
 
-def _response_window_start(session: xr.DataTree | pd.DataFrame) -> float:
-    attrs = getattr(session, "attrs", {})
+def _response_window_start(attrs: Mapping[str, Any]) -> float:
+    """The start (s) of the response window, from a store's root attributes."""
     window = attrs.get("task_parameters", {}).get("response_window_sec")
     if window is None:
         raise TableError("expected task_parameters['response_window_sec'] in the session's attributes")
@@ -81,7 +81,7 @@ def reward_rate(session: xr.DataTree) -> np.ndarray:
         One value per trial (NaN for the first ``REWARD_RATE_SKIP`` trials).
     """
     trials = _trials(session)
-    return _reward_rate(trials, _response_window_start(session))
+    return _reward_rate(trials, _response_window_start(session.attrs))
 
 
 def _change_times(trials: pd.DataFrame) -> np.ndarray:
@@ -145,7 +145,7 @@ def rolling_performance(session: xr.DataTree) -> pd.DataFrame:
         ``false_alarm_rate_raw``, ``false_alarm_rate``, ``rolling_dprime`` (rates NaN on aborted
         trials).
     """
-    return _rolling(_trials(session), _response_window_start(session))
+    return _rolling(_trials(session), _response_window_start(session.attrs))
 
 
 def _rolling(trials: pd.DataFrame, window_start: float) -> pd.DataFrame:
@@ -165,10 +165,18 @@ def performance_metrics(
 ) -> dict[str, Any]:
     """Session performance, as the AllenSDK's ``get_performance_metrics()``: trial counts,
     rewards, hit and false-alarm rates (raw and corrected), d-prime, and their engaged variants."""
-    trials = _trials(session)
-    rolling = rolling_performance(session)
-    engaged = rolling["reward_rate"] > engaged_trial_reward_rate_threshold
     rewards = session["rewards"].to_dataset() if "rewards" in session.children else None
+    volume = np.zeros(0) if rewards is None else np.asarray(rewards["volume"].values, dtype=float)
+    window_start = _response_window_start(session.attrs)
+    return _metrics(_trials(session), volume, window_start, engaged_trial_reward_rate_threshold)
+
+
+def _metrics(
+    trials: pd.DataFrame, volume: np.ndarray, window_start: float, threshold: float
+) -> dict[str, Any]:
+    """:func:`performance_metrics` from a session's trials, reward volumes and response window."""
+    rolling = _rolling(trials, window_start)
+    engaged = rolling["reward_rate"] > threshold
     flags = ("go", "catch", "hit", "miss", "false_alarm", "correct_reject", "auto_rewarded")
     count = {c: int(trials[c].astype(bool).sum()) for c in flags}
     return {
@@ -181,8 +189,8 @@ def performance_metrics(
         "correct_reject_trial_count": count["correct_reject"],
         "auto_reward_count": count["auto_rewarded"],
         "earned_reward_count": count["hit"],
-        "total_reward_count": 0 if rewards is None else int(rewards.sizes.get("reward", 0)),
-        "total_reward_volume": 0.0 if rewards is None else float(rewards["volume"].sum()),
+        "total_reward_count": len(volume),
+        "total_reward_volume": float(volume.sum()),
         "maximum_reward_rate": float(rolling["reward_rate"].max()),  # NaN without any
         "engaged_trial_count": int(engaged.sum()),
         "mean_hit_rate": rolling["hit_rate"].mean(),
@@ -202,7 +210,7 @@ def engaged_trials(session: xr.DataTree, threshold: float = ENGAGED_REWARD_RATE)
     """Whether the mouse was engaged in each trial: its reward rate above ``threshold``
     (rewards/min), as the AllenSDK counts engaged trials. Indexed by ``trials_id``."""
     trials = _trials(session)
-    rate = _reward_rate(trials, _response_window_start(session))
+    rate = _reward_rate(trials, _response_window_start(session.attrs))
     return pd.Series(rate > threshold, index=trials.index, name="engaged")
 
 
@@ -242,5 +250,20 @@ def performance_table(
         ids = [int(i) for i in project.stores.query("kind == @kind")["id"]]
     elif isinstance(ids, pd.DataFrame):
         ids = [int(i) for i in ids.index]
-    rows = {int(i): performance_metrics(project.store(kind, int(i))) for i in ids}
+    ids = [int(i) for i in ids]
+    # Only what the metrics read: the trials and rewards groups and the root attributes, a batch
+    # of sessions at a time (not every store's whole tree).
+    roots = project._roots([project._store_path(kind, i) for i in ids])
+    windows = {
+        i: float(r.attrs["task_parameters"]["response_window_sec"][0])
+        for i, r in zip(ids, roots, strict=True)
+    }
+    volumes = {
+        i: np.asarray(ds["volume"].values, float)
+        for i, ds in project._each_group(kind, ids, "rewards", load=True)
+    }
+    rows = {
+        i: _metrics(to_dataframe(ds), volumes[i], windows[i], ENGAGED_REWARD_RATE)
+        for i, ds in project._each_group(kind, ids, "trials", load=True)
+    }
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis(key)
