@@ -58,7 +58,7 @@ def _trials(session: xr.DataTree | pd.DataFrame) -> pd.DataFrame:
     return to_dataframe(session["trials"].to_dataset())
 
 
-def _response_window_start(attrs: Mapping[str, Any]) -> float:
+def _response_window_start(attrs: Mapping[Any, Any]) -> float:
     """The start (s) of the response window, from a store's root attributes."""
     window = attrs.get("task_parameters", {}).get("response_window_sec")
     if window is None:
@@ -254,10 +254,7 @@ def performance_table(
     # Only what the metrics read: the trials and rewards groups and the root attributes, a batch
     # of sessions at a time (not every store's whole tree).
     roots = project._roots([project._store_path(kind, i) for i in ids])
-    windows = {
-        i: float(r.attrs["task_parameters"]["response_window_sec"][0])
-        for i, r in zip(ids, roots, strict=True)
-    }
+    windows = {i: _response_window_start(dict(r.attrs)) for i, r in zip(ids, roots, strict=True)}
     volumes = {
         i: np.asarray(ds["volume"].values, float)
         for i, ds in project._each_group(kind, ids, "rewards", load=True)
