@@ -36,6 +36,7 @@ from .performance import (
 )
 from .project import Project, open_project
 from .rasters import spike_rasters
+from .responsiveness import gray_screen_window, response_statistics
 from .schema import SCHEMA_VERSION
 from .spikes import psth, spike_counts, spike_train, spikes_in_window
 from .store import open_store, ragged, to_dataframe
@@ -64,11 +65,13 @@ __all__ = [
     "engaged_trials",
     "get_channels",
     "get_units",
+    "gray_screen_window",
     "open_project",
     "open_store",
     "performance_metrics",
     "psth",
     "ragged",
+    "response_statistics",
     "reward_rate",
     "rolling_performance",
     "spike_counts",
