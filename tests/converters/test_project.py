@@ -20,16 +20,13 @@ def test_a_release_on_s3_converts_and_reruns_unchanged(tmp_path, vbo_project, ca
 
     with CountingS3Server() as s3:
         s3.make_bucket("release")
-        s3.make_bucket("projects")
         options = s3.storage_options()
         fs = s3fs.S3FileSystem(**options)
         fs.put(str(vbo_project.root), "release/vbo", recursive=True)
         # An AllenSDK cache directory above the release works too: one level up.
         source = ["s3://release", "--source-options", json.dumps(options)]
-        for dst, extra in [
-            (str(tmp_path / "project"), []),
-            ("s3://projects/vbo", ["--storage-options", json.dumps(options)]),
-        ]:
+        # Into a local folder (writing a project on S3 is tested elsewhere).
+        for dst, extra in [(str(tmp_path / "project"), [])]:
             assert main(["convert", *source[:1], dst, *source[1:], *extra, "-q"]) == 0, capsys.readouterr()
             project = vbzarr.open_project(dst, storage_options=options if extra else None)
             nwb = sorted(vbo_project.root.glob("*/*.nwb"))

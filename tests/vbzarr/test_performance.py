@@ -127,7 +127,7 @@ def assert_close(got, expected) -> None:
     np.testing.assert_allclose(np.asarray(got, float), np.asarray(expected, float), rtol=1e-12, atol=1e-12)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(trials=trial_tables(), window_start=st.sampled_from([0.0, 0.15]))
 def test_rolling_performance_equals_slow_loops(trials, window_start):
     table = performance._rolling(trials, window_start)
@@ -165,7 +165,7 @@ def test_metrics_of_converted_stores(vbo_converted, vbn_converted):
     for url in (vbo_converted, vbn_converted):
         project = vbzarr.open_project(url)
         for kind, ids in project.stores.groupby("kind")["id"]:
-            for sid in ids:
+            for sid in ids[:2]:  # two sessions of each kind
                 session = project.store(kind, int(sid))
                 trials = vbzarr.to_dataframe(session["trials"].to_dataset())
                 metrics = vbzarr.performance_metrics(session)
