@@ -9,6 +9,7 @@ from __future__ import annotations
 __version__ = "0.2.0"
 
 from .alignment import align
+from .container_means import mean_by_container
 from .errors import (
     AlignmentError,
     ConcurrentConversionError,
@@ -65,6 +66,7 @@ __all__ = [
     "engaged_trials",
     "get_channels",
     "get_units",
+    "mean_by_container",
     "gray_screen_window",
     "open_project",
     "open_store",
