@@ -25,7 +25,7 @@ from zarr.core.sync import sync
 from vbzarr.errors import ConcurrentConversionError, DestinationError, ProjectNotFoundError, VbzarrError
 from vbzarr.manifest import store_records
 from vbzarr.repository import BRANCH, open_repository
-from vbzarr.schema import SCHEMA_VERSION, STORE_FOLDERS
+from vbzarr.schema import SCHEMA_VERSION, store_folder
 from vbzarr.urls import filesystem, is_local, join
 
 from .commits import commit, commit_manifest, conversion_run, open_or_create
@@ -67,7 +67,7 @@ class Job:
 
     @property
     def path(self) -> str:
-        return f"{STORE_FOLDERS[self.kind + '_id']}/{self.id}"
+        return f"{store_folder(self.kind)}/{self.id}"
 
 
 @dataclass

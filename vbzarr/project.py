@@ -27,7 +27,7 @@ from . import units as _units
 from .errors import ManifestError, StoreNotFoundError
 from .manifest import Manifest, open_manifest, store_records, stores_table
 from .repository import open_repository, readonly_session
-from .schema import STORE_FOLDERS
+from .schema import store_folder
 from .sessions import SessionIds
 from .store import READ_CONFIG, check_schema, concurrently
 
@@ -229,7 +229,7 @@ class Project:
 
     def _store_path(self, kind: str, store_id: int) -> str:
         """``<folder>/<id>`` of a store the project holds (else StoreNotFoundError)."""
-        path = f"{STORE_FOLDERS[kind + '_id']}/{int(store_id)}"
+        path = f"{store_folder(kind)}/{int(store_id)}"
         if path not in self._known_stores:
             if not sync(self.session.store.exists(f"{path}/zarr.json")):
                 raise StoreNotFoundError(

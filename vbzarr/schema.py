@@ -5,6 +5,8 @@ Names follow the AllenSDK attribute and column names (DESIGN.md); nothing here i
 
 from __future__ import annotations
 
+from .errors import UsageError
+
 SCHEMA_VERSION = 2
 """Version of the store and manifest layout. Readers refuse stores written by another version.
 
@@ -26,6 +28,17 @@ STORE_FOLDERS = {
     "ecephys_session_id": "ecephys_sessions",
 }
 MANIFEST = "manifest"
+
+
+def store_folder(kind: str) -> str:
+    """The project folder of a kind of store (``ophys_experiment``, ``behavior_session``,
+    ``ecephys_session``); an unknown kind is a clear error, not a KeyError."""
+    folder = STORE_FOLDERS.get(f"{kind}_id")
+    if folder is None:
+        kinds = [k.removesuffix("_id") for k in STORE_FOLDERS]
+        raise UsageError(f"expected a kind of store in {kinds}; got {kind!r}")
+    return folder
+
 
 #: Attributes of every seconds-valued variable. Not the CF time unit "seconds": xarray decodes a
 #: variable with that ``units`` as timedelta64 in some versions; "s" (SI) it never decodes.
