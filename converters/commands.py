@@ -35,7 +35,7 @@ def convert(args: argparse.Namespace) -> int:
         args.dst,
         progress=not args.quiet,
         storage_options=storage_options,
-        source_options=parse_options(args.source_options),
+        source_options=parse_options(args.source_options, "--source-options"),
         workers=args.workers,
         tag=args.tag,
     )
@@ -52,7 +52,7 @@ def validate(args: argparse.Namespace) -> int:
         args.store,
         args.nwb,
         storage_options=parse_options(args.storage_options),
-        source_options=parse_options(args.source_options),
+        source_options=parse_options(args.source_options, "--source-options"),
     )
     for p in problems:
         print(p)

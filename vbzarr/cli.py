@@ -30,8 +30,8 @@ def _writing_side(args: argparse.Namespace) -> int:
     return getattr(commands, args.command)(args)
 
 
-def parse_options(text: str | None) -> dict | None:
-    """A ``--storage-options``-style JSON object, or None.
+def parse_options(text: str | None, option: str = "--storage-options") -> dict | None:
+    """The JSON object given to ``option`` (fsspec options), or None.
 
     Examples
     --------
@@ -47,9 +47,9 @@ def parse_options(text: str | None) -> dict | None:
     try:
         options = json.loads(text)
     except ValueError as err:
-        raise UsageError(f"--storage-options: expected a JSON object; {err}") from err
+        raise UsageError(f"{option}: expected a JSON object; {err}") from err
     if not isinstance(options, dict):
-        raise UsageError(f"--storage-options: expected a JSON object; got {text!r}")
+        raise UsageError(f"{option}: expected a JSON object; got {text!r}")
     return options
 
 
