@@ -27,7 +27,7 @@ from .release import encode_table, write_manifest
 
 #: Chunks up to this many (compressed) bytes live inside their array's manifest, which a reader
 #: fetches anyway: a table column or a small array is one GET, not two (Icechunk's maximum; the
-#: container change-mean from S3 takes 125 GETs with it, 162 without, 127 with plain stores:
+#: container change-mean from S3 takes 124 GETs with it, 162 without, 127 with plain stores:
 #: benchmarks/results/bench_icechunk.md).
 INLINE_CHUNK_BYTES = 65535
 NEW_REPOSITORY = icechunk.RepositoryConfig(inline_chunk_threshold_bytes=INLINE_CHUNK_BYTES)
