@@ -4,7 +4,7 @@ Sampling rule (the contract the tests check against plain numpy loops):
 
 * The grid is ``window[0] + k / rate`` for ``k = 0 .. floor((window[1] - window[0]) * rate)``
   (both ends included when they fall on the grid). ``rate`` defaults to the signal's native rate
-  (1 / median sample interval; the highest one over the sessions of a cross-session signal).
+  (1 / median sample interval; the highest one over the recordings of a cross-session signal).
 * ``method="linear"``: linear interpolation between the two samples around each grid time
   (exactly the sample's value when the grid time is a sample time). ``method="nearest"``: the
   value of the nearest sample (the earlier one on a tie).
@@ -15,8 +15,10 @@ Sampling rule (the contract the tests check against plain numpy loops):
 Everything is lazy: events are processed in time order, in blocks (bounded by
 ``OUTPUT_CHUNK_BYTES`` of output and ``INPUT_CHUNK_BYTES`` of samples); each block gathers from
 the signal's own chunks that its windows cover, a slab of rows at a time, and finds its samples
-itself (the task graph holds event times, not indices). A cross-session
-signal is aligned session by session on the session's own rows: chunks of cells a session lacks
+itself (the task graph holds event times, not indices). A cross-session signal is aligned
+recording by recording (a *recording* is one entry of its leading dim: an ophys experiment, i.e.
+one imaging plane of a session, of which a Multiscope session has several; an ecephys session; a
+behavior session) on the recording's own rows: chunks of cells a recording lacks
 (``cell_roi_id`` missing) are NaN for its events and never read.
 """
 

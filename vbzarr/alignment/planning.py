@@ -1,6 +1,6 @@
 """Planning an alignment lazily: events in time order, in blocks bounded by output and input
-bytes, each block a dask task over the signal's own chunks; cross-session signals session by
-session on their own rows."""
+bytes, each block a dask task over the signal's own chunks; cross-session signals recording by
+recording on their own rows (see :mod:`vbzarr.alignment`)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from .kernels import event_blocks, event_spans, gather, grid, native_rate, parse
 OUTPUT_CHUNK_BYTES = 32 * 2**20
 INPUT_CHUNK_BYTES = 64 * 2**20
 
-#: Coordinates over (session, first kept dim) that are missing (None or NaN) where a session lacks
+#: Coordinates over (recording, first kept dim) that are missing (None or NaN) where a recording lacks
 #: that row.
 PRESENCE_COORDS = ("cell_roi_id",)
 
@@ -70,9 +70,9 @@ def _align_one(
     method: str,
     present: np.ndarray | None = None,
 ) -> tuple[da.Array, list[Hashable]]:
-    """Dask array (..., event, time_from_event) for one session's signal, events in given order.
+    """Dask array (..., event, time_from_event) for one recording's signal, events in given order.
 
-    ``present`` (over the first kept dim, e.g. cells) marks the rows the session has: chunks of
+    ``present`` (over the first kept dim, e.g. cells) marks the rows the recording has: chunks of
     rows it lacks are NaN without reading anything.
     """
     dim, t = _time_axis(signal)
@@ -85,7 +85,7 @@ def _align_one(
     if len(t) == 0 or np.any(np.diff(t) < 0):
         raise AlignmentError(f"Expected increasing sample times along {dim!r}.")
     # Lazy times (a cross-session view's) are read again by the tasks that need them, so the
-    # graph holds none of them: memory then does not grow with the sessions aligned.
+    # graph holds none of them: memory then does not grow with the recordings aligned.
     stored = signal[_time_coord(signal)]
     source = stored.data if stored.chunks is not None else t
     other = [d for d in signal.dims if d != dim]
@@ -103,7 +103,7 @@ def _align_one(
         max(1, OUTPUT_CHUNK_BYTES // (8 * len(offsets) * rows)),
         max(max(data.chunks[-1], default=1), INPUT_CHUNK_BYTES // (8 * rows)),
     )
-    # Rows (e.g. cells) go chunk by chunk, so a session's chunks of rows it lacks are never read.
+    # Rows (e.g. cells) go chunk by chunk, so a recording's chunks of rows it lacks are never read.
     bounds = np.cumsum((0, *data.chunks[0])) if other else np.array([0, 0])
     row_slices = [slice(int(x), int(y)) for x, y in zip(bounds[:-1], bounds[1:], strict=True)]
     columns = []
@@ -114,7 +114,7 @@ def _align_one(
         for rows_sl in row_slices if other else [None]:
             piece = data[rows_sl, ..., b_lo:b_hi] if other else data[..., b_lo:b_hi]
             if b_hi <= b_lo or (present is not None and not present[rows_sl].any()):
-                # No window reaches the recording, or the session lacks these rows: NaN, unread.
+                # No window reaches the recording, or the recording lacks these rows: NaN, unread.
                 chunks = (*piece.chunks[:-1], (b - a,), (len(offsets),))
                 # Named by its chunks (all there is to it): tokenizing hundreds of them is slow.
                 name = "nan-" + "-".join("_".join(map(str, c)) for c in chunks)
@@ -132,7 +132,7 @@ def _align_one(
 
 
 def _present(one: xr.DataArray) -> np.ndarray | None:
-    """Which rows (e.g. cells) one session of a cross-session signal has, if a coordinate says."""
+    """Which rows (e.g. cells) one recording of a cross-session signal has, if a coordinate says."""
     kept = [d for d in one.dims if d not in ("time", "frame")]
     for name in PRESENCE_COORDS:
         if kept and name in one.coords and one[name].dims == (kept[0],):
@@ -165,9 +165,9 @@ def align(
         A DataArray with a ``time`` dim (``dff``, ``running.speed``...) or a 1-D ``timestamps``
         coordinate (``eye_tracking.pupil_area``); extra dims (``cell_specimen_id``) are kept. A
         cross-session view from :meth:`Project.cell_traces` (``time`` over
-        ``(ophys_experiment_id, frame)``) is aligned session by session: ``events`` must then
-        have an ``ophys_experiment_id`` column. Its cost grows with the sessions' own cells and
-        events, plus NaN blocks for (other container's cells, session) pairs, which a reduction
+        ``(ophys_experiment_id, frame)``) is aligned recording by recording: ``events`` must then
+        have an ``ophys_experiment_id`` column. Its cost grows with the recordings' own cells and
+        events, plus NaN blocks for (other container's cells, recording) pairs, which a reduction
         over events still has to go through: for averages over many containers, align container
         by container and concatenate the reduced results (last example; same values, and
         ``benchmarks/results/bench_alignment.md`` (iii) has the costs of both).
@@ -179,7 +179,7 @@ def align(
     window
         ``(start, stop)`` in seconds relative to each event.
     rate
-        Grid rate in Hz; default the signal's native rate (highest over sessions).
+        Grid rate in Hz; default the signal's native rate (highest over its recordings).
     method
         ``"linear"`` or ``"nearest"`` (see the module docstring).
     time_column
@@ -231,8 +231,8 @@ def align(
                 f"{sorted(unknown)[:5]} not in the signal."
             )
         if rate is None:
-            # Each session's times are read here and again as it is aligned: holding every
-            # session's times at once is what the view's lazy ``time`` avoids.
+            # Each recording's times are read here and again as it is aligned: holding every
+            # recording's times at once is what the view's lazy ``time`` avoids.
             rate = max(native_rate(_time_axis(signal.sel({session: s}))[1]) for s in np.unique(sessions))
         offsets = grid((start, stop), rate)
         parts, positions = [], []
