@@ -403,11 +403,12 @@ def write_project(url: str, tables: dict, stores, attrs: dict, storage_options: 
     import icechunk
     import zarr
 
+    from vbzarr.convert.commits import NEW_REPOSITORY
     from vbzarr.convert.release import write_manifest
     from vbzarr.repository import storage
     from vbzarr.schema import SCHEMA_VERSION
 
-    repo = icechunk.Repository.create(storage(url, storage_options))
+    repo = icechunk.Repository.create(storage(url, storage_options), config=NEW_REPOSITORY)
     session = repo.writable_session("main")
     write_manifest(session.store, tables, attrs)
     for path, row in stores.iterrows():
