@@ -18,12 +18,11 @@ from typing import TYPE_CHECKING
 
 import dask.array as da
 import numpy as np
-import pandas as pd
 import xarray as xr
 
 from .errors import QueryError
 from .schema import SECONDS
-from .sessions import sessions_of
+from .sessions import sessions_of, store_ids
 
 if TYPE_CHECKING:
     from .project import Project
@@ -47,11 +46,7 @@ def behavior_signal(project: Project, signal: str, ids: SessionIds, kind: str | 
     group, variable, time_name, units = SIGNALS[signal]
     sessions = sessions_of(project.dataset)
     kind = kind or sessions.kind
-    if ids is None:
-        ids = project.stores.query("kind == @kind")["id"]
-    elif isinstance(ids, pd.DataFrame):
-        ids = ids.index
-    ids = [int(i) for i in ids]
+    ids = store_ids(project, kind, ids)
     values, times = [], []
     for sid, ds in project._each_group(kind, ids, group, indexes=False):
         if signal == "lick_rate":

@@ -37,7 +37,7 @@ def events_table(
     for sid, group in project._each_group(sessions.kind, ids, table, load=True):
         frame = to_dataframe(group)
         if engagement:
-            frame["engaged"] = engaged_rows(project.store(sessions.kind, sid), table).reindex(frame.index)
+            frame["engaged"] = engaged_rows(project, sessions.kind, sid, table, frame)
         frame.insert(0, key, sid)
         frame = frame.reset_index()
         extra = labels.loc[[sid], [c for c in labels if c not in frame]]

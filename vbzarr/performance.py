@@ -31,7 +31,7 @@ import pandas as pd
 import xarray as xr
 
 from .errors import TableError
-from .sessions import sessions_of
+from .sessions import sessions_of, store_ids
 from .store import to_dataframe
 
 if TYPE_CHECKING:
@@ -210,8 +210,8 @@ def engaged_trials(session: xr.DataTree, threshold: float = ENGAGED_REWARD_RATE)
     """Whether the mouse was engaged in each trial: its reward rate above ``threshold``
     (rewards/min), as the AllenSDK counts engaged trials. Indexed by ``trials_id``."""
     trials = _trials(session)
-    rate = _reward_rate(trials, _response_window_start(session.attrs))
-    return pd.Series(rate > threshold, index=trials.index, name="engaged")
+    engaged = _engaged(trials, _response_window_start(session.attrs), threshold)
+    return pd.Series(engaged, index=trials.index, name="engaged")
 
 
 def engaged_presentations(session: xr.DataTree, threshold: float = ENGAGED_REWARD_RATE) -> pd.Series:
@@ -219,23 +219,40 @@ def engaged_presentations(session: xr.DataTree, threshold: float = ENGAGED_REWAR
     the task's trials, e.g. gray screens and passive blocks). Indexed by
     ``stimulus_presentations_id``, ready to add as a column before :func:`vbzarr.align`."""
     trials = _trials(session)
-    engaged = engaged_trials(session, threshold).to_numpy()
+    engaged = _engaged(trials, _response_window_start(session.attrs), threshold)
     presentations = to_dataframe(session["stimulus_presentations"].to_dataset())
-    starts = presentations["start_time"].to_numpy(dtype=float)
+    flags = _engaged_at(trials, engaged, presentations["start_time"].to_numpy(dtype=float))
+    return pd.Series(flags, index=presentations.index, name="engaged")
+
+
+def _engaged(trials: pd.DataFrame, window_start: float, threshold: float) -> np.ndarray:
+    return _reward_rate(trials, window_start) > threshold
+
+
+def _engaged_at(trials: pd.DataFrame, engaged: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """The engagement of the trial each of ``starts`` falls in (False outside every trial)."""
     k = np.searchsorted(trials["start_time"].to_numpy(dtype=float), starts, side="right") - 1
     inside = (k >= 0) & (starts < trials["stop_time"].to_numpy(dtype=float)[np.clip(k, 0, None)])
-    out = np.zeros(len(presentations), dtype=bool)
+    out = np.zeros(len(starts), dtype=bool)
     out[inside] = engaged[k[inside]]
-    return pd.Series(out, index=presentations.index, name="engaged")
+    return out
 
 
-def engaged_rows(session: xr.DataTree, table: str) -> pd.Series:
-    """``engaged`` for the rows of ``table`` (``trials`` or ``stimulus_presentations``)."""
-    if table == "trials":
-        return engaged_trials(session)
-    if table == "stimulus_presentations":
-        return engaged_presentations(session)
-    raise TableError(f"expected engagement for 'trials' or 'stimulus_presentations'; got {table!r}")
+def engaged_rows(project: Project, kind: str, store_id: int, table: str, rows: pd.DataFrame) -> np.ndarray:
+    """``engaged`` for ``rows``, the table ``table`` (``trials`` or ``stimulus_presentations``)
+    of one store of ``project``, already read: only the trials (when the rows are not them) and
+    the root attributes are read here."""
+    if table not in ("trials", "stimulus_presentations"):
+        raise TableError(f"expected engagement for 'trials' or 'stimulus_presentations'; got {table!r}")
+    root = project._roots([project._store_path(kind, store_id)])[0]
+    window_start = _response_window_start(dict(root.attrs))
+    trials = rows if table == "trials" else to_dataframe(project.group(kind, store_id, "trials", dask=False))
+    engaged = _engaged(trials, window_start, ENGAGED_REWARD_RATE)
+    return (
+        engaged
+        if table == "trials"
+        else _engaged_at(trials, engaged, rows["start_time"].to_numpy(dtype=float))
+    )
 
 
 def performance_table(
@@ -246,11 +263,7 @@ def performance_table(
     sessions = sessions_of(project.dataset)
     kind = kind or sessions.kind
     key = f"{kind}_id"
-    if ids is None:
-        ids = [int(i) for i in project.stores.query("kind == @kind")["id"]]
-    elif isinstance(ids, pd.DataFrame):
-        ids = [int(i) for i in ids.index]
-    ids = [int(i) for i in ids]
+    ids = store_ids(project, kind, ids)
     # Only what the metrics read: the trials and rewards groups and the root attributes, a batch
     # of sessions at a time (not every store's whole tree).
     roots = project._roots([project._store_path(kind, i) for i in ids])

@@ -84,9 +84,9 @@ def _p_values(response: np.ndarray, null: np.ndarray, session: np.ndarray) -> np
     ``(session, row, shuffles)`` sorted, ``session`` the null of each event."""
     out = np.full(response.shape, np.nan)
     shuffles = null.shape[-1]
+    groups = [(k, np.flatnonzero(session == k)) for k in np.unique(session)]  # events per session
     for row in range(response.shape[0]):
-        for k in np.unique(session):
-            events = np.flatnonzero(session == k)
+        for k, events in groups:
             r = response[row, events]
             below = np.searchsorted(null[k, row], r, side="left")
             out[row, events] = np.where(np.isnan(r), np.nan, 1 - below / shuffles)

@@ -63,6 +63,17 @@ class Sessions:
         return table.reindex(ids)[[c for c in self.columns if c in table]]
 
 
+def store_ids(project: Project, kind: str, ids: SessionIds) -> list[int]:
+    """Ids of stores of ``kind``: ``ids``, the index of a selection of a table, or (``None``)
+    every store of that kind the project holds (training sessions too, which no session table
+    of the views lists)."""
+    if ids is None:
+        ids = project.stores.query("kind == @kind")["id"]
+    elif isinstance(ids, pd.DataFrame):
+        ids = ids.index
+    return [int(i) for i in ids]
+
+
 OPHYS = Sessions("ophys_experiment_id", "ophys_experiment", "ophys_experiment_table", tuple(SESSION_COORDS))
 ECEPHYS = Sessions(
     "ecephys_session_id",
