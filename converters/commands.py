@@ -37,6 +37,8 @@ def convert(args: argparse.Namespace) -> int:
         storage_options=storage_options,
         source_options=parse_options(args.source_options, "--source-options"),
         workers=args.workers,
+        threads=args.threads,
+        scheduler=args.scheduler,
         tag=args.tag,
     )
     print(report.describe())

@@ -15,7 +15,9 @@ from __future__ import annotations
 import fnmatch
 import os
 import re
+import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +30,7 @@ from vbzarr.repository import BRANCH, open_repository
 from vbzarr.schema import SCHEMA_VERSION, store_folder
 from vbzarr.urls import filesystem, is_local, join
 
+from .cluster import Runner, choose_parallelism
 from .commits import commit, commit_manifest, conversion_run, open_or_create
 from .convert import StoreSummary, write_store
 from .release import TABLES, dataset_of, read_table
@@ -64,6 +67,7 @@ class Job:
     id: int
     source: str
     lfp: tuple[str, ...] = ()
+    size: int = 0  # bytes of the sources, for the progress bar
 
     @property
     def path(self) -> str:
@@ -80,10 +84,19 @@ class ProjectReport:
     failed: dict[str, str] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     tag: str | None = None
+    converted_bytes: int = 0
+    seconds: float = 0.0
+    parallelism: str = ""
 
     def describe(self) -> str:
+        rate = (
+            f" ({self.converted_bytes / 1e9:.2f} GB of NWB in {self.seconds:.1f} s, "
+            f"{self.converted_bytes / 1e6 / max(self.seconds, 1e-9):.0f} MB/s; {self.parallelism})"
+            if self.converted
+            else ""
+        )
         lines = [
-            f"{self.url}: {len(self.converted)} converted, {len(self.skipped)} unchanged, "
+            f"{self.url}: {len(self.converted)} converted{rate}, {len(self.skipped)} unchanged, "
             f"{len(self.failed)} failed" + (f"; tagged {self.tag}" if self.tag else "")
         ]
         lines += [f"  FAILED {src}: {err}" for src, err in self.failed.items()]
@@ -99,6 +112,9 @@ class ProjectReport:
             "failed": self.failed,
             "problems": self.problems,
             "tag": self.tag,
+            "converted_bytes": self.converted_bytes,
+            "seconds": round(self.seconds, 3),
+            "parallelism": self.parallelism,
         }
 
 
@@ -131,7 +147,7 @@ def discover(src: str, storage_options: dict | None = None) -> tuple[str, list[J
         folder = pattern.split("/")[0]
         # Locally a walk (which sees broken links); on object storage one listing of the files.
         local = is_local(src)
-        paths = fs.glob(join(root, folder, "**")) if local else fs.find(join(root, folder))
+        paths = fs.glob(join(root, folder, "**")) if local else fs.find(join(root, folder), detail=True)
         for path in sorted(paths):
             rel = path[len(root.rstrip("/")) + 1 :]
             source = join(prefix, rel)
@@ -148,7 +164,9 @@ def discover(src: str, storage_options: dict | None = None) -> tuple[str, list[J
                     )
                 continue
             lfp = lfp_files(source, storage_options) if kind == "ecephys_session" else ()
-            jobs.append(Job(kind=kind, id=int(match.group(1)), source=source, lfp=lfp))
+            size = os.path.getsize(path) if local else paths[path]["size"]
+            size += sum(fs.size(filesystem(f, storage_options)[1]) for f in lfp)
+            jobs.append(Job(kind=kind, id=int(match.group(1)), source=source, lfp=lfp, size=size))
     return dataset, jobs, problems
 
 
@@ -187,7 +205,9 @@ def convert_project(
     src: str,
     dst: str,
     *,
-    workers: int = 1,
+    workers: int | None = None,
+    threads: int | None = None,
+    scheduler: str | None = None,
     progress: bool = False,
     storage_options: dict | None = None,
     source_options: dict | None = None,
@@ -208,8 +228,13 @@ def convert_project(
     dst
         Project folder or URL (e.g. ``s3://bucket/vbo``): new, empty, or a vbzarr project. Anything
         else is refused and left untouched.
-    workers
-        Files converted at once; above 1, on a ``dask.distributed`` LocalCluster of processes.
+    workers, threads
+        Files converted at once (above 1, on a ``dask.distributed`` LocalCluster of processes) and
+        writer threads per file; ``None``: chosen for the machine
+        (:func:`~vbzarr.convert.cluster.choose_parallelism`).
+    scheduler
+        Address of an existing ``dask.distributed`` scheduler (``tcp://host:8786``) to convert on
+        instead; its workers need vbzarr installed and access to ``src`` and ``dst``.
     storage_options, source_options
         fsspec options for ``dst`` and ``src``.
     tag
@@ -223,9 +248,10 @@ def convert_project(
 
     Raises
     ------
-    DestinationError, ProjectInputError, SchemaVersionError
+    DestinationError, ProjectInputError, SchemaVersionError, ClusterError, UsageError
         The run could not start (nothing was converted or changed).
     """
+    start = time.perf_counter()
     src = find_project_metadata(src, source_options)
     dataset, jobs, problems = discover(src, source_options)
     fs, meta = filesystem(join(src, "project_metadata"), source_options)
@@ -234,14 +260,20 @@ def convert_project(
         tables[name] = read_table(
             fs.cat_file(join(meta, csv)), name, index, dataset, where=join(src, "project_metadata", csv)
         )
+    stack = ExitStack()
+    # Bad options and an unreachable cluster stop the run before anything is written.
+    parallelism = choose_parallelism(len(jobs), workers, threads, scheduler)
+    cluster = stack.enter_context(Runner(parallelism, BATCH_ERRORS)) if scheduler else None
     repo = open_or_create(dst, storage_options)
     if tag is not None and tag in repo.list_tags():
+        stack.close()
         raise DestinationError(
             f"{dst}: expected a new tag name; the tag {tag!r} exists already (snapshot "
             f"{repo.lookup_tag(tag)}) and tags never move: choose another name"
         )
     report = ProjectReport(url=dst, problems=problems)
-    with conversion_run(repo, dst):  # orphans of killed runs collected first
+    with stack:
+        stack.enter_context(conversion_run(repo, dst))  # orphans of killed runs collected first
         listed = expected_ids(dataset, tables)
         found = {(j.kind, j.id) for j in jobs}
         for kind, ids in listed.items():
@@ -264,7 +296,14 @@ def convert_project(
                 todo.append(job)
             else:
                 report.skipped.append(job.source)
-        for job, result in _run(todo, dst, workers, progress, storage_options, source_options):
+        if cluster is None:  # chosen for the files left to convert
+            parallelism = choose_parallelism(
+                len(todo), workers, threads, total_bytes=sum(j.size for j in todo)
+            )
+        runner = cluster or stack.enter_context(Runner(parallelism, BATCH_ERRORS))
+        report.parallelism = parallelism.describe()
+        bar = _progress(todo, runner, disable=not progress)
+        for job, result in runner.run(convert_job, todo, dst, storage_options, source_options):
             if isinstance(result, ConcurrentConversionError):  # another run committed it: kept
                 report.skipped.append(job.source)
                 report.problems.append(str(result))
@@ -272,12 +311,18 @@ def convert_project(
                 report.failed[job.source] = f"{type(result).__name__}: {result}"
             else:
                 report.converted.append(job.source)
+                report.converted_bytes += job.size
+            bar.update(job.size)
+            bar.set_postfix_str(f"{bar.n_files + 1}/{len(todo)} files", refresh=False)
+            bar.n_files += 1
             if on_result is not None:
                 on_result(job, result if isinstance(result, BaseException) else None)
+        bar.close()
     if tag is not None:
         snapshot = repo.lookup_branch(BRANCH)
         repo.create_tag(tag, snapshot_id=snapshot)
         report.tag = tag
+    report.seconds = time.perf_counter() - start
     return report
 
 
@@ -306,55 +351,12 @@ def convert_job(
     return summary
 
 
-#: Dask config starting LocalCluster workers without dask's MALLOC_TRIM_THRESHOLD_=65536, which
-#: turns off glibc's adaptive mmap threshold: every large buffer is then a fresh mmap whose pages
-#: fault in again, and conversions and analyses run about half as fast
-#: (benchmarks/bench_alignment.py, part i, compares LocalClusters with and without it).
-NO_MALLOC_TRIM = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}
-
-
-def _run(
-    jobs: list[Job],
-    dst: str,
-    workers: int,
-    progress: bool,
-    storage_options: dict | None,
-    source_options: dict | None,
-):
-    """Yield ``(job, summary or exception)``; in parallel on a LocalCluster when workers > 1."""
+def _progress(jobs: list[Job], runner: Runner, disable: bool) -> Any:
+    """A progress bar over the bytes of the files to convert, with a count of files."""
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=len(jobs), desc="convert", unit="file", disable=not progress)
-    if workers <= 1:
-        for job in jobs:
-            try:
-                yield job, convert_job(job, dst, storage_options, source_options)
-            except BATCH_ERRORS as err:  # one bad file never stops the batch
-                yield job, err
-            bar.update()
-        bar.close()
-        return
-    import dask
-    from dask.distributed import Client, LocalCluster, as_completed
-
-    with (
-        dask.config.set(NO_MALLOC_TRIM),
-        LocalCluster(
-            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0"
-        ) as cluster,
-        Client(cluster) as client,
-    ):
-        # The workers share the machine's cores: each converts with its share of writer threads.
-        threads = max(1, (os.cpu_count() or 1) // workers)
-        futures = {
-            client.submit(convert_job, job, dst, storage_options, source_options, threads, pure=False): job
-            for job in jobs
-        }
-        for future in as_completed(futures):
-            job = futures[future]
-            failure = future.exception()
-            if failure is not None and not isinstance(failure, BATCH_ERRORS):
-                raise failure  # a bug, not a bad file
-            yield job, failure if failure is not None else future.result()
-            bar.update()
-    bar.close()
+    bar = tqdm(total=sum(j.size for j in jobs), desc="convert", unit="B", unit_scale=True, disable=disable)
+    bar.n_files = 0
+    if runner.dashboard and not disable:
+        bar.write(f"dask dashboard: {runner.dashboard}")
+    return bar

@@ -12,6 +12,7 @@ from .alignment import align
 from .container_means import mean_by_container
 from .errors import (
     AlignmentError,
+    ClusterError,
     ConcurrentConversionError,
     DestinationError,
     InvalidNWBError,
@@ -45,6 +46,7 @@ from .store import open_store, ragged, to_dataframe
 __all__ = [
     "SCHEMA_VERSION",
     "AlignmentError",
+    "ClusterError",
     "ConcurrentConversionError",
     "DestinationError",
     "InvalidNWBError",

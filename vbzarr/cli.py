@@ -86,7 +86,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("src", help="an NWB file, or a project folder/URL holding project_metadata/")
     p.add_argument("dst", help="store (.zarr) or project path/URL")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    p.add_argument("--workers", type=int, default=1, help="files converted at once (processes)")
+    p.add_argument(
+        "--workers", type=int, help="files converted at once, on a LocalCluster (default: for the machine)"
+    )
+    p.add_argument("--threads", type=int, help="writer threads per file (default: for the machine)")
+    p.add_argument(
+        "--scheduler", help="address of an existing dask.distributed scheduler to convert on (tcp://...)"
+    )
     p.add_argument("--storage-options", help="JSON dict of fsspec options for DST (e.g. S3 endpoint)")
     p.add_argument("--source-options", help="JSON dict of fsspec options for SRC")
     p.add_argument("--tag", help="tag the project's resulting snapshot (a release, e.g. v1.0.1)")

@@ -77,6 +77,10 @@ class DestinationError(VbzarrError, ValueError):
     (never deleted or overwritten), it is unwritable, or its bucket does not exist."""
 
 
+class ClusterError(VbzarrError, ConnectionError):
+    """A dask cluster a conversion runs on cannot be reached, or its workers died converting a file."""
+
+
 class ConcurrentConversionError(VbzarrError, RuntimeError):
     """Another conversion committed the same store to the project meanwhile."""
 
