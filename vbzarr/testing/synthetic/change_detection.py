@@ -185,6 +185,10 @@ def _trials(rng, ts, start_frame, is_change, omitted, idx, names, passive, rewar
 
 
 def image_onsets(schedule: Schedule) -> pd.DataFrame:
-    """Start times and names of the shown (not omitted) image flashes, active and passive blocks."""
+    """Start times, names and change and novelty flags (bool) of the shown (not omitted) image
+    flashes, active and passive blocks."""
     images = schedule.blocks[f"{schedule.stimulus_name}_presentations"]
-    return images.loc[images.image_name != "omitted", ["start_time", "image_name"]]
+    shown = images.loc[
+        images.image_name != "omitted", ["start_time", "image_name", "is_change", "is_image_novel"]
+    ]
+    return shown.astype({"is_change": bool, "is_image_novel": bool})

@@ -13,19 +13,26 @@ out as the AllenSDK's writer does. Each family lives in its own module:
 - ``ecephys_schedule.py``: schedule of VBN ecephys sessions (``simulate_vbn_schedule``,
   ``VBN_COLUMNS``) and ``optotagging``.
 - ``behavior.py``: licks and rewards, ``running``, ``eye_tracking``.
-- ``cell_traces.py``: two-photon frame times and cell traces (``ophys_timestamps``,
-  ``calcium_traces``).
-- ``neuropixels.py``: ``spike_trains``, ``mean_waveforms``, ``lfp_traces``,
-  ``current_source_density``.
+- ``cell_traces.py``: two-photon frame times, what cells of each cre line respond to (changes,
+  omissions, novelty) and their traces (``ophys_timestamps``, ``cell_tuning``, ``calcium_traces``).
+- ``neuropixels.py``: what units of each area respond to (``unit_responses``), ``locked_spikes``,
+  ``spike_trains``, ``mean_waveforms``, ``lfp_traces``, ``current_source_density``.
 """
 
 from __future__ import annotations
 
 from .behavior import eye_tracking, running
-from .cell_traces import calcium_traces, ophys_timestamps
+from .cell_traces import calcium_traces, cell_tuning, ophys_timestamps
 from .change_detection import IMAGE_SETS, OMITTED_INDEX, REWARD_VOLUME, Schedule, image_onsets
 from .ecephys_schedule import VBN_COLUMNS, optotagging, simulate_vbn_schedule
-from .neuropixels import current_source_density, lfp_traces, mean_waveforms, spike_trains
+from .neuropixels import (
+    current_source_density,
+    lfp_traces,
+    locked_spikes,
+    mean_waveforms,
+    spike_trains,
+    unit_responses,
+)
 from .ophys_schedule import simulate_schedule
 from .sizes import EcephysSize, Size
 from .timing import (
@@ -56,10 +63,12 @@ __all__ = [
     "Schedule",
     "Size",
     "calcium_traces",
+    "cell_tuning",
     "current_source_density",
     "eye_tracking",
     "image_onsets",
     "lfp_traces",
+    "locked_spikes",
     "mean_waveforms",
     "ophys_timestamps",
     "optotagging",
@@ -69,4 +78,5 @@ __all__ = [
     "simulate_vbn_schedule",
     "spike_trains",
     "stimulus_timestamps",
+    "unit_responses",
 ]

@@ -1,8 +1,10 @@
-"""Neuropixels content: spike trains, mean waveforms, LFP and current source density."""
+"""Neuropixels content: what units respond to, spike trains, mean waveforms, LFP and current source
+density."""
 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 
 def _sorted_uniform(rng, counts, t0, t1, refractory):
@@ -23,24 +25,75 @@ def _sorted_uniform(rng, counts, t0, t1, refractory):
     return t0 + frac * span[unit] + rank * refractory
 
 
+# Per area: share of units that respond to image flashes, their expected extra spikes per flash of
+# their preferred image, and their response latency (s). Visual responses are strongest in VISp
+# and LGd and weaken, later, up the visual hierarchy; hippocampus and midbrain barely respond.
+AREA_RESPONSES = {
+    "LGd": (0.6, 2.0, 0.030),
+    "VISp": (0.7, 2.5, 0.035),
+    "VISl": (0.55, 1.8, 0.040),
+    "VISal": (0.5, 1.5, 0.045),
+    "VISrl": (0.45, 1.3, 0.045),
+    "VISpm": (0.4, 1.2, 0.050),
+    "VISam": (0.35, 1.0, 0.050),
+    "LP": (0.35, 1.0, 0.045),
+    "SCig": (0.3, 1.0, 0.040),
+}
+_OTHER_AREA = (0.05, 0.5, 0.050)
+NOVEL_GAIN = 1.5  # responses to images the mouse has not seen before are larger
+
+
+def unit_responses(rng: np.random.Generator, areas: np.ndarray) -> pd.DataFrame:
+    """What units in ``areas`` (their peak channel's ``structure_acronym``) respond to.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per unit: ``preferred`` (image index, -1 for no image response), ``flash_gain``
+        (expected stimulus-locked spikes per flash of the preferred image), ``breadth`` (response
+        to the other images, relative), ``change_gain`` (on the first flash of a new image) and
+        ``latency`` (s).
+    """
+    share, gain, latency = np.array([AREA_RESPONSES.get(a, _OTHER_AREA) for a in areas]).reshape(-1, 3).T
+    n = len(areas)
+    responsive = rng.random(n) < share
+    return pd.DataFrame(
+        {
+            "preferred": np.where(responsive, rng.integers(0, 8, n), -1),
+            "flash_gain": np.where(responsive, gain * rng.gamma(4.0, 0.25, n), 0.0),
+            "breadth": rng.uniform(0.1, 0.6, n),
+            "change_gain": rng.uniform(1.5, 3.0, n),
+            "latency": latency + rng.uniform(-0.005, 0.005, n),
+        }
+    )
+
+
+def locked_spikes(
+    rng: np.random.Generator, onsets: np.ndarray, expected: np.ndarray, latency: float
+) -> np.ndarray:
+    """Times of one unit's stimulus-locked spikes: a Poisson number (mean ``expected[i]``) after
+    each onset ``i``, each ``latency`` plus a gamma jitter (mode 8 ms, mean 16 ms) later."""
+    n = rng.poisson(expected)
+    times = np.repeat(onsets, n)
+    return times + latency + rng.gamma(2.0, 0.008, len(times))
+
+
 def spike_trains(
     rng: np.random.Generator,
     counts: np.ndarray,
     t0: float,
     t1: float,
-    onsets: list[np.ndarray | None],
+    locked: list[np.ndarray | None],
     *,
-    latency: tuple[float, float] = (0.03, 0.08),
     refractory: float = 0.0015,
     batch: int = 1 << 24,
 ) -> np.ndarray:
     """Spike times of units with exactly ``counts`` spikes in ``[t0, t1)``, concatenated and sorted
     within each unit.
 
-    Units with ``onsets`` (their preferred image's flash onsets) fire a share of their spikes
-    ``latency`` after those onsets (about 1.5 extra spikes per flash, at most half of the spikes);
-    the rest is a Poisson process with a refractory period. Vectorized over units, in batches of
-    about ``batch`` spikes to bound memory.
+    A unit's ``locked`` spikes (:func:`locked_spikes`, at most half of its spikes: a random subset
+    when there are more) are kept; the rest is a Poisson process with a refractory period.
+    Vectorized over units, in batches of about ``batch`` spikes to bound memory.
 
     Parameters
     ----------
@@ -50,10 +103,8 @@ def spike_trains(
         Number of spikes of each unit.
     t0, t1
         The recording's start and end (s).
-    onsets
-        Per unit, the onsets (s) its spikes lock to, or None.
-    latency
-        Window of the locked spikes after an onset (s).
+    locked
+        Per unit, the times (s) of its stimulus-locked spikes, or None.
     refractory
         Minimum interval between two spikes of the Poisson part (s).
     batch
@@ -66,12 +117,11 @@ def spike_trains(
     """
     counts = np.asarray(counts, np.int64)
     evoked = []
-    for on, c in zip(onsets, counts, strict=True):
-        if on is None or not len(on):
-            evoked.append(np.empty(0))
-            continue
-        k = min(int(rng.poisson(1.5 * len(on))), int(c) // 2)
-        evoked.append(on[rng.integers(0, len(on), k)] + rng.uniform(*latency, k) if k else np.empty(0))
+    for times, c in zip(locked, counts, strict=True):
+        times = np.empty(0) if times is None else times[(times >= t0) & (times < t1)]
+        if len(times) > c // 2:
+            times = times[rng.choice(len(times), int(c) // 2, replace=False)]
+        evoked.append(times)
     base = counts - np.array([len(e) for e in evoked], np.int64)
     out = np.empty(int(counts.sum()))
     first = np.cumsum(counts) - counts
@@ -84,8 +134,7 @@ def spike_trains(
         lo = hi
     for i in np.flatnonzero([len(e) for e in evoked]):
         s, b = first[i], base[i]
-        merged = np.concatenate([out[s : s + b], np.clip(evoked[i], t0, t1)])
-        out[s : s + counts[i]] = np.sort(merged)
+        out[s : s + counts[i]] = np.sort(np.concatenate([out[s : s + b], evoked[i]]))
     return out
 
 

@@ -50,7 +50,8 @@ class OphysExperimentInfo(BehaviorSessionInfo):
     imaging_plane_group: int = -1
     imaging_plane_group_count: int = 0
     frame_rate: float = 31.0
-    cells: pd.DataFrame = field(default_factory=pd.DataFrame)
+    cells: pd.DataFrame = field(default_factory=pd.DataFrame)  # with cell_traces.cell_tuning's columns
+    experience_level: str = "Familiar"  # the experiment table's; scales the responses
 
     @property
     def is_multiscope(self) -> bool:
@@ -146,7 +147,7 @@ def write_ophys_experiment(path: str | Path, info: OphysExperimentInfo, size: Si
     )
 
     ots = ophys_timestamps(rng, t0 + 0.2, t1, info.frame_rate)
-    traces = calcium_traces(rng, ots, schedule, cells.preferred.to_numpy(), cells.omission.to_numpy(bool))
+    traces = calcium_traces(rng, ots, schedule, cells, info.experience_level)
     # Containers join the file before their series so each series' ROI region shares an ancestor.
     dff = DfOverF(name="dff")
     ophys.add(dff)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .neuropixels import unit_responses
 from .sizes import EcephysSize
 from .timing import recording_span
 
@@ -66,8 +67,9 @@ def simulate_probes(
     Each probe runs from a midbrain or thalamic area at its tip through DG and CA1 to its visual
     area and out of the brain (``root``); channel positions follow a straight CCF trajectory. Units
     sit on valid channels, with log-uniform firing rates in 0.1-50 Hz (exact: the spike count is
-    ``firing_rate`` times the recording duration), ~7% ``noise``, and ~20% (``preferred`` >= 0)
-    locked to one image. ``wf_peak`` is the peak channel's row in the unit's mean waveform.
+    ``firing_rate`` times the recording duration), ~7% ``noise``, and a share, by area, responsive
+    to image flashes (``preferred`` >= 0; :func:`~.neuropixels.unit_responses`). ``wf_peak`` is
+    the peak channel's row in the unit's mean waveform.
 
     Parameters
     ----------
@@ -183,7 +185,7 @@ def simulate_probes(
         "velocity_below": np.where(rng.random(n) < 0.85, rng.normal(0.14, 0.78, n), np.nan),
         "waveform_duration": rng.uniform(0.16, 0.85, n),
         "waveform_halfwidth": rng.uniform(0.1, 0.4, n),  # in units.csv, not in the NWB file
-        "preferred": np.where(rng.random(n) < 0.2, rng.integers(0, 8, n), -1),
     }
-    units = units.assign(**metrics)
-    return probes, channels, units
+    areas = channels.structure_acronym.loc[units.peak_channel_id].to_numpy()
+    responses = unit_responses(rng, areas).set_index(units.index)
+    return probes, channels, pd.concat([units.assign(**metrics), responses], axis=1)

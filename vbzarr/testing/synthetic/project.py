@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .behavior_streams import write_behavior_session
+from .cell_traces import cell_tuning
 from .ophys import OphysExperimentInfo, write_ophys_experiment
 from .session_file import BehaviorSessionInfo, Subject
 from .sizes import Size
@@ -56,19 +57,19 @@ class VBOProject:
         return self.root / "behavior_sessions" / f"behavior_session_{behavior_session_id}.nwb"
 
 
-def _cells(rng: np.random.Generator, n: int, fov: int, first_id: int) -> pd.DataFrame:
+def _cells(rng: np.random.Generator, n: int, fov: int, first_id: int, cre_line: str) -> pd.DataFrame:
+    """A container's cells: ids, ROI boxes and what they respond to (the same in every session)."""
     size = rng.integers(max(4, fov // 40), max(6, fov // 20), (n, 2))
-    return pd.DataFrame(
+    boxes = pd.DataFrame(
         {
             "cell_specimen_id": first_id + np.arange(n) * 7,
             "x": rng.integers(0, fov - size[:, 0]),
             "y": rng.integers(0, fov - size[:, 1]),
             "width": size[:, 0],
             "height": size[:, 1],
-            "preferred": rng.integers(0, 8, n),
-            "omission": rng.random(n) < 0.1,
         }
     )
+    return pd.concat([boxes, cell_tuning(rng, n, cre_line)], axis=1)
 
 
 def make_vbo_project(
@@ -144,7 +145,9 @@ def make_vbo_project(
                     "ophys_container_id": next(next_id),
                     "depth": int(150 + 75 * p) if multiscope else 175,
                     "structure": ["VISp", "VISl"][p % 2] if multiscope else "VISp",
-                    "cells": _cells(rng, int(size.n_cells * 1.25), size.fov, next(next_id) * 10),
+                    "cells": _cells(
+                        rng, int(size.n_cells * 1.25), size.fov, next(next_id) * 10, subject.cre_line
+                    ),
                 }
             )
         for s in range(min(sessions_per_container, len(OPHYS_SESSIONS))):
@@ -179,6 +182,7 @@ def make_vbo_project(
                     imaging_plane_group_count=planes_per_session if multiscope else 0,
                     frame_rate=11.0 if multiscope else 31.0,
                     cells=seen,
+                    experience_level=experience,
                 )
                 write_ophys_experiment(
                     root
