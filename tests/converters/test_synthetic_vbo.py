@@ -68,3 +68,23 @@ def test_content_is_consistent(vbo_project):
     idx = np.searchsorted(ts, onset + 0.15)
     idx = idx[idx < len(ts)]
     assert (data[idx].mean(0) > data.mean(0) + 0.02).any()
+
+
+def test_ids_are_unique_at_any_number_of_cells(tmp_path):
+    """Many cells per container (realistic sizes have 100): ROI ids unique across the project, and
+    no cell id of one container reused by another (ids once overlapped past 17 cells)."""
+    import dataclasses
+
+    from vbzarr.testing.synthetic import content
+    from vbzarr.testing.synthetic.project import make_vbo_project
+
+    size = dataclasses.replace(content.Size.preset("tiny"), n_cells=160, task_minutes=0.5)
+    project = make_vbo_project(tmp_path, n_containers=2, sessions_per_container=2, size=size, seed=3)
+    cells = project.ophys_cells_table
+    assert cells.index.is_unique and len(cells) == 4 * 160
+    experiments = project.ophys_experiment_table
+    container = cells.ophys_experiment_id.map(experiments.ophys_container_id)
+    assert cells.groupby("cell_specimen_id").apply(lambda g: container[g.index].nunique()).eq(1).all()
+    assert (
+        cells.groupby(container.values).cell_specimen_id.nunique() > 160
+    ).all()  # 200 per container, sampled

@@ -57,6 +57,11 @@ class VBOProject:
         return self.root / "behavior_sessions" / f"behavior_session_{behavior_session_id}.nwb"
 
 
+#: Ids of one container's cells, or one experiment's ROIs, lie in a block of this many ids of
+#: their own (unique across the project for up to 1,400 cells per container).
+ID_BLOCK = 10_000
+
+
 def _cells(rng: np.random.Generator, n: int, fov: int, first_id: int, cre_line: str) -> pd.DataFrame:
     """A container's cells: ids, ROI boxes and what they respond to (the same in every session)."""
     size = rng.integers(max(4, fov // 40), max(6, fov // 20), (n, 2))
@@ -146,7 +151,13 @@ def make_vbo_project(
                     "depth": int(150 + 75 * p) if multiscope else 175,
                     "structure": ["VISp", "VISl"][p % 2] if multiscope else "VISp",
                     "cells": _cells(
-                        rng, int(size.n_cells * 1.25), size.fov, next(next_id) * 10, subject.cre_line
+                        # Blocks of 10,000 ids per container: its cells' ids (7 apart) never
+                        # reach the next container's, however many cells a size has.
+                        rng,
+                        int(size.n_cells * 1.25),
+                        size.fov,
+                        next(next_id) * ID_BLOCK,
+                        subject.cre_line,
                     ),
                 }
             )
@@ -157,7 +168,7 @@ def make_vbo_project(
             for p, c in enumerate(containers):
                 seen = c["cells"].sample(n=size.n_cells, random_state=int(rng.integers(2**31)))
                 seen = seen.sort_values("cell_specimen_id").copy()
-                seen["cell_roi_id"] = np.arange(len(seen)) + next(next_id)
+                seen["cell_roi_id"] = next(next_id) * ID_BLOCK + np.arange(len(seen))
                 seen["mask_image_plane"] = 0
                 for k in ("down", "left", "right", "up"):
                     seen[f"max_correction_{k}"] = rng.uniform(0, 20, len(seen)).round(1)
