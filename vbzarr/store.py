@@ -161,7 +161,9 @@ def to_dataframe(ds: xr.Dataset | xr.DataTree, *, ragged_columns: bool = True) -
     flat_dims = {d for k in ragged_cols for d in ds[k].dims}
     rows = ds.drop_dims(flat_dims)
     if any(v.chunks is not None for v in rows.variables.values()):
-        rows = rows.load()  # one compute for the whole table, not one per column
+        # One compute for the whole table (not one per column), in this process: a table is small,
+        # and its columns are read concurrently without the overhead of a cluster round trip.
+        rows = rows.load(scheduler="threads")
     row_dims = [d for d in rows.dims if d in rows.indexes]
     if len(row_dims) != 1:
         raise TableError(f"expected a table (one indexed row dim); found dims {list(ds.dims)}")

@@ -11,6 +11,7 @@ import importlib
 import h5py
 import icechunk
 import numpy as np
+import pandas as pd
 import pytest
 import xarray as xr
 from hypothesis import HealthCheck, given, settings
@@ -116,6 +117,8 @@ def test_spike_counts_equal_slow_reference(trains, data, small_blocks):
     got = zip(raster.index, raster.event, raster.unit_id, raster.time_from_event, strict=True)
     assert sorted(got) == slow_raster
     assert raster.index.is_monotonic_increasing
+    lazy = vbzarr.spike_rasters(units, np.array(events), (edges[0], edges[-1]), lazy=True)
+    pd.testing.assert_frame_equal(lazy.compute().sort_index(kind="stable"), raster)
     # Trains, ragged reads and windows of the same selection.
     assert all(np.array_equal(a, b) for a, b in zip(vbzarr.ragged(units, "spike_times"), chosen, strict=True))
     table = vbzarr.to_dataframe(units)
@@ -234,3 +237,10 @@ def test_selections_of_converted_units_equal_the_nwb(vbn_converted, nwb_trains, 
     )
     got = zip(raster.index, raster[events.index.name], raster.unit_id, raster.time_from_event, strict=True)
     assert sorted(got) == expected_raster
+    # Lazily: one partition per block of units, the same rows; a unit's rows from its partition.
+    lazy = vbzarr.spike_rasters(units, events, (-0.05, 0.25), lazy=True)
+    _, table = vbzarr.alignment.event_times(events)
+    assert lazy.npartitions == max(1, len(spikes_module._Plan(units, table, len(table)).blocks))
+    pd.testing.assert_frame_equal(lazy.compute().sort_index(kind="stable"), raster)
+    for one in ids[-1:]:
+        pd.testing.assert_frame_equal(lazy[lazy.unit_id == one].compute(), raster[raster.unit_id == one])
