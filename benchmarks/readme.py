@@ -112,8 +112,37 @@ def section(bench: Benchmark) -> str:
     )
 
 
+#: Sections placed before the benchmarks' own: (results file, its section) copied from a run, and
+#: hand-written Markdown files here.
+COPIED = [("bench_cluster.md", "## Converting the full releases")]
+WRITTEN = ["findings.md"]
+
+
+def copied_section(results: Path, heading: str) -> str:
+    """``heading``'s section of a results file (to the next heading of its level), with its source."""
+    if not results.exists():
+        return ""
+    lines = results.read_text().splitlines()
+    if heading not in lines:
+        return ""
+    start = lines.index(heading)
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+    link = results.relative_to(HERE).as_posix()
+    body = "\n".join(lines[start + 1 : end]).strip()
+    return (
+        f"{heading}\n\n(Copied from [{link}]({link}), where the run's machine and command are.)\n\n{body}\n"
+    )
+
+
 def render(benchmarks: dict[str, Benchmark]) -> Path:
     """Write ``benchmarks/README.md``; returns its path."""
     readme = HERE / "README.md"
-    readme.write_text(INTRO + "\n" + "\n".join(section(b) for b in benchmarks.values()))
+    written = [copied_section(HERE / "results" / name, heading) for name, heading in COPIED]
+    written += [(HERE / name).read_text() for name in WRITTEN if (HERE / name).exists()]
+    readme.write_text(
+        INTRO.replace("## The benchmarks\n", "")
+        + "\n".join(written)
+        + "\n## The benchmarks\n\n"
+        + "\n".join(section(b) for b in benchmarks.values())
+    )
     return readme

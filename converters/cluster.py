@@ -23,14 +23,15 @@ from vbzarr.errors import ClusterError, UsageError
 #: (benchmarks/bench_alignment.py, part i, compares LocalClusters with and without it).
 NO_MALLOC_TRIM = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}
 
-#: Peak memory of one file's conversion, with one writer thread, plus a worker's imports: the
-#: realistic-size ophys file peaks at 482 MB in-process (benchmarks/results/bench_ophys_conversion.md)
-#: and a LocalCluster worker at about 0.8 GB (benchmarks/results/bench_cluster.md).
+#: Memory a worker needs: LocalCluster workers converting realistic-size ophys files (637 MB of
+#: NWB each) peak at 844 MiB (benchmarks/results/bench_cluster.md).
 WORKER_MEMORY_BYTES = 1 << 30
 
-#: Below this many bytes of NWB to convert, starting a LocalCluster (about 3 s) costs more than
-#: converting the files one at a time with every core's writer threads gains
-#: (benchmarks/results/bench_cluster.md).
+#: Below this many bytes of NWB to convert, files convert in the process: a LocalCluster's start
+#: (0.6 s) and its workers' first imports and repository opens cost more than it gains. Measured
+#: on 2 cores (benchmarks/results/bench_cluster.md): 4 small files (0.1 GB) 3.4 s in the process
+#: against 8.9 s on 2 workers; 16 realistic ones (10.2 GB) 65.1 s against 51.6 s. The crossover
+#: lies between; 2 GiB is not tuned finer.
 MIN_CLUSTER_BYTES = 2 << 30
 
 
@@ -68,11 +69,12 @@ def choose_parallelism(
     """The run's parallelism: what the user asked for, the rest chosen for the machine.
 
     One file per core, each with one writer thread, converts fastest once there are at least
-    as many files as cores (2 workers x 1 thread: 1.9x one file at a time on 2 cores;
-    ``python -m benchmarks run cluster``); a single file, or fewer files than cores, converts in
-    this process with one writer thread per core, as do files too small to repay starting a
-    cluster (``MIN_CLUSTER_BYTES`` in all). Workers are capped by memory (``WORKER_MEMORY_BYTES``
-    each). On an existing cluster each file gets one thread unless told.
+    as many files as cores (2 workers x 1 thread: 1.61x one file at a time with one thread, 1.26x
+    one file at a time with two, on 2 cores; ``python -m benchmarks run cluster``); a single
+    file, or fewer files than cores, converts in this process with one writer thread per core,
+    as do files too small to repay starting a cluster (``MIN_CLUSTER_BYTES`` in all). Workers
+    are capped by memory (``WORKER_MEMORY_BYTES`` each). On an existing cluster each file gets
+    one thread unless told.
 
     Parameters
     ----------

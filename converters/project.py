@@ -33,6 +33,7 @@ from vbzarr.urls import filesystem, is_local, join
 from .cluster import Runner, choose_parallelism
 from .commits import commit, commit_manifest, conversion_run, open_or_create
 from .convert import StoreSummary, write_store
+from .progress import progress_bar
 from .release import TABLES, dataset_of, read_table
 from .source import file_sha256, lfp_files
 from .writer import StoreTarget
@@ -353,9 +354,9 @@ def convert_job(
 
 def _progress(jobs: list[Job], runner: Runner, disable: bool) -> Any:
     """A progress bar over the bytes of the files to convert, with a count of files."""
-    from tqdm.auto import tqdm
-
-    bar = tqdm(total=sum(j.size for j in jobs), desc="convert", unit="B", unit_scale=True, disable=disable)
+    bar = progress_bar(disable)(
+        total=sum(j.size for j in jobs), desc="convert", unit="B", unit_scale=True, disable=disable
+    )
     bar.n_files = 0
     if runner.dashboard and not disable:
         bar.write(f"dask dashboard: {runner.dashboard}")

@@ -41,6 +41,7 @@ from zarr.storage import LocalStore, MemoryStore
 from vbzarr.errors import DestinationError
 
 from .chunking import Chunking
+from .progress import progress_bar
 
 #: Blosc (compressor, level) for numbers: a store is decoded many times and encoded once, so
 #: decoding speed decides (codec probe in benchmarks/results/bench_ophys_conversion.md).
@@ -276,10 +277,9 @@ class StagedStore:
 
     def write_slabs(self, slabs: list[_Slab], progress: bool = False, label: str = "") -> None:
         """Compute and write ``slabs`` on ``self.threads`` threads (metadata written already)."""
-        from tqdm.auto import tqdm
-
+        bar_class = progress_bar(not progress)
         with (
-            tqdm(total=len(slabs), desc=label, unit="slab", disable=not progress, leave=False) as bar,
+            bar_class(total=len(slabs), desc=label, unit="slab", disable=not progress, leave=False) as bar,
             ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="vbzarr-write") as pool,
         ):
             for slab in pool.map(lambda slab: _write_slab(self.target, slab), slabs):

@@ -44,12 +44,6 @@ def test_bad_input_is_an_error_message_not_a_traceback(tmp_path, capsys):
     assert not (tmp_path / "x.zarr").exists()
 
 
-def test_demo_runs_end_to_end(tmp_path, capsys):
-    assert main(["demo", str(tmp_path / "demo"), "--size", "tiny"]) == 0
-    out = capsys.readouterr().out
-    assert "mean dF/F 0-750 ms after a change" in out
-
-
 def test_validate_finds_a_changed_value(tmp_path, ophys_nwb, capsys):
     import zarr
 

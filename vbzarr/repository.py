@@ -85,6 +85,10 @@ def open_repository(
         ``url`` cannot be read (missing bucket, credentials refused, network): the message
         carries the storage's own error.
     """
+    if is_local(str(url)) and os.path.isfile(local_path(str(url))):  # Icechunk panics on a file
+        raise ProjectNotFoundError(
+            f"{url}: expected a vbzarr project (a folder holding an Icechunk repository); found a file"
+        )
     store = storage(url, storage_options)
     try:
         return icechunk.Repository.open(store, config=CONFIG)

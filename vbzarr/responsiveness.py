@@ -42,10 +42,31 @@ SHUFFLES_PER_BATCH = 500
 
 def gray_screen_window(presentations: pd.DataFrame) -> tuple[float, float]:
     """``(start, stop)`` seconds of the gray screen the null windows start in: the
-    ``SPONTANEOUS_SECONDS`` before the first stimulus presentation (the second when the first
-    is an omission)."""
-    first = 1 if len(presentations) > 1 and presentations["image_name"].iloc[0] == "omitted" else 0
-    start = float(presentations["start_time"].iloc[first])
+    ``SPONTANEOUS_SECONDS`` before the first image presentation of ``presentations``.
+
+    A store's whole ``stimulus_presentations`` table works as it is: its gray-screen rows
+    (``stimulus_name == "spontaneous"``, or rows without an image) and omissions are skipped, so
+    the window ends where the change-detection task's first image starts.
+
+    Examples
+    --------
+    >>> table = pd.DataFrame({"start_time": [0.0, 300.0, 300.75],
+    ...                       "stimulus_name": ["spontaneous", "images", "images"],
+    ...                       "image_name": [None, "omitted", "im065"]})
+    >>> gray_screen_window(table)
+    (60.75, 300.75)
+    """
+    names = presentations["image_name"]
+    images = names.notna() & (names != "omitted")
+    if "stimulus_name" in presentations:
+        images &= presentations["stimulus_name"] != "spontaneous"
+    first = np.flatnonzero(images.to_numpy(dtype=bool))
+    if not len(first):
+        raise AlignmentError(
+            f"expected image presentations to find the gray screen before them; found none in "
+            f"{len(presentations)} presentation(s)"
+        )
+    start = float(presentations["start_time"].iloc[first[0]])
     return start - SPONTANEOUS_SECONDS, start
 
 

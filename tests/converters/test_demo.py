@@ -3,18 +3,28 @@ effects and equal a plain computation from the NWB files."""
 
 from __future__ import annotations
 
+import contextlib
+import io
+
 import h5py
 import numpy as np
 import pandas as pd
 import pytest
 
+from vbzarr.cli import main
 from vbzarr.convert.demo import FIGURE, run_demo
 from vbzarr.convert.demo_figure import BASELINE_WINDOW, RESPONSE_WINDOW
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
+    """``vbzarr demo`` end to end from the command line; then its result, from the release and
+    project it left (run_demo regenerates and converts nothing the second time)."""
     workdir = tmp_path_factory.mktemp("demo")
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["demo", str(workdir), "--size", "tiny"]) == 0
+    assert "Novel 1" in out.getvalue() and str(workdir / FIGURE) in out.getvalue()
     return workdir, run_demo(workdir, size="tiny", show=False)
 
 

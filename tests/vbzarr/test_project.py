@@ -385,6 +385,9 @@ def _commit_attrs(url, path, **attrs):
 def test_errors_for_missing_project_store_and_versions(tmp_path, project_url):
     with pytest.raises(ProjectNotFoundError, match="expected a vbzarr project"):
         vbzarr.open_project(tmp_path / "nothing-here")
+    (tmp_path / "a-file").write_text("not a project")
+    with pytest.raises(ProjectNotFoundError, match="a-file: expected a vbzarr project .*; found a file"):
+        vbzarr.open_project(tmp_path / "a-file")  # not Icechunk's panic
     project = vbzarr.open_project(project_url)
     eid = int(project.ophys_experiment_table.index[0])
     with pytest.raises(vbzarr.StoreNotFoundError, match="no ophys_experiment 1 in this project"):

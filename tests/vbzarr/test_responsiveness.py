@@ -65,6 +65,23 @@ def test_gray_screen_window_skips_a_first_omission():
     table = pd.DataFrame({"start_time": [300.0, 300.75], "image_name": ["omitted", "im1"]})
     assert vbzarr.gray_screen_window(table) == (300.75 - 240.0, 300.75)
     assert vbzarr.gray_screen_window(table.iloc[1:]) == (300.75 - 240.0, 300.75)
+    with pytest.raises(vbzarr.AlignmentError, match="expected image presentations"):
+        vbzarr.gray_screen_window(table.iloc[:1])
+
+
+def test_gray_screen_window_of_a_whole_store_table(vbo_converted):
+    """A store's whole presentations table starts with the initial gray screen: the window ends
+    at the task's first image, and response statistics run with it."""
+    project = vbzarr.open_project(vbo_converted)
+    eid = int(project.ophys_experiment_table.index[0])
+    tree = project.ophys_experiment(eid)
+    table = vbzarr.to_dataframe(tree["stimulus_presentations"])
+    first_image = table[table.image_name.notna() & (table.image_name != "omitted")].iloc[0]
+    assert table.iloc[0].start_time < first_image.start_time  # gray screen rows first
+    assert vbzarr.gray_screen_window(table) == (first_image.start_time - 240.0, first_image.start_time)
+    changes = table[table.is_change.astype(bool)]
+    stats = vbzarr.response_statistics(tree["ophys"]["dff"], changes, vbzarr.gray_screen_window(table))
+    assert np.isfinite(stats.p_value_gray_screen.values).all()
 
 
 def test_nearest_index_takes_the_later_sample_on_a_tie():

@@ -7,6 +7,7 @@ ADDRESS`` and to kill workers mid-run.
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import subprocess
@@ -25,17 +26,21 @@ class ExternalCluster:
     """A scheduler and ``workers`` workers of ``threads`` threads each, as processes.
 
     With ``nanny=False`` each worker is its own process (``--no-nanny``): a killed worker stays
-    dead, as a lost machine does. The scheduler's address is ``address`` once entered.
+    dead, as a lost machine does. ``env`` adds environment variables (e.g. dask config). The
+    scheduler's address is ``address`` once entered.
     """
 
-    def __init__(self, workers: int = 2, threads: int = 1, *, nanny: bool = True) -> None:
-        self.workers, self.threads, self.nanny = workers, threads, nanny
+    def __init__(
+        self, workers: int = 2, threads: int = 1, *, nanny: bool = True, env: dict[str, str] | None = None
+    ) -> None:
+        self.workers, self.threads, self.nanny, self.env = workers, threads, nanny, env
         self.address = f"tcp://127.0.0.1:{_free_port()}"
         self.scheduler: subprocess.Popen | None = None
         self.worker_procs: list[subprocess.Popen] = []
 
     def _start(self, argv: list[str]) -> subprocess.Popen:
-        return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        env = {**os.environ, **self.env} if self.env else None
+        return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
 
     def __enter__(self) -> ExternalCluster:
         port = self.address.rsplit(":", 1)[1]
