@@ -57,9 +57,10 @@ from benchmarks.harness import (
 )
 
 NAME = "bench_cluster"
-#: dask config (as an environment variable of `dask worker`) that starts the nanny's workers
-#: without MALLOC_TRIM_THRESHOLD_=65536, as convert_project's LocalCluster does.
-NO_TRIM_ENV = {"DASK_DISTRIBUTED__NANNY__PRE_SPAWN_ENVIRON__MALLOC_TRIM_THRESHOLD_": "None"}
+#: dask config of `dask worker` that starts the nanny's workers without
+#: MALLOC_TRIM_THRESHOLD_=65536, as convert_project's LocalCluster does: a YAML file (DASK_CONFIG),
+#: since an environment variable cannot name the key (dask lowercases it).
+NO_TRIM_YAML = "distributed:\n  nanny:\n    pre-spawn-environ:\n      MALLOC_TRIM_THRESHOLD_: null\n"
 
 
 # ------------------------------------------------------------------------------------------------
@@ -283,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{cpus}x1": {"workers": cpus, "threads": 1},
         "default": {},
         "scheduler": {"scheduler": True},
-        "scheduler-no-trim": {"scheduler": True, "env": NO_TRIM_ENV},
+        "scheduler-no-trim": {"scheduler": True, "no_trim": True},
     }
     runs: dict[str, list[dict]] = {k: [] for k in configs}
     for r in range(args.repeats):
@@ -295,7 +296,13 @@ def main(argv: list[str] | None = None) -> int:
             if cfg.get("scheduler"):
                 from vbzarr.testing.cluster import ExternalCluster
 
-                with ExternalCluster(cpus, env=cfg.get("env")) as cluster:
+                env = None
+                if cfg.get("no_trim"):
+                    config = work / "dask-config"
+                    config.mkdir(exist_ok=True)
+                    (config / "no-trim.yaml").write_text(NO_TRIM_YAML)
+                    env = {"DASK_CONFIG": str(config)}
+                with ExternalCluster(cpus, env=env) as cluster:
                     watch = PeakWatcher(cluster.worker_pids())
                     with watch:
                         out = CHILDREN.run(
