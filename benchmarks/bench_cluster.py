@@ -55,12 +55,9 @@ from benchmarks.harness import (
     warm_page_cache,
     write_results,
 )
+from vbzarr.convert.cluster import NO_MALLOC_TRIM_YAML
 
 NAME = "bench_cluster"
-#: dask config of `dask worker` that starts the nanny's workers without
-#: MALLOC_TRIM_THRESHOLD_=65536, as convert_project's LocalCluster does: a YAML file (DASK_CONFIG),
-#: since an environment variable cannot name the key (dask lowercases it).
-NO_TRIM_YAML = "distributed:\n  nanny:\n    pre-spawn-environ:\n      MALLOC_TRIM_THRESHOLD_: null\n"
 
 
 # ------------------------------------------------------------------------------------------------
@@ -300,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
                 if cfg.get("no_trim"):
                     config = work / "dask-config"
                     config.mkdir(exist_ok=True)
-                    (config / "no-trim.yaml").write_text(NO_TRIM_YAML)
+                    (config / "no-trim.yaml").write_text(NO_MALLOC_TRIM_YAML)
                     env = {"DASK_CONFIG": str(config)}
                 with ExternalCluster(cpus, env=env) as cluster:
                     watch = PeakWatcher(cluster.worker_pids())

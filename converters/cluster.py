@@ -23,15 +23,22 @@ from vbzarr.errors import ClusterError, UsageError
 #: (benchmarks/bench_alignment.py, part i, compares LocalClusters with and without it).
 NO_MALLOC_TRIM = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}
 
+#: The dask config that starts a cluster's workers without it: for ``dask worker``, in a YAML file
+#: of its dask config (``DASK_CONFIG``); an environment variable cannot name the key. On 2 cores an
+#: existing cluster converts 16 realistic files in 51.0 s with it, 68.0 s without
+#: (benchmarks/results/bench_cluster.md).
+NO_MALLOC_TRIM_YAML = "distributed:\n  nanny:\n    pre-spawn-environ:\n      MALLOC_TRIM_THRESHOLD_: null\n"
+
 #: Memory a worker needs: LocalCluster workers converting realistic-size ophys files (637 MB of
-#: NWB each) peak at 844 MiB (benchmarks/results/bench_cluster.md).
+#: NWB each) peak at 853-942 MiB (benchmarks/results/bench_cluster.md).
 WORKER_MEMORY_BYTES = 1 << 30
 
 #: Below this many bytes of NWB to convert, files convert in the process: a LocalCluster's start
-#: (0.6 s) and its workers' first imports and repository opens cost more than it gains. Measured
-#: on 2 cores (benchmarks/results/bench_cluster.md): 4 small files (0.1 GB) 3.4 s in the process
-#: against 8.9 s on 2 workers; 16 realistic ones (10.2 GB) 65.1 s against 51.6 s. The crossover
-#: lies between; 2 GiB is not tuned finer.
+#: (0.6 s) and its workers' first imports and repository opens cost more than it can gain. On 2
+#: cores (benchmarks/results/bench_cluster.md) 4 small files (0.1 GB) took 3.4 s in the process
+#: against 8.9 s on 2 workers, and 16 realistic ones (10.2 GB) 48.7 s against 50.2 s: a tie there,
+#: since one file with one writer thread already keeps 1.35 cores busy. The threshold is not tuned
+#: finer; machines with more cores than one file's pipeline can use are where workers gain.
 MIN_CLUSTER_BYTES = 2 << 30
 
 
@@ -68,13 +75,13 @@ def choose_parallelism(
 ) -> Parallelism:
     """The run's parallelism: what the user asked for, the rest chosen for the machine.
 
-    One file per core, each with one writer thread, converts fastest once there are at least
-    as many files as cores (2 workers x 1 thread: 1.61x one file at a time with one thread, 1.26x
-    one file at a time with two, on 2 cores; ``python -m benchmarks run cluster``); a single
-    file, or fewer files than cores, converts in this process with one writer thread per core,
-    as do files too small to repay starting a cluster (``MIN_CLUSTER_BYTES`` in all). Workers
-    are capped by memory (``WORKER_MEMORY_BYTES`` each). On an existing cluster each file gets
-    one thread unless told.
+    One file per core, each with one writer thread, once there are at least as many files as
+    cores (on 2 cores it ties with one file at a time on two threads: 48.9 s against 48.7 s for
+    16 realistic files, both 1.26x one file at a time on one thread; ``python -m benchmarks run
+    cluster``); a single file, or fewer files than cores, converts in this process with one
+    writer thread per core, as do files too small to repay starting a cluster
+    (``MIN_CLUSTER_BYTES`` in all). Workers are capped by memory (``WORKER_MEMORY_BYTES`` each).
+    On an existing cluster each file gets one thread unless told.
 
     Parameters
     ----------
@@ -110,6 +117,11 @@ def choose_parallelism(
     return Parallelism(workers=workers, threads=threads or max(1, cpus // workers))
 
 
+def _malloc_trim_threshold() -> str | None:
+    """A worker's ``MALLOC_TRIM_THRESHOLD_`` (run on each worker)."""
+    return os.environ.get("MALLOC_TRIM_THRESHOLD_")
+
+
 def _available_memory() -> int:
     try:
         return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
@@ -127,6 +139,7 @@ class Runner:
         self._stack: Any = None
         self.client: Any = None
         self.dashboard: str | None = None
+        self.notes: list[str] = []  # what the user should know about the cluster
 
     def __enter__(self) -> Runner:
         import contextlib
@@ -159,6 +172,14 @@ class Runner:
             self._stack.close()
             raise
         self.dashboard = self.client.dashboard_link
+        if p.scheduler is not None:
+            trimmed = sorted(w for w, v in self.client.run(_malloc_trim_threshold).items() if v)
+            if trimmed:
+                self.notes.append(
+                    f"{len(trimmed)} worker(s) of {p.scheduler} run with MALLOC_TRIM_THRESHOLD_ set "
+                    "(dask's default), which makes conversions about 1.3x slower; start the workers "
+                    "with this in their dask config (a YAML file in DASK_CONFIG):\n" + NO_MALLOC_TRIM_YAML
+                )
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -261,19 +261,17 @@ def convert_project(
         tables[name] = read_table(
             fs.cat_file(join(meta, csv)), name, index, dataset, where=join(src, "project_metadata", csv)
         )
-    stack = ExitStack()
     # Bad options and an unreachable cluster stop the run before anything is written.
     parallelism = choose_parallelism(len(jobs), workers, threads, scheduler)
-    cluster = stack.enter_context(Runner(parallelism, BATCH_ERRORS)) if scheduler else None
-    repo = open_or_create(dst, storage_options)
-    if tag is not None and tag in repo.list_tags():
-        stack.close()
-        raise DestinationError(
-            f"{dst}: expected a new tag name; the tag {tag!r} exists already (snapshot "
-            f"{repo.lookup_tag(tag)}) and tags never move: choose another name"
-        )
-    report = ProjectReport(url=dst, problems=problems)
-    with stack:
+    with ExitStack() as stack:  # the cluster (or the connection to it) closed however the run ends
+        cluster = stack.enter_context(Runner(parallelism, BATCH_ERRORS)) if scheduler else None
+        repo = open_or_create(dst, storage_options)
+        if tag is not None and tag in repo.list_tags():
+            raise DestinationError(
+                f"{dst}: expected a new tag name; the tag {tag!r} exists already (snapshot "
+                f"{repo.lookup_tag(tag)}) and tags never move: choose another name"
+            )
+        report = ProjectReport(url=dst, problems=problems)
         stack.enter_context(conversion_run(repo, dst))  # orphans of killed runs collected first
         listed = expected_ids(dataset, tables)
         found = {(j.kind, j.id) for j in jobs}
@@ -303,6 +301,7 @@ def convert_project(
             )
         runner = cluster or stack.enter_context(Runner(parallelism, BATCH_ERRORS))
         report.parallelism = parallelism.describe()
+        report.problems += runner.notes
         bar = _progress(todo, runner, disable=not progress)
         for job, result in runner.run(convert_job, todo, dst, storage_options, source_options):
             if isinstance(result, ConcurrentConversionError):  # another run committed it: kept

@@ -110,6 +110,7 @@ def test_a_conversion_on_an_existing_cluster_survives_a_killed_worker(vbo_projec
         first = json.loads(report.read_text())
         print("first run:", {k: len(v) if isinstance(v, list | dict) else v for k, v in first.items()})
         assert "on the cluster at tcp://127.0.0.1" in first["parallelism"]
+        assert not any("MALLOC" in p for p in first["problems"])  # no nannies, no trim threshold
         assert len(first["converted"]) + len(first["failed"]) == n_files
         rerun = _cli(
             str(vbo_project.root), dst, "-q", "--scheduler", cluster.address, "--report", str(report)
@@ -143,3 +144,17 @@ def test_the_report_counts_bytes_and_says_how_it_ran(vbo_project, tmp_path):
     assert report.parallelism == "files at once: 1, 1 writer thread(s) each, in this process"
     assert f"{sizes / 1e9:.2f} GB of NWB" in report.describe()
     assert report.as_dict()["converted_bytes"] == sizes
+
+
+@pytest.mark.slow
+def test_workers_with_dasks_malloc_trim_get_a_note():
+    """dask's nannies start workers with MALLOC_TRIM_THRESHOLD_ (conversions ~1.3x slower): the
+    run says so and gives the config that starts them without it."""
+    from vbzarr.convert.cluster import NO_MALLOC_TRIM_YAML, Runner
+
+    with ExternalCluster(workers=1, nanny=True) as cluster:
+        parallelism = choose_parallelism(1, scheduler=cluster.address)
+        with Runner(parallelism, (OSError,)) as runner:
+            assert len(runner.notes) == 1
+            assert "run with MALLOC_TRIM_THRESHOLD_ set" in runner.notes[0]
+            assert runner.notes[0].endswith(NO_MALLOC_TRIM_YAML)
