@@ -59,12 +59,8 @@ class Project:
         storage_options: dict | None = None,
         version: str | None = None,
     ) -> None:
-        self.url = url
-        self.repository = repository
-        self.session = session
-        self.manifest = manifest
-        self.storage_options = storage_options
-        self.version = version
+        self.url, self.repository, self.session, self.manifest = url, repository, session, manifest
+        self.storage_options, self.version = storage_options, version
         self._tables: dict[str, pd.DataFrame] = {}
         self._known_stores: set[str] = set()  # store paths seen in the snapshot
         self._open_stores: OrderedDict[str, zarr.Group] = OrderedDict()
@@ -287,6 +283,7 @@ class Project:
         table: str = "stimulus_presentations",
         query: str | None = None,
         engagement: bool = False,
+        kind: str | None = None,
     ) -> pd.DataFrame:
         """``stimulus_presentations`` or ``trials`` of many sessions in one DataFrame.
 
@@ -308,6 +305,9 @@ class Project:
         engagement
             Add the column ``engaged`` (:func:`vbzarr.engaged_trials`, :func:`vbzarr.engaged_presentations`)
             before the query, which may use it (``"is_change and engaged"``).
+        kind
+            ``"behavior_session"``: training sessions (ids of ``behavior_session_table``; default
+            every training session's store), labelled by ``behavior_session_id``.
 
         Raises
         ------
@@ -318,7 +318,7 @@ class Project:
         --------
         >>> changes = project.events_table(sel, "stimulus_presentations", query="is_change")  # doctest: +SKIP
         """
-        return _events.events_table(self, ids, table, query, engagement)
+        return _events.events_table(self, ids, table, query, engagement, kind)
 
     def units(self, ids: SessionIds = None) -> xr.Dataset:
         """The ``units`` of many Neuropixels sessions in one lazy Dataset.

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, TypeAlias
 
 import pandas as pd
 
+from .errors import UsageError
+
 if TYPE_CHECKING:
     from .project import Project
 
@@ -83,7 +85,24 @@ ECEPHYS = Sessions(
 )
 
 
-def sessions_of(dataset: str) -> Sessions:
+#: Behavior-only (training) sessions, which have stores of their own in both datasets.
+BEHAVIOR = Sessions(
+    "behavior_session_id",
+    "behavior_session",
+    "behavior_session_table",
+    ("mouse_id", "cre_line", "genotype", "session_type", "session_number", "image_set", "equipment_name",
+     "project_code", "date_of_acquisition"),
+)  # fmt: skip
+
+
+def sessions_of(dataset: str, kind: str | None = None) -> Sessions:
     """The sessions of ``dataset`` (a project's ``dataset`` attribute): VBN's Neuropixels sessions,
-    else ophys experiments."""
-    return ECEPHYS if dataset == "visual-behavior-neuropixels" else OPHYS
+    else ophys experiments; or those of ``kind`` (``"behavior_session"``: training sessions)."""
+    main = ECEPHYS if dataset == "visual-behavior-neuropixels" else OPHYS
+    if kind is None or kind == main.kind:
+        return main
+    if kind == BEHAVIOR.kind:
+        return BEHAVIOR
+    raise UsageError(
+        f"expected kind {main.kind!r} or {BEHAVIOR.kind!r} for a {dataset} project; got {kind!r}"
+    )

@@ -146,14 +146,16 @@ def test_the_report_counts_bytes_and_says_how_it_ran(vbo_project, tmp_path):
     assert report.as_dict()["converted_bytes"] == sizes
 
 
-@pytest.mark.slow
 def test_workers_with_dasks_malloc_trim_get_a_note():
-    """dask's nannies start workers with MALLOC_TRIM_THRESHOLD_ (conversions ~1.3x slower): the
-    run says so and gives the config that starts them without it."""
+    """dask's nannies start workers with MALLOC_TRIM_THRESHOLD_ (conversions ~1.3x slower): a run
+    on such a cluster says so and gives the config that starts them without it."""
+    from dask.distributed import LocalCluster
+
     from vbzarr.convert.cluster import NO_MALLOC_TRIM_YAML, Runner
 
-    with ExternalCluster(workers=1, nanny=True) as cluster:
-        parallelism = choose_parallelism(1, scheduler=cluster.address)
+    # dask's defaults, as `dask worker` has them: the nanny sets MALLOC_TRIM_THRESHOLD_.
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        parallelism = choose_parallelism(1, scheduler=cluster.scheduler_address)
         with Runner(parallelism, (OSError,)) as runner:
             assert len(runner.notes) == 1
             assert "run with MALLOC_TRIM_THRESHOLD_ set" in runner.notes[0]

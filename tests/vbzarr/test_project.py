@@ -501,3 +501,23 @@ def test_alignment_on_a_local_cluster_equals_threads(project_url):
     ):
         remote = mean.compute()
     np.testing.assert_array_equal(remote.values, local.values)
+
+
+def test_events_of_training_sessions(project_url):
+    """``kind="behavior_session"``: the trials of every training session's own store, labelled by
+    ``behavior_session_id`` and the session table; a query per session; other kinds refused."""
+    project = vbzarr.open_project(project_url)
+    training = sorted(project.stores.query("kind == 'behavior_session'")["id"].astype(int))
+    assert training
+    trials = project.events_table(table="trials", kind="behavior_session")
+    assert sorted(trials.behavior_session_id.unique()) == training
+    for sid in training:
+        own = vbzarr.to_dataframe(project.behavior_session(sid)["trials"])
+        rows = trials[trials.behavior_session_id == sid].set_index("trials_id")
+        pd.testing.assert_series_equal(rows.start_time, own.start_time)
+    table = project.behavior_session_table
+    assert (trials.session_type == table.loc[trials.behavior_session_id, "session_type"].to_numpy()).all()
+    hits = project.events_table(training[:1], "trials", "hit", kind="behavior_session")
+    assert len(hits) == int(trials[trials.behavior_session_id == training[0]].hit.sum()) > 0
+    with pytest.raises(vbzarr.UsageError, match="expected kind 'ophys_experiment' or 'behavior_session'"):
+        project.events_table(kind="ecephys_session")
