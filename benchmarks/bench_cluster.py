@@ -38,22 +38,20 @@ from benchmarks.harness import (
     SCRATCH,
     Children,
     cached,
-    command,
     du_bytes,
     factory_hash,
     fmt_mb,
-    git_markdown,
     git_state,
     guard_children,
     log,
-    machine_markdown,
     md_table,
     median,
     peak_rss_mb,
+    publish,
     ratio,
     read_results,
+    report_head,
     warm_page_cache,
-    write_results,
 )
 from vbzarr.convert.cluster import NO_MALLOC_TRIM_YAML
 
@@ -337,7 +335,6 @@ def main(argv: list[str] | None = None) -> int:
     }
     project_bytes = du_bytes(work / f"default-{args.repeats - 1}")[0]
     results = {
-        "command": command(),
         "machine": machine,
         "cpus": cpus,
         "project_bytes": project_bytes,
@@ -348,12 +345,8 @@ def main(argv: list[str] | None = None) -> int:
         "s3": s3,
         "means": means,
         "cluster_start": starts,
-        "git": {"start": started, "end": git_state()},
-        "seconds": time.perf_counter() - t_run,
     }
-    report = render(results)
-    write_results(NAME, results, report)
-    print(report)
+    publish(NAME, results, render, started, t_run)
     shutil.rmtree(work, ignore_errors=True)
     return 0
 
@@ -391,9 +384,7 @@ def render(res: dict) -> str:
     s3 = res["s3"]
     means = {k: median([r["seconds"] for r in v]) for k, v in res["means"].items()}
     lines = [
-        f"# {NAME}\n",
-        machine_markdown(res["machine"], res["command"], res["seconds"]),
-        git_markdown(res["git"]["start"], res["git"]["end"]),
+        *report_head(NAME, res),
         f"Release: {n} synthetic ophys experiments (factory `{res['size']}` preset, {gb:.1f} GB of NWB; "
         f"factory {res['release'].get('factory')}), sources warm in the page cache before every run; "
         f"medians of {len(next(iter(res['runs'].values())))} run(s), each a fresh process and project.\n",

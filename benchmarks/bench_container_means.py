@@ -30,19 +30,17 @@ from benchmarks.harness import (
     SCRATCH,
     Children,
     cached,
-    command,
     current_rss_mb,
     factory_hash,
-    git_markdown,
     git_state,
     guard_children,
     log,
-    machine_markdown,
     md_table,
     median,
     peak_rss_mb,
+    publish,
     ratio,
-    write_results,
+    report_head,
 )
 
 NAME = "bench_container_means"
@@ -157,17 +155,12 @@ def main(argv: list[str] | None = None) -> int:
                 log(f"({r + 1}/{args.repeats}) {route}, {c} containers ...")
                 runs[route].setdefault(c, []).append(CHILDREN.run(route, {"dst": dst, "containers": c}))
     results = {
-        "command": command(),
         "machine": machine,
         "size": args.size,
         "project": info,
         "runs": runs,
-        "git": {"start": started, "end": git_state()},
-        "seconds": time.perf_counter() - t0,
     }
-    report = render(results)
-    write_results(NAME, results, report)
-    print(report)
+    publish(NAME, results, render, started, t0)
     return 0
 
 
@@ -200,9 +193,7 @@ def render(res: dict) -> str:
     info = res["project"]
     return "\n".join(
         [
-            f"# {NAME}\n",
-            machine_markdown(res["machine"], res["command"], res["seconds"]),
-            git_markdown(res["git"]["start"], res["git"]["end"]),
+            *report_head(NAME, res),
             f"Project: {info['experiments']} synthetic experiments (factory `{res['size']}` size, "
             f"{info['nwb_bytes'] / 1e9:.2f} GB of NWB, factory {info['factory']}), 4 sessions per "
             "container; the mean dF/F around every image change by cell and experience level, "

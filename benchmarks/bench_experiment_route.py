@@ -28,18 +28,16 @@ from benchmarks.harness import (
     SCRATCH,
     Children,
     cached,
-    command,
     factory_hash,
-    git_markdown,
     git_state,
     guard_children,
     log,
-    machine_markdown,
     md_table,
     median,
+    publish,
     ratio,
+    report_head,
     warm_page_cache,
-    write_results,
 )
 
 NAME = "bench_experiment_route"
@@ -169,17 +167,12 @@ def main(argv: list[str] | None = None) -> int:
             log(f"({r + 1}/{args.repeats}) {route} ...")
             runs[route].append(CHILDREN.run(route, info))
     results = {
-        "command": command(),
         "machine": machine,
         "size": args.size,
         "container": info,
         "runs": runs,
-        "git": {"start": started, "end": git_state()},
-        "seconds": time.perf_counter() - t0,
     }
-    report = render(results)
-    write_results(NAME, results, report)
-    print(report)
+    publish(NAME, results, render, started, t0)
     return 0
 
 
@@ -199,9 +192,7 @@ def render(res: dict) -> str:
     info = res["container"]
     return "\n".join(
         [
-            f"# {NAME}\n",
-            machine_markdown(res["machine"], res["command"], res["seconds"]),
-            git_markdown(res["git"]["start"], res["git"]["end"]),
+            *report_head(NAME, res),
             f"Container: 3 synthetic experiments (factory `{res['size']}` size, "
             f"{info['nwb_bytes'] / 1e9:.2f} GB of NWB, factory {info['factory']}); seconds summed over the "
             f"three experiments, medians of {len(res['runs']['vbzarr'])} fresh processes; same means: "

@@ -642,3 +642,24 @@ def write_results(name: str, payload: dict, markdown: str) -> tuple[Path, Path]:
     j.write_text(json.dumps(payload, indent=2, default=str) + "\n")
     m.write_text(markdown)
     return j, m
+
+
+def publish(name: str, results: dict, render: Callable[[dict], str], started: dict, t0: float) -> str:
+    """Finish a run: add its command, the code it measured (``started``: :func:`git_state` at its
+    start) and its duration to ``results``; write the results files and print the report."""
+    results.update(
+        command=command(), git={"start": started, "end": git_state()}, seconds=time.perf_counter() - t0
+    )
+    report = render(results)
+    write_results(name, results, report)
+    print(report)
+    return report
+
+
+def report_head(name: str, res: dict) -> list[str]:
+    """The first lines of a report: its title, the machine and command, the code measured."""
+    return [
+        f"# {name}\n",
+        machine_markdown(res["machine"], res["command"], res["seconds"]),
+        git_markdown(res["git"]["start"], res["git"]["end"]),
+    ]
