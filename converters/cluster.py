@@ -173,7 +173,14 @@ class Runner:
             raise
         self.dashboard = self.client.dashboard_link
         if p.scheduler is not None:
-            trimmed = sorted(w for w, v in self.client.run(_malloc_trim_threshold).items() if v)
+            try:  # also checks that the workers can import vbzarr's write side
+                trimmed = sorted(w for w, v in self.client.run(_malloc_trim_threshold).items() if v)
+            except ImportError as err:
+                self.__exit__()
+                raise ClusterError(
+                    f"--scheduler {p.scheduler}: expected workers with vbzarr[convert] installed; "
+                    f"a worker could not import it ({err})"
+                ) from err
             if trimmed:
                 self.notes.append(
                     f"{len(trimmed)} worker(s) of {p.scheduler} run with MALLOC_TRIM_THRESHOLD_ set "
