@@ -34,3 +34,17 @@ def test_the_set_up_commands_are_the_ones_ci_runs():
     test_command = re.search(r"&& (python -m pytest[^`\n]*)", README).group(1)
     assert test_command in ci
     assert 'pip install -e ".[convert]" && vbzarr demo' in README
+
+
+def test_the_quick_start_runs(vbo_converted, monkeypatch):
+    """The quick start's code, on a converted synthetic project instead of the bucket."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    code = README.split("## Quick start", 1)[1].split("```python", 1)[1].split("```", 1)[0]
+    code = code.replace('"s3://bucket/vbo", storage_options={"anon": True}', repr(str(vbo_converted)))
+    assert repr(str(vbo_converted)) in code
+    scope: dict = {}
+    exec(compile(code, "README.md (quick start)", "exec"), scope)
+    assert set(scope["mean"].experience_level.values) == set(scope["container"].experience_level)
+    assert scope["everything"].compute().notnull().any()
