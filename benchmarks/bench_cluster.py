@@ -35,6 +35,7 @@ import time
 from pathlib import Path
 
 from benchmarks.harness import (
+    RESULTS,
     SCRATCH,
     Children,
     cached,
@@ -453,24 +454,44 @@ def release_plan(res: dict) -> str:
     runs = ecephys["vbzarr_convert"]
     cpu = median([r["user_s"] + r["sys_s"] for r in runs])
     vbn_store = ecephys["sizes"]["store_bytes"] / ecephys["sizes"]["nwb_bytes"]
+    # Requests: VBO's measured per byte; VBN's from `vbn_requests` (per file + per MB, a line
+    # through two small sessions), when it has run.
+    vbn_fit = (
+        read_results("bench_vbn_requests").get("fit")
+        if (RESULTS / "bench_vbn_requests.json").exists()
+        else None
+    )
+
+    def requests(name: str, count: int, size: float) -> tuple[float, float] | None:
+        if name == "VBO":
+            return size * puts_per_byte, size * gets_per_byte
+        if vbn_fit is None:
+            return None
+        put, get = vbn_fit["PUT"], vbn_fit["GET"]
+        return (
+            count * put["per_file"] + size / 1e6 * put["per_mb"],
+            count * get["per_file"] + size / 1e6 * get["per_mb"],
+        )
+
     rates = {
-        "VBO": (per_worker, peak, puts_per_byte, gets_per_byte, ratio_size),
-        "VBN": (ecephys["nwb_bytes"] / cpu, max(r["vmhwm_mb"] for r in runs), None, None, vbn_store),
+        "VBO": (per_worker, peak, ratio_size),
+        "VBN": (ecephys["nwb_bytes"] / cpu, max(r["vmhwm_mb"] for r in runs), vbn_store),
     }
     rows = []
     for name, (count, unit, size) in RELEASES.items():
-        rate, memory, put_rate, get_rate, store_ratio = rates[name]
+        rate, memory, store_ratio = rates[name]
+        counted = requests(name, count, size)
         for workers in (16, 64):
-            puts = size * put_rate if put_rate else None
-            gets = size * get_rate if get_rate else None
             rows.append(
                 [
                     f"{name}: {count:,} {unit}, {size / 1e12:.1f} TB of NWB",
                     str(workers),
                     f"{size / rate / workers / 60:.0f} min",
                     f"{memory / 1024:.2f} GiB",
-                    f"{puts / 1e6:.2f} M PUT, {gets / 1e3:.0f} k GET" if puts else "not measured",
-                    f"${puts * PRICE_PUT + gets * PRICE_GET:.2f}" if puts else "-",
+                    f"{counted[0] / 1e6:.2f} M PUT, {counted[1] / 1e3:.0f} k GET"
+                    if counted
+                    else "not measured",
+                    f"${counted[0] * PRICE_PUT + counted[1] * PRICE_GET:.2f}" if counted else "-",
                     f"{size * store_ratio / 1e9:.0f} GB, "
                     f"${size * store_ratio / 1e9 * PRICE_GB_MONTH:.0f}/month",
                 ]
@@ -501,9 +522,11 @@ def release_plan(res: dict) -> str:
             ),  # fmt: skip
             "",
             f"VBN rows: the rate and peak memory of `ecephys_conversion`'s full-size session "
-            f"({ecephys['nwb_bytes'] / 1e9:.2f} GB in {cpu:.1f} CPU-seconds, in one process), its "
-            "requests not measured. Not in the table: reading the sources from S3 (each worker "
-            "reads its files once), VBN's LFP files (the synthetic sessions have none at full size), "
+            f"({ecephys['nwb_bytes'] / 1e9:.2f} GB in {cpu:.1f} CPU-seconds, in one process); its "
+            "requests from `vbn_requests` (per file + per MB through two small synthetic sessions "
+            "with LFP, 12 and 84 MB: an extrapolation to 3 GB sessions). Not in the table: reading "
+            "the sources from S3 (each worker reads its files once), VBN's LFP at its released "
+            "rate (the synthetic LFP: 96 channels at 250 Hz), "
             "and the commits at this scale. Every file is one commit, and every "
             "commit writes a snapshot that lists the project's every group: `bench_manifest` "
             "measured 0.44 MB at 100 experiments and 8.7 MB at 2,000, so converting VBO writes "
