@@ -108,7 +108,6 @@ def test_a_conversion_on_an_existing_cluster_survives_a_killed_worker(vbo_projec
         out, err = run.communicate(timeout=300)
         assert run.returncode in (0, 1), err.decode()  # 1: the killed worker's file failed
         first = json.loads(report.read_text())
-        print("first run:", {k: len(v) if isinstance(v, list | dict) else v for k, v in first.items()})
         assert "on the cluster at tcp://127.0.0.1" in first["parallelism"]
         assert not any("MALLOC" in p for p in first["problems"])  # no nannies, no trim threshold
         assert len(first["converted"]) + len(first["failed"]) == n_files
