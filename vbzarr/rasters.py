@@ -86,7 +86,9 @@ def spike_rasters(
     return pd.concat([meta, *dask.compute(*blocks)]).sort_index(kind="stable")
 
 
-def _frame(event: np.ndarray, unit: np.ndarray, spike: np.ndarray, relative: np.ndarray, name: str):
+def _frame(
+    event: np.ndarray, unit: np.ndarray, spike: np.ndarray, relative: np.ndarray, name: str
+) -> pd.DataFrame:
     """Raster rows sorted by spike time."""
     out = pd.DataFrame(
         {name: event, "unit_id": unit, "time_from_event": relative},
