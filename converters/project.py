@@ -303,7 +303,8 @@ def convert_project(
         report.parallelism = parallelism.describe()
         report.problems += runner.notes
         bar = _progress(todo, runner, disable=not progress)
-        for job, result in runner.run(convert_job, todo, dst, storage_options, source_options):
+        results = runner.run(convert_job, todo, dst, storage_options, source_options)
+        for done, (job, result) in enumerate(results, 1):
             if isinstance(result, ConcurrentConversionError):  # another run committed it: kept
                 report.skipped.append(job.source)
                 report.problems.append(str(result))
@@ -313,8 +314,7 @@ def convert_project(
                 report.converted.append(job.source)
                 report.converted_bytes += job.size
             bar.update(job.size)
-            bar.set_postfix_str(f"{bar.n_files + 1}/{len(todo)} files", refresh=False)
-            bar.n_files += 1
+            bar.set_postfix_str(f"{done}/{len(todo)} files", refresh=False)
             if on_result is not None:
                 on_result(job, result if isinstance(result, BaseException) else None)
         bar.close()
@@ -356,7 +356,6 @@ def _progress(jobs: list[Job], runner: Runner, disable: bool) -> Any:
     bar = progress_bar(disable)(
         total=sum(j.size for j in jobs), desc="convert", unit="B", unit_scale=True, disable=disable
     )
-    bar.n_files = 0
     if runner.dashboard and not disable:
         bar.write(f"dask dashboard: {runner.dashboard}")
     return bar
