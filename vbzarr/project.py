@@ -29,7 +29,7 @@ from .manifest import Manifest, open_manifest, store_records, stores_table
 from .repository import open_repository, readonly_session
 from .schema import store_folder
 from .sessions import SessionIds
-from .store import READ_CONFIG, check_schema, concurrently, subgroups
+from .store import READ_CONFIG, check_schema, concurrently
 
 #: Name of the store index among the project's tables.
 STORES = "stores"
@@ -157,13 +157,15 @@ class Project:
         """``group`` of each store, their roots opened concurrently (see :meth:`_roots`); without
         ``indexes`` no coordinate is read (not even the dims' own)."""
         paths = [self._store_path(kind, i) for i in store_ids]
-        out, roots = [], self._roots(paths)
-        for path, root, node in zip(paths, roots, subgroups(roots, group), strict=True):
-            if isinstance(node, KeyError):
+        out = []
+        for path, root in zip(paths, self._roots(paths), strict=True):
+            try:
+                node = root[group]
+            except KeyError as err:
                 raise ManifestError(
                     f"{self.url}: expected group {group!r} in {path}; it has "
                     f"{sorted(name for name, _ in root.groups())}"
-                ) from node
+                ) from err
             # What xr.open_zarr does after opening the root, minus the root's metadata. The
             # store makes the group's arrays, which pick their codec pipeline as they are made.
             with zarr.config.set(READ_CONFIG):

@@ -200,26 +200,3 @@ def concurrently(coroutines: Iterable[Any], return_exceptions: bool = False) -> 
         return await asyncio.gather(*pending, return_exceptions=return_exceptions)
 
     return sync(gather())
-
-
-def subgroups(roots: list[zarr.Group], name: str) -> list[zarr.Group | KeyError]:
-    """The group ``name`` of each root, with its arrays' metadata fetched at once (all groups'
-    concurrently) and kept in the group, so opening it as a Dataset costs no more round trips;
-    a ``KeyError`` for a root without it."""
-    from zarr.core.group import AsyncGroup, ConsolidatedMetadata, GroupMetadata
-
-    async def one(root: zarr.Group) -> zarr.Group | KeyError:
-        try:
-            node = await root._async_group.getitem(name)
-        except KeyError as err:
-            return err
-        if not isinstance(node, AsyncGroup):
-            return KeyError(name)
-        members = {key: member.metadata async for key, member in node.members()}
-        metadata = GroupMetadata(
-            attributes=node.metadata.attributes,
-            consolidated_metadata=ConsolidatedMetadata(metadata=members),
-        )
-        return zarr.Group(AsyncGroup(metadata=metadata, store_path=node.store_path))
-
-    return concurrently(one(root) for root in roots)
