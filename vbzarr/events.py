@@ -13,7 +13,7 @@ import pandas as pd
 
 from .errors import QueryError
 from .performance import engaged_rows
-from .sessions import BEHAVIOR, sessions_of, store_ids
+from .sessions import sessions_of
 from .store import to_dataframe
 
 if TYPE_CHECKING:
@@ -32,9 +32,7 @@ def events_table(
     :meth:`Project.events_table`)."""
     sessions = sessions_of(project.dataset, kind)
     key = sessions.key
-    # Training sessions: every behavior_session store by default (the session table also lists
-    # the imaging sessions, whose stores are their experiments').
-    ids = store_ids(project, sessions.kind, ids) if sessions is BEHAVIOR else sessions.ids(project, ids)
+    ids = sessions.ids(project, ids)
     labels = sessions.labels(project, ids)
     frames = []
     for sid, group in project._each_group(sessions.kind, ids, table, load=True):

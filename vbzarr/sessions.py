@@ -48,10 +48,15 @@ class Sessions:
     kind: str  # the kind of their stores (see :meth:`Project.store`)
     table: str  # the project table listing them, indexed by ``key``
     columns: tuple[str, ...]  # the table's columns carried onto each session's rows, where present
+    # Every session is every store of the kind, not every row of the table (which may list
+    # sessions whose stores are of another kind).
+    by_store: bool = False
 
     def ids(self, project: Project, ids: Iterable[int] | pd.DataFrame | pd.Index | None) -> list[int]:
         """Session ids, or rows of the session table (its index is used), as a list of ints;
         ``None`` for every session (the table is read only then)."""
+        if ids is None and self.by_store:
+            return store_ids(project, self.kind, None)
         if ids is None:
             ids = getattr(project, self.table).index
         elif isinstance(ids, pd.DataFrame):
@@ -92,6 +97,7 @@ BEHAVIOR = Sessions(
     "behavior_session_table",
     ("mouse_id", "cre_line", "genotype", "session_type", "session_number", "image_set", "equipment_name",
      "project_code", "date_of_acquisition"),
+    by_store=True,  # the table also lists the imaging sessions, whose stores are their experiments'
 )  # fmt: skip
 
 
