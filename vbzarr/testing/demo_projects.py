@@ -26,7 +26,6 @@ import json
 import os
 import shutil
 import tempfile
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -160,10 +159,7 @@ def _build(recipe: Recipe, size: str, work: Path) -> None:
             size=replace(EcephysSize.preset(size), **recipe.size_changes),
             **recipe.arguments,
         )
-    with warnings.catch_warnings():
-        # The converter's tqdm.auto warns in a Jupyter kernel without ipywidgets, bar or not.
-        warnings.filterwarnings("ignore", message="IProgress not found")
-        report = convert_project(str(work / "release"), str(work / "project"), workers=1)
+    report = convert_project(str(work / "release"), str(work / "project"), workers=1)
     if report.failed:
         raise RuntimeError(f"the synthetic {recipe.dataset} project did not convert:\n{report.describe()}")
     shutil.rmtree(work / "release")
