@@ -97,10 +97,12 @@ def open_or_create(dst: str, storage_options: dict | None = None) -> icechunk.Re
 
 def _open(dst: str, storage_options: dict | None) -> icechunk.Repository:
     repo = open_repository(dst, storage_options)
+    tip = repo.readonly_session(BRANCH)
     try:
-        open_manifest(repo.readonly_session(BRANCH).store, dst)
+        open_manifest(tip.store, dst)
     except ProjectNotFoundError as err:
-        if list(repo.ancestry(branch=BRANCH))[1:]:  # commits besides the initial one
+        # The same snapshot's history: another run may commit the manifest meanwhile.
+        if list(repo.ancestry(snapshot_id=tip.snapshot_id))[1:]:  # commits besides the initial one
             raise DestinationError(
                 f"{dst}: expected a vbzarr project; found an Icechunk repository without a manifest"
             ) from err

@@ -21,8 +21,11 @@ import h5py
 import icechunk
 import numpy as np
 import pytest
+import zarr
 
 import vbzarr
+from vbzarr.convert import commits
+from vbzarr.convert.commits import open_or_create
 from vbzarr.convert.project import convert_project
 from vbzarr.convert.validate import validate_store
 from vbzarr.errors import ProjectNotFoundError
@@ -229,3 +232,23 @@ def test_a_run_collects_orphans_of_killed_runs_but_not_a_live_runs(tmp_path, sma
     tip = zarr.open_group(repo.readonly_session("main").store, mode="r")
     np.testing.assert_array_equal(tip["in_flight"][:], values[:32768])
     assert validate_store(dst) == []
+
+
+def test_a_run_opening_while_another_commits_the_manifest_opens_it(tmp_path, monkeypatch):
+    """Two runs starting together: one reads the tip (no manifest yet), the other commits the
+    manifest before the first reads the history. The history read is the tip's own, so the
+    repository is the new project it is, not 'an Icechunk repository without a manifest'."""
+    dst = str(tmp_path / "project")
+    open_or_create(dst)
+    real = commits.open_manifest
+
+    def manifest_committed_meanwhile(store, url):
+        other = commits.open_repository(dst, None).writable_session("main")
+        zarr.open_group(other.store, mode="a").create_group("manifest")
+        other.commit("the other run's manifest")
+        monkeypatch.setattr(commits, "open_manifest", real)
+        return real(store, url)  # the tip read before that commit: no manifest
+
+    monkeypatch.setattr(commits, "open_manifest", manifest_committed_meanwhile)
+    repo = open_or_create(dst)
+    assert [i.message for i in repo.ancestry(branch="main")][0] == "the other run's manifest"
