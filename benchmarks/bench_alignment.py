@@ -48,6 +48,7 @@ from benchmarks.harness import (
     command,
     current_rss_mb,
     du_bytes,
+    factory_hash,
     fmt_mb,
     fmt_s,
     log,
@@ -738,7 +739,9 @@ def summary(runs: list[dict]) -> dict:
 
 def cached_project(scratch: Path, tag: str, size: dict, n_containers: int, spc: int, seed: int) -> dict:
     """A synthetic VBO project (generated once in a child; cached under ``scratch``)."""
-    key = hashlib.sha1(json.dumps([size, n_containers, spc, seed], sort_keys=True).encode()).hexdigest()[:10]
+    key = hashlib.sha1(
+        json.dumps([size, n_containers, spc, seed, factory_hash()], sort_keys=True).encode()
+    ).hexdigest()[:10]
     root = scratch / f"vbo-{tag}-{key}"
 
     def generate() -> dict:
@@ -822,7 +825,7 @@ def vbn_inputs(scratch: Path, args: argparse.Namespace, cfg: dict) -> tuple[dict
 
     sess = ecephys.session(argparse.Namespace(size=cfg["vbn"], spikes=None, seed=11, scratch=args.scratch))
     vbn_src = Path(sess["path"])
-    vbn_store = scratch / f"{vbn_src.stem}-{cfg['vbn']}-alignment.zarr"
+    vbn_store = vbn_src.parent / f"{vbn_src.stem}-alignment.zarr"  # beside its (cached) source
     if not (vbn_store / "zarr.json").exists():
         log("converting the VBN session (once; cached) ...")
         CHILDREN.run("convert_nwb", {"src": str(vbn_src), "dst": str(vbn_store)})

@@ -44,6 +44,7 @@ from benchmarks.harness import (
     command,
     drop_page_cache,
     du_bytes,
+    factory_hash,
     fmt_mb,
     fmt_s,
     log,
@@ -366,7 +367,9 @@ def session(args) -> dict:
     """The synthetic VBN session (generated once in a child; cached under ``--scratch``)."""
     size = SIZES[args.size]
     spikes = args.spikes if args.spikes else (5e7 if args.size == "full" else 2e6)
-    key = hashlib.sha1(json.dumps([size, spikes, args.seed], sort_keys=True).encode()).hexdigest()[:10]
+    key = hashlib.sha1(
+        json.dumps([size, spikes, args.seed, factory_hash()], sort_keys=True).encode()
+    ).hexdigest()[:10]
     root = Path(args.scratch) / f"vbn-{args.size}-{key}"
 
     def generate() -> dict:
