@@ -1,0 +1,303 @@
+"""Commits at the releases' scale: what one file's commit costs when the project already holds
+hundreds or thousands of stores, how large each snapshot gets, and how long a project of that size
+takes to open; against the same commit into a project of one store.
+
+Why: every file ``convert_project`` converts is its own Icechunk commit, and every commit writes a
+snapshot that lists every node (group and array) of every store in the project. Converting VBO's
+6,015 files (1,936 ophys experiments, 4,079 behavior-only sessions) therefore writes a snapshot
+per file whose size grows with the project.
+
+What runs (one run, in a fresh process; a local project on this machine's disk):
+
+a. A tiny synthetic VBO release (one ophys experiment, one behavior-only session) converted with
+   ``convert_project``: the real stores, the templates of the others.
+b. The project is filled with metadata-only stores, copies of the two real stores' group and
+   array metadata under new ids (no chunk is written: a snapshot lists nodes, not chunks), in
+   the release's proportion of ophys to behavior stores, in batch commits, up to each checkpoint.
+c. At each checkpoint, ``convert_job`` converts the real ophys file into a new store and commits
+   it, as ``convert_project`` does per file (three times): the seconds of the whole job and of its
+   commit, and the size of the snapshot it wrote. Then ``open_project`` and its first table on a
+   new process-local repository object (the snapshot read from disk, not from a cache).
+
+Peer: the same job's commit into the project of the two real stores (the first checkpoint).
+
+Usage (from the repository root)::
+
+    python -m benchmarks run commits
+    python -m benchmarks run commits --checkpoints 0,500,1500,3000,6015
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from benchmarks.harness import (
+    SCRATCH,
+    Children,
+    cached,
+    factory_hash,
+    git_state,
+    guard_children,
+    log,
+    md_table,
+    median,
+    publish,
+    ratio,
+    report_head,
+)
+
+NAME = "bench_commits"
+#: The releases' stores: VBO 1,936 ophys experiments + 4,079 behavior-only sessions (4,782
+#: behavior sessions, 703 of them ophys sessions); VBN 153 ecephys sessions + 3,271 behavior-only.
+RELEASE_STORES = {"VBO": (1936, 4079), "VBN": (153, 3271)}
+#: Metadata-only stores added per batch commit while filling.
+FILL_BATCH = 500
+#: Timed commits per checkpoint.
+REPEATS = 3
+
+
+def child_grow(p: dict) -> dict:
+    import os
+    import shutil
+    from pathlib import Path
+
+    import zarr
+    from zarr.core.buffer import default_buffer_prototype
+
+    import vbzarr
+    from vbzarr.convert import project as convert_module
+    from vbzarr.convert.project import Job, convert_job
+    from vbzarr.repository import BRANCH, open_repository
+    from vbzarr.store import concurrently
+
+    dst = Path(p["work"]) / "project"
+    shutil.rmtree(dst.parent, ignore_errors=True)
+    shutil.copytree(p["project"], dst)
+    url = str(dst)
+
+    commit_seconds: list[float] = []
+    real_commit = convert_module.commit
+
+    def timed_commit(*args, **kwargs):
+        t = time.perf_counter()
+        try:
+            return real_commit(*args, **kwargs)
+        finally:
+            commit_seconds.append(time.perf_counter() - t)
+
+    convert_module.commit = timed_commit  # type: ignore[assignment]
+
+    def metadata(store, prefix: str) -> dict[str, bytes]:
+        """Every ``zarr.json`` under ``prefix`` (the store's groups and arrays), by relative key."""
+
+        async def keys() -> list[str]:
+            return [k async for k in store.list_prefix(prefix + "/") if k.endswith("zarr.json")]
+
+        found = zarr.core.sync.sync(keys())
+        proto = default_buffer_prototype()
+        values = concurrently(store.get(k, proto) for k in found)
+        return {k[len(prefix) :]: v.to_bytes() for k, v in zip(found, values, strict=True)}
+
+    repo = open_repository(url, None)
+    tip = repo.readonly_session(BRANCH).store
+    templates = {
+        "ophys_experiments": metadata(tip, f"ophys_experiments/{p['ophys_id']}"),
+        "behavior_sessions": metadata(tip, f"behavior_sessions/{p['behavior_id']}"),
+    }
+    n_ophys, n_behavior = p["release"]
+    share = n_ophys / (n_ophys + n_behavior)
+    counts = {"ophys_experiments": 0, "behavior_sessions": 0}
+    next_id = 10**9
+
+    def fill(n: int) -> None:
+        nonlocal next_id
+        session = repo.writable_session(BRANCH)
+        buffer = zarr.core.buffer.cpu.Buffer
+        writes = []
+        for _ in range(n):
+            folder = (
+                "ophys_experiments"
+                if counts["ophys_experiments"] < share * (sum(counts.values()) + 1)
+                else "behavior_sessions"
+            )
+            counts[folder] += 1
+            next_id += 1
+            for key, value in templates[folder].items():
+                writes.append(session.store.set(f"{folder}/{next_id}{key}", buffer.from_bytes(value)))
+        concurrently(writes)
+        session.commit(f"fill: {n} metadata-only stores")
+
+    def newest_snapshot_bytes() -> int:
+        snaps = list((dst / "snapshots").iterdir())
+        return max(snaps, key=lambda f: f.stat().st_mtime_ns).stat().st_size
+
+    rows = []
+    filled = 0
+    for checkpoint in p["checkpoints"]:
+        t = time.perf_counter()
+        while filled < checkpoint:
+            n = min(FILL_BATCH, checkpoint - filled)
+            fill(n)
+            filled += n
+        fill_s = time.perf_counter() - t
+        stores = filled + 2  # + the two real stores
+        jobs, commits, snapshot_bytes = [], [], []
+        for _ in range(p["repeats"]):
+            next_id += 1
+            commit_seconds.clear()
+            t = time.perf_counter()
+            convert_job(Job("ophys_experiment", next_id, p["ophys_source"]), url, None, threads=1)
+            jobs.append(time.perf_counter() - t)
+            commits.append(commit_seconds[-1])
+            snapshot_bytes.append(newest_snapshot_bytes())
+            filled += 1
+        t = time.perf_counter()
+        project = vbzarr.open_project(url)
+        project.ophys_experiment_table  # noqa: B018 - the first table, as a user's first step
+        open_s = time.perf_counter() - t
+        rows.append(
+            {
+                "stores": stores,
+                "fill_s": fill_s,
+                "job_s": jobs,
+                "commit_s": commits,
+                "snapshot_bytes": snapshot_bytes,
+                "open_s": open_s,
+            }
+        )
+        log(
+            f"  {stores} stores: commit {median(commits):.3f} s of a {median(jobs):.3f} s job, "
+            f"snapshot {snapshot_bytes[-1] / 1e6:.2f} MB, open {open_s:.2f} s (filled in {fill_s:.0f} s)"
+        )
+    nodes = {k: len(v) for k, v in templates.items()}
+    shutil.rmtree(dst.parent, ignore_errors=True)
+    return {"rows": rows, "nodes_per_store": nodes, "disk": os.statvfs("/").f_bsize}
+
+
+CHILDREN = Children(NAME, {"grow": child_grow})
+
+
+def release(seed: int = 41) -> dict:
+    """A tiny VBO release of one ophys experiment and one behavior-only session, converted."""
+    root = SCRATCH / f"commits-tiny-{seed}"
+
+    def make() -> dict:
+        from vbzarr.convert.project import convert_project
+        from vbzarr.testing.synthetic.project import make_vbo_project
+
+        made = make_vbo_project(
+            root / "release",
+            n_containers=1,
+            sessions_per_container=1,
+            behavior_only_sessions=1,
+            size="tiny",
+            seed=seed,
+        )
+        report = convert_project(str(root / "release"), str(root / "project"))
+        assert not report.failed, report.failed
+        ophys_id = int(made.ophys_experiment_table.index[0])
+        behavior_ids = set(made.behavior_session_table.index) - set(
+            made.ophys_experiment_table.behavior_session_id
+        )
+        return {
+            "project": str(root / "project"),
+            "ophys_id": ophys_id,
+            "ophys_source": str(made.experiment_path(ophys_id)),
+            "behavior_id": int(min(behavior_ids)),
+            "factory": factory_hash(),
+        }
+
+    return cached(root, make, what="a tiny VBO release of two files")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks run commits", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--checkpoints", default="0,500,1500,3000,6015")
+    parser.add_argument("--repeats", type=int, default=REPEATS)
+    parser.add_argument("--no-wait", action="store_true")
+    args = parser.parse_args(argv)
+    started, t0 = git_state(), time.perf_counter()
+    info = release()
+    if not args.no_wait:
+        guard_children()
+    checkpoints = [int(c) for c in args.checkpoints.split(",")]
+    log(f"growing a project to {checkpoints[-1]} stores ...")
+    grown = CHILDREN.run(
+        "grow",
+        {
+            **info,
+            "work": str(SCRATCH / "commits-work"),
+            "checkpoints": checkpoints,
+            "repeats": args.repeats,
+            "release": RELEASE_STORES["VBO"],
+        },
+    )
+    results = {"machine": CHILDREN.machine(), "release": info, "grown": grown}
+    publish(NAME, results, render, started, t0)
+    return 0
+
+
+def totals(rows: list[dict], n_stores: int) -> dict:
+    """Snapshot bytes and commit seconds of converting ``n_stores`` files one commit each: a line
+    through the first and last checkpoints' medians, summed over the commits."""
+    first, last = rows[0], rows[-1]
+    out = {}
+    for key in ("snapshot_bytes", "commit_s"):
+        a, b = median(first[key]), median(last[key])
+        slope = (b - a) / (last["stores"] - first["stores"])
+        base = a - slope * first["stores"]
+        out[key] = base * n_stores + slope * n_stores * (n_stores + 1) / 2
+    return out
+
+
+def render(res: dict) -> str:
+    g = res["grown"]
+    rows, base = g["rows"], g["rows"][0]
+    table = [
+        [
+            f"{r['stores']:,}",
+            f"{median(r['commit_s']):.3f}",
+            ratio(median(base["commit_s"]), median(r["commit_s"])),
+            f"{median(r['job_s']):.3f}",
+            f"{median(r['commit_s']) / median(r['job_s']):.0%}",
+            f"{median(r['snapshot_bytes']) / 1e6:.2f}",
+            f"{r['open_s']:.2f}",
+        ]
+        for r in rows
+    ]
+    lines = [
+        *report_head(NAME, res),
+        f"A local project grown with metadata-only stores ({g['nodes_per_store']['ophys_experiments']} "
+        f"nodes per ophys store, {g['nodes_per_store']['behavior_sessions']} per behavior store, in VBO's "
+        f"proportion), then one tiny ophys file converted and committed by `convert_job` "
+        f"({len(base['commit_s'])} times per row; medians).\n",
+        md_table(
+            [
+                "stores in the project",
+                "commit s",
+                "commit vs a 2-store project",
+                "whole job s",
+                "commit's share",
+                "snapshot MB",
+                "open_project + first table s",
+            ],
+            table,
+        ),
+        "",
+    ]
+    for name, (n_ophys, n_behavior) in RELEASE_STORES.items():
+        n = n_ophys + n_behavior
+        t = totals(rows, n)
+        lines.append(
+            f"- {name} ({n:,} files, one commit each; a line through the first and last rows): "
+            f"{t['snapshot_bytes'] / 1e9:.1f} GB of snapshots written in all, "
+            f"{t['commit_s'] / 60:.0f} min of commits, which succeed one at a time."
+        )
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    CHILDREN.entry(main)
