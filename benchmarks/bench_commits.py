@@ -1,11 +1,12 @@
 """Commits at the releases' scale: what one file's commit costs when the project already holds
 hundreds or thousands of stores, how large each snapshot gets, and how long a project of that size
-takes to open; against the same commit into a project of one store.
+takes to open; against the same commit into a project of two stores.
 
-Why: every file ``convert_project`` converts is its own Icechunk commit, and every commit writes a
-snapshot that lists every node (group and array) of every store in the project. Converting VBO's
-6,015 files (1,936 ophys experiments, 4,079 behavior-only sessions) therefore writes a snapshot
-per file whose size grows with the project.
+Why: every Icechunk commit writes a snapshot that lists every node (group and array) of every
+store in the project. Converting VBO's 6,015 files (1,936 ophys experiments, 4,079 behavior-only
+sessions) with one commit per file therefore writes 6,015 snapshots of a size growing with the
+project; this measures how much that is, and what ``convert_project``'s batches (``Batches``)
+cost instead (in ``bench_cluster``'s release plan).
 
 What runs (one run, in a fresh process; a local project on this machine's disk):
 
@@ -14,10 +15,10 @@ a. A tiny synthetic VBO release (one ophys experiment, one behavior-only session
 b. The project is filled with metadata-only stores, copies of the two real stores' group and
    array metadata under new ids (no chunk is written: a snapshot lists nodes, not chunks), in
    the release's proportion of ophys to behavior stores, in batch commits, up to each checkpoint.
-c. At each checkpoint, ``convert_job`` converts the real ophys file into a new store and commits
-   it, as ``convert_project`` does per file (three times): the seconds of the whole job and of its
-   commit, and the size of the snapshot it wrote. Then ``open_project`` and its first table on a
-   new process-local repository object (the snapshot read from disk, not from a cache).
+c. At each checkpoint, ``convert_job`` converts the real ophys file into a new store (a fork of
+   a new ``Batches``) and the batch of that one file is committed (three times): the seconds of
+   the whole job and of its commit, and the size of the snapshot it wrote. Then ``open_project``
+   and its first table on a new repository object (the snapshot read from disk, not a cache).
 
 Peer: the same job's commit into the project of the two real stores (the first checkpoint).
 
@@ -66,8 +67,8 @@ def child_grow(p: dict) -> dict:
     from zarr.core.buffer import default_buffer_prototype
 
     import vbzarr
-    from vbzarr.convert import project as convert_module
-    from vbzarr.convert.project import Job, convert_job
+    from vbzarr.convert.commits import Batches
+    from vbzarr.convert.project import Job, Task, convert_job
     from vbzarr.repository import BRANCH, open_repository
     from vbzarr.store import concurrently
 
@@ -75,18 +76,6 @@ def child_grow(p: dict) -> dict:
     shutil.rmtree(dst.parent, ignore_errors=True)
     shutil.copytree(p["project"], dst)
     url = str(dst)
-
-    commit_seconds: list[float] = []
-    real_commit = convert_module.commit
-
-    def timed_commit(*args, **kwargs):
-        t = time.perf_counter()
-        try:
-            return real_commit(*args, **kwargs)
-        finally:
-            commit_seconds.append(time.perf_counter() - t)
-
-    convert_module.commit = timed_commit  # type: ignore[assignment]
 
     def metadata(store, prefix: str) -> dict[str, bytes]:
         """Every ``zarr.json`` under ``prefix`` (the store's groups and arrays), by relative key."""
@@ -145,11 +134,15 @@ def child_grow(p: dict) -> dict:
         jobs, commits, snapshot_bytes = [], [], []
         for _ in range(p["repeats"]):
             next_id += 1
-            commit_seconds.clear()
+            batches = Batches(repo, url)  # as a run starts: its forks' base is the tip
+            job = Job("ophys_experiment", next_id, p["ophys_source"])
             t = time.perf_counter()
-            convert_job(Job("ophys_experiment", next_id, p["ophys_source"]), url, None, threads=1)
+            fork = convert_job(Task(job, batches.fork()), threads=1)
+            batches.add(job, fork)
+            t_commit = time.perf_counter()
+            assert batches.commit() == [(job, None)]
             jobs.append(time.perf_counter() - t)
-            commits.append(commit_seconds[-1])
+            commits.append(time.perf_counter() - t_commit)
             snapshot_bytes.append(newest_snapshot_bytes())
             filled += 1
         t = time.perf_counter()
@@ -240,16 +233,49 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def totals(rows: list[dict], n_stores: int) -> dict:
-    """Snapshot bytes and commit seconds of converting ``n_stores`` files one commit each: a line
-    through the first and last checkpoints' medians, summed over the commits."""
+def fit(rows: list[dict], key: str) -> tuple[float, float]:
+    """``(intercept, per store)`` of a line through the first and last checkpoints' medians."""
     first, last = rows[0], rows[-1]
+    a, b = median(first[key]), median(last[key])
+    slope = (b - a) / (last["stores"] - first["stores"])
+    return a - slope * first["stores"], slope
+
+
+def per_file(rows: list[dict], n_stores: int) -> dict:
+    """Snapshot bytes and commit seconds of converting ``n_stores`` files, one commit each."""
     out = {}
     for key in ("snapshot_bytes", "commit_s"):
-        a, b = median(first[key]), median(last[key])
-        slope = (b - a) / (last["stores"] - first["stores"])
-        base = a - slope * first["stores"]
+        base, slope = fit(rows, key)
         out[key] = base * n_stores + slope * n_stores * (n_stores + 1) / 2
+    out["commits"] = n_stores
+    return out
+
+
+def batched(rows: list[dict], n_stores: int, seconds: float) -> dict:
+    """The same for ``convert_project``'s batches (``Batches``), files finishing at an even rate
+    over a run of ``seconds``: a batch is committed once the time since the last commit is
+    ``COMMIT_WAIT_FACTOR`` times that commit's duration (at least ``MIN_COMMIT_INTERVAL``)."""
+    from vbzarr.convert.commits import COMMIT_WAIT_FACTOR, MIN_COMMIT_INTERVAL
+
+    (c0, c1), (s0, s1) = fit(rows, "commit_s"), fit(rows, "snapshot_bytes")
+    rate = n_stores / seconds
+    t, last_end, last_c, committed = 0.0, 0.0, 0.0, 0
+    out = {"commits": 0, "commit_s": 0.0, "snapshot_bytes": 0.0, "largest_batch": 0}
+    while committed < n_stores:
+        t = max(t, last_end + max(MIN_COMMIT_INTERVAL, COMMIT_WAIT_FACTOR * last_c))
+        finished = min(n_stores, int(rate * t))
+        batch = max(finished - committed, 1 if t >= seconds else 0)
+        if not batch:
+            t = (committed + 1) / rate
+            continue
+        committed += batch
+        last_c = c0 + c1 * committed
+        last_end = t = t + last_c
+        out["commits"] += 1
+        out["commit_s"] += last_c
+        out["snapshot_bytes"] += s0 + s1 * committed
+        out["largest_batch"] = max(out["largest_batch"], batch)
+    out["run_s"] = max(seconds, last_end)
     return out
 
 
@@ -272,13 +298,13 @@ def render(res: dict) -> str:
         *report_head(NAME, res),
         f"A local project grown with metadata-only stores ({g['nodes_per_store']['ophys_experiments']} "
         f"nodes per ophys store, {g['nodes_per_store']['behavior_sessions']} per behavior store, in VBO's "
-        f"proportion), then one tiny ophys file converted and committed by `convert_job` "
-        f"({len(base['commit_s'])} times per row; medians).\n",
+        "proportion), then one tiny ophys file converted by `convert_job` into a fork and committed "
+        f"as a batch of one ({len(base['commit_s'])} times per row; medians).\n",
         md_table(
             [
                 "stores in the project",
                 "commit s",
-                "commit vs a 2-store project",
+                "commit time / 2-store project's",
                 "whole job s",
                 "commit's share",
                 "snapshot MB",
@@ -290,12 +316,16 @@ def render(res: dict) -> str:
     ]
     for name, (n_ophys, n_behavior) in RELEASE_STORES.items():
         n = n_ophys + n_behavior
-        t = totals(rows, n)
+        one = per_file(rows, n)
         lines.append(
-            f"- {name} ({n:,} files, one commit each; a line through the first and last rows): "
-            f"{t['snapshot_bytes'] / 1e9:.1f} GB of snapshots written in all, "
-            f"{t['commit_s'] / 60:.0f} min of commits, which succeed one at a time."
+            f"- {name} ({n:,} files), one commit per file: {one['snapshot_bytes'] / 1e9:.0f} GB of "
+            f"snapshots written and {one['commit_s'] / 3600:.1f} h of commits, which succeed one at "
+            "a time (lines through the first and last rows)."
         )
+    lines.append(
+        "\n`convert_project` therefore commits in batches (`vbzarr.convert.commits.Batches`); "
+        "`bench_cluster`'s release plan gives their commits and snapshot bytes from these lines.\n"
+    )
     return "\n".join(lines) + "\n"
 
 

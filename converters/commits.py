@@ -164,7 +164,12 @@ def conversion_run(repo: icechunk.Repository, dst: str) -> Iterator[icechunk.GCS
 
 
 def commit(
-    repo: icechunk.Repository, session: icechunk.Session, dst: str, storage_options: dict | None, message: str
+    repo: icechunk.Repository,
+    session: icechunk.Session,
+    dst: str,
+    storage_options: dict | None,
+    message: str,
+    metadata: dict[str, Any] | None = None,
 ) -> str:
     """Commit ``session`` to the branch, rebased over what others committed meanwhile.
 
@@ -173,12 +178,114 @@ def commit(
     """
     with _commit_lock(dst):
         try:
-            return session.commit(message, rebase_with=icechunk.ConflictDetector())
+            return session.commit(message, metadata=metadata, rebase_with=icechunk.ConflictDetector())
         except icechunk.RebaseFailedError as err:
             raise ConcurrentConversionError(
                 f"{dst}: another conversion committed the same store meanwhile ({err.conflicts[:3]}); "
                 "its version is kept"
             ) from err
+
+
+#: A batch of converted files is committed once the time since the last commit is this many
+#: times that commit's duration (and at least MIN_COMMIT_INTERVAL): a commit rewrites a snapshot
+#: listing every node of the project, which grows with it (``bench_commits``), so committing each
+#: file alone is quadratic in the release's size; this way committing takes at most a fifth of a
+#: run's time however large the project, and a kill loses at most the files of one interval.
+COMMIT_WAIT_FACTOR = 4
+MIN_COMMIT_INTERVAL = 1.0  # seconds
+#: Tries of a batch's commit while other runs' commits land first.
+COMMIT_ATTEMPTS = 10
+
+
+class Batches:
+    """Commit the stores a run converts, in batches: each file is written into its own fork of
+    one session (:meth:`fork`, picklable to a worker), and the forks of finished files are merged
+    and committed together when :meth:`due`.
+
+    A fork is merged into a session of the branch's tip, which may be newer than the forks' base;
+    Icechunk does not check conflicts between the two, so every commit since the base is read
+    (``Repository.diff``) first, and a fork of a store that another run committed meanwhile is
+    dropped (:class:`ConcurrentConversionError`: that run's version is kept), never mixed with it.
+    """
+
+    def __init__(self, repo: icechunk.Repository, dst: str, storage_options: dict | None = None) -> None:
+        self.repo, self.dst, self.storage_options = repo, dst, storage_options
+        self._base = repo.writable_session(BRANCH)
+        self._checked = self._base.snapshot_id  # commits up to here have been read
+        self._touched: set[str] = set()  # stores that others' commits since the base changed
+        self._ours: set[str] = set()  # this run's commits
+        self._pending: list[tuple[Any, icechunk.ForkSession]] = []
+        self._last_end, self._last_seconds = time.monotonic(), 0.0
+
+    def fork(self) -> icechunk.ForkSession:
+        """A session for one file's writes (on a worker too: it pickles)."""
+        return self._base.fork()
+
+    def add(self, job: Any, fork: icechunk.ForkSession) -> None:
+        """A finished file (``job.path`` its store, ``job.kind``/``job.id``/``job.source`` its
+        description) and the fork holding its writes, to commit in the next batch."""
+        self._pending.append((job, fork))
+
+    def due(self) -> bool:
+        """Whether the pending files should be committed now."""
+        wait = max(MIN_COMMIT_INTERVAL, COMMIT_WAIT_FACTOR * self._last_seconds)
+        return bool(self._pending) and time.monotonic() - self._last_end >= wait
+
+    def commit(self) -> list[tuple[Any, BaseException | None]]:
+        """Commit the pending files; returns each one's job and None (committed) or the error
+        that kept it out (another run committed its store, or the commit failed)."""
+        out: list[tuple[Any, BaseException | None]] = []
+        start, pending = time.monotonic(), self._pending
+        self._pending = []
+        for attempt in range(COMMIT_ATTEMPTS):
+            session = self.repo.writable_session(BRANCH)
+            self._read_commits_up_to(session.snapshot_id)
+            clash = [(j, f) for j, f in pending if j.path in self._touched]
+            out += [(j, ConcurrentConversionError(f"{self.dst}/{j.path}: another conversion committed "
+                     "this store meanwhile; its version is kept")) for j, _ in clash]  # fmt: skip
+            pending = [(j, f) for j, f in pending if j.path not in self._touched]
+            if not pending:
+                break
+            session.merge(*(f for _, f in pending))
+            try:
+                message, metadata = _describe([j for j, _ in pending])
+                self._ours.add(commit(self.repo, session, self.dst, self.storage_options, message, metadata))
+            except ConcurrentConversionError as err:
+                if attempt + 1 < COMMIT_ATTEMPTS:
+                    continue  # a commit landed meanwhile: read it, drop what it clashes with, again
+                out += [(j, err) for j, _ in pending]
+                break
+            except (OSError, icechunk.IcechunkError) as err:
+                out += [(j, err) for j, _ in pending]
+                break
+            out += [(j, None) for j, _ in pending]
+            break
+        self._last_end = time.monotonic()
+        self._last_seconds = self._last_end - start
+        return out
+
+    def _read_commits_up_to(self, tip: str) -> None:
+        """Note the stores that other writers' commits between the last one read and ``tip``
+        changed (this run's own commits hold only stores of other files of the run)."""
+        for info in self.repo.ancestry(snapshot_id=tip):
+            if info.id == self._checked:
+                break
+            if info.id in self._ours or info.parent_id is None:
+                continue
+            diff = self.repo.diff(from_snapshot_id=info.parent_id, to_snapshot_id=info.id)
+            for paths in (diff.new_groups, diff.new_arrays, diff.deleted_groups, diff.deleted_arrays,
+                          diff.updated_groups, diff.updated_arrays, diff.updated_chunks):  # fmt: skip
+                self._touched.update("/".join(p.strip("/").split("/")[:2]) for p in paths)
+        self._checked = tip
+
+
+def _describe(jobs: list[Any]) -> tuple[str, dict[str, Any]]:
+    """A batch's commit message and metadata (each store's path and source)."""
+    if len(jobs) == 1:
+        message = f"convert {jobs[0].kind} {jobs[0].id} from {jobs[0].source}"
+    else:
+        message = f"convert {len(jobs)} files: " + ", ".join(f"{j.kind} {j.id}" for j in jobs)
+    return message, {"stores": {j.path: j.source for j in jobs}}
 
 
 def tables_sha256(tables: dict[str, pd.DataFrame]) -> str:

@@ -21,18 +21,19 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
+import icechunk
 import pandas as pd
 from zarr.core.sync import sync
 
 from vbzarr.errors import ConcurrentConversionError, DestinationError, ProjectNotFoundError, VbzarrError
 from vbzarr.manifest import store_records
-from vbzarr.repository import BRANCH, open_repository
+from vbzarr.repository import BRANCH
 from vbzarr.schema import SCHEMA_VERSION, store_folder
 from vbzarr.urls import filesystem, is_local, join
 
 from .cluster import Runner, choose_parallelism
-from .commits import commit, commit_manifest, conversion_run, open_or_create
-from .convert import StoreSummary, write_store
+from .commits import Batches, commit_manifest, conversion_run, open_or_create
+from .convert import write_store
 from .progress import progress_bar
 from .release import TABLES, dataset_of, read_table
 from .source import file_sha256, lfp_files
@@ -303,20 +304,33 @@ def convert_project(
         report.parallelism = parallelism.describe()
         report.problems += runner.notes
         bar = _progress(todo, runner, disable=not progress)
-        results = runner.run(convert_job, todo, dst, storage_options, source_options)
-        for done, (job, result) in enumerate(results, 1):
-            if isinstance(result, ConcurrentConversionError):  # another run committed it: kept
+
+        def record(job: Job, error: BaseException | None) -> None:
+            if isinstance(error, ConcurrentConversionError):  # another run committed it: kept
                 report.skipped.append(job.source)
-                report.problems.append(str(result))
-            elif isinstance(result, BaseException):
-                report.failed[job.source] = f"{type(result).__name__}: {result}"
+                report.problems.append(str(error))
+            elif error is not None:
+                report.failed[job.source] = f"{type(error).__name__}: {error}"
             else:
                 report.converted.append(job.source)
                 report.converted_bytes += job.size
-            bar.update(job.size)
-            bar.set_postfix_str(f"{done}/{len(todo)} files", refresh=False)
             if on_result is not None:
-                on_result(job, result if isinstance(result, BaseException) else None)
+                on_result(job, error)
+
+        batches = Batches(repo, dst, storage_options)
+        tasks = [Task(job, batches.fork()) for job in todo]
+        for done, (task, result) in enumerate(runner.run(convert_job, tasks, source_options), 1):
+            if isinstance(result, BaseException):
+                record(task.job, result)
+            else:  # converted: committed with the next batch
+                batches.add(task.job, result)
+            if batches.due():
+                for job, error in batches.commit():
+                    record(job, error)
+            bar.update(task.job.size)
+            bar.set_postfix_str(f"{done}/{len(todo)} files", refresh=False)
+        for job, error in batches.commit():
+            record(job, error)
         bar.close()
     if tag is not None:
         snapshot = repo.lookup_branch(BRANCH)
@@ -326,29 +340,35 @@ def convert_project(
     return report
 
 
+@dataclass(frozen=True)
+class Task:
+    """A file to convert and the session (a fork of the run's) its store is written into."""
+
+    job: Job
+    fork: icechunk.ForkSession
+
+    @property
+    def source(self) -> str:
+        return self.job.source
+
+
 def convert_job(
-    job: Job,
-    dst: str,
-    storage_options: dict | None,
-    source_options: dict | None = None,
-    threads: int | None = None,
-) -> StoreSummary:
-    """Convert one file into the project at ``dst`` and commit it (its own commit)."""
-    repo = open_repository(dst, storage_options)
-    session = repo.writable_session(BRANCH)
-    if sync(session.store.exists(f"{job.path}/zarr.json")):
-        sync(session.store.delete_dir(job.path))  # the old version stays in earlier snapshots
-    summary = write_store(
+    task: Task, source_options: dict | None = None, threads: int | None = None
+) -> icechunk.ForkSession:
+    """Convert one file into its fork of the run's session (on a worker, or in the process);
+    returns the fork, which :class:`~vbzarr.convert.commits.Batches` commits."""
+    job, store = task.job, task.fork.store
+    if sync(store.exists(f"{job.path}/zarr.json")):
+        sync(store.delete_dir(job.path))  # the old version stays in earlier snapshots
+    write_store(
         job.source,
-        StoreTarget(session.store, job.path),
+        StoreTarget(store, job.path),
         lfp=job.lfp,
         threads=threads,
         consolidate=False,
         source_options=source_options,
     )
-    summary.url = join(dst, job.path)
-    commit(repo, session, dst, storage_options, f"convert {job.kind} {job.id} from {job.source}")
-    return summary
+    return task.fork
 
 
 def _progress(jobs: list[Job], runner: Runner, disable: bool) -> Any:

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import h5py
@@ -25,10 +26,10 @@ import zarr
 
 import vbzarr
 from vbzarr.convert import commits
-from vbzarr.convert.commits import open_or_create
-from vbzarr.convert.project import convert_project
+from vbzarr.convert.commits import Batches, open_or_create
+from vbzarr.convert.project import Task, convert_job, convert_project, discover
 from vbzarr.convert.validate import validate_store
-from vbzarr.errors import ProjectNotFoundError
+from vbzarr.errors import ConcurrentConversionError, ProjectNotFoundError
 from vbzarr.testing.synthetic import content
 from vbzarr.testing.synthetic.project import make_vbo_project
 
@@ -56,12 +57,8 @@ def _convert(src: Path, dst: str, options: dict | None = None) -> subprocess.Pop
 
 
 def _committed(project: vbzarr.Project) -> Counter:
-    """How many commits wrote each store (from the history's messages)."""
-    return Counter(
-        info.message.split(" from ")[0].split(" ", 1)[1]
-        for info in project.history()
-        if info.message.startswith("convert ")
-    )
+    """How many commits wrote each store (from the commits' metadata: a commit holds a batch)."""
+    return Counter(path for info in project.history() for path in (info.metadata or {}).get("stores", {}))
 
 
 def _orphans(dst: str) -> icechunk.GCSummary:
@@ -252,3 +249,38 @@ def test_a_run_opening_while_another_commits_the_manifest_opens_it(tmp_path, mon
     monkeypatch.setattr(commits, "open_manifest", manifest_committed_meanwhile)
     repo = open_or_create(dst)
     assert [i.message for i in repo.ancestry(branch="main")][0] == "the other run's manifest"
+
+
+def test_a_batch_drops_a_store_another_run_committed_meanwhile_and_commits_the_rest(tmp_path, small_release):
+    """Forks are merged into a session of the tip, newer than their base, which Icechunk does not
+    check: a store another run committed since is dropped from the batch (never mixed with that
+    run's version), and the batch's other stores are committed."""
+    other = tmp_path / "v2"  # the same files with other dF/F values
+    shutil.copytree(small_release.root, other)
+    for path in (other / "behavior_ophys_experiments").glob("*.nwb"):
+        with h5py.File(path, "r+") as f:
+            dff = f["processing/ophys/dff/traces/data"]
+            dff[...] = dff[...] * 2.0 + 1.0
+    dst = str(tmp_path / "project")
+    assert not convert_project(str(small_release.root), dst).failed
+    _, jobs, _ = discover(str(small_release.root))
+    ophys = next(j for j in jobs if j.kind == "ophys_experiment")
+    behavior = next(j for j in jobs if j.kind == "behavior_session")
+    repo = open_or_create(dst)
+    ours = Batches(repo, dst)
+    for job in (ophys, behavior):
+        ours.add(job, convert_job(Task(job, ours.fork())))
+    # Another run re-converts the ophys file from the other release and commits first.
+    theirs = Batches(repo, dst)
+    other_job = replace(ophys, source=str(other / Path(ophys.source).relative_to(small_release.root)))
+    theirs.add(other_job, convert_job(Task(other_job, theirs.fork())))
+    assert theirs.commit() == [(other_job, None)]
+
+    results = dict(ours.commit())
+    assert isinstance(results[ophys], ConcurrentConversionError)
+    assert results[behavior] is None
+    project = vbzarr.open_project(dst)
+    assert _committed(project)[ophys.path] == 2  # the first conversion and the other run's
+    assert _committed(project)[behavior.path] == 2  # the first conversion and this batch
+    assert project.store("ophys_experiment", ophys.id).attrs["provenance"]["source"] == other_job.source
+    assert validate_store(dst) == []  # every store whole: each equals the NWB it records
