@@ -3,12 +3,15 @@
 python -m benchmarks --list                 # each benchmark's name and what it measures
 python -m benchmarks run NAME [ARGS...]     # run one (ARGS: see `run NAME --help`)
 python -m benchmarks render                 # rewrite benchmarks/README.md
+python -m benchmarks render NAME...         # first re-render NAME's results page from its JSON
+                                            # (a page that quotes other benchmarks' results)
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import inspect
 import sys
 
 from benchmarks import catalogue
@@ -32,7 +35,10 @@ def main(argv: list[str] | None = None) -> int:
         help="the benchmark's file name without bench_ (see --list)",
     )
     run.add_argument("args", nargs=argparse.REMAINDER, help="the benchmark's own arguments")
-    sub.add_parser("render", help="write benchmarks/README.md")
+    rerender = sub.add_parser("render", help="write benchmarks/README.md")
+    rerender.add_argument(
+        "names", nargs="*", metavar="NAME", help="re-render these results pages from their JSON first"
+    )
     args = ap.parse_args(argv)
     if args.list:
         width = max(map(len, benchmarks))
@@ -43,7 +49,16 @@ def main(argv: list[str] | None = None) -> int:
         module = importlib.import_module(benchmarks[args.name].module)
         return module.main(args.args) or 0
     if args.command == "render":
+        from benchmarks.harness import read_results, write_results
         from benchmarks.readme import render
+
+        for name in args.names:
+            module = importlib.import_module(benchmarks[name].module)
+            page = getattr(module, "render", None)
+            if page is None or len(inspect.signature(page).parameters) != 1:
+                ap.error(f"{name}: its page is written by its run only (no render(results))")
+            results = read_results(module.NAME)
+            print(f"wrote {write_results(module.NAME, results, page(results))[1]}")
 
         print(f"wrote {render(benchmarks)}")
         return 0

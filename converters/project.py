@@ -4,8 +4,9 @@ A released project is a folder (or fsspec URL) holding ``project_metadata/*.csv`
 folders; an AllenSDK cache directory one or two levels above it works too. The vbzarr project is
 an Icechunk repository (:mod:`vbzarr.repository`): the manifest (the release's tables) is its
 first commit, and each NWB file (an ecephys session with its per-probe LFP files) becomes the
-group tree ``<kind folder>/<id>/``, committed alone with its index record (the tree's root
-attributes). A kill loses only the files in flight; a re-run converts only files not committed
+group tree ``<kind folder>/<id>/`` with its index record (the tree's root attributes), written
+into a fork of the run's session and committed with the other files finished meanwhile
+(:class:`~vbzarr.convert.commits.Batches`). A kill loses only the files not committed yet; a re-run converts only files not committed
 yet or whose content (sha256) changed; a file that fails is reported with its error and the rest
 of the batch still converts.
 """
@@ -219,8 +220,8 @@ def convert_project(
     """Convert a released project (local folder or fsspec URL) into a vbzarr project at ``dst``.
 
     The project is an Icechunk repository. Its first commit holds the manifest (the release's
-    tables); then each file is converted and committed alone, so a kill loses only the files in
-    flight, readers never see a partial store, and a re-run converts only what is not committed
+    tables); then the files are converted and committed in batches, so a kill loses only the
+    files not committed yet, readers never see a partial store, and a re-run converts only what is not committed
     yet or whose source content changed.
 
     Parameters

@@ -65,8 +65,8 @@ def storage(url: str | os.PathLike, storage_options: dict[str, Any] | None = Non
     )
 
 
-#: No chunk manifest is fetched when a session opens: with one commit per converted file a large
-#: project has thousands of manifests, and opening must cost a few requests whatever its size.
+#: No chunk manifest is fetched when a session opens: every array of every store has its own
+#: manifest, so a large project has hundreds of thousands, and opening must cost a few requests whatever its size.
 CONFIG = icechunk.RepositoryConfig(
     manifest=icechunk.ManifestConfig(preload=icechunk.ManifestPreloadConfig(max_total_refs=0))
 )
