@@ -215,7 +215,7 @@ def child_align_vbzarr(p: dict) -> dict:
 
         # dask's default starts workers with MALLOC_TRIM_THRESHOLD_=65536 (see the report);
         # "no_malloc_trim" unsets it, as convert_project does.
-        from vbzarr.convert.project import NO_MALLOC_TRIM
+        from vbzarr.convert.cluster import NO_MALLOC_TRIM
 
         with dask.config.set(NO_MALLOC_TRIM if p.get("no_malloc_trim") else {}):
             cluster = LocalCluster(
