@@ -20,7 +20,12 @@ c. At each checkpoint, ``convert_job`` converts the real ophys file into a new s
    the whole job and of its commit, and the size of the snapshot it wrote. Then ``open_project``
    and its first table on a new repository object (the snapshot read from disk, not a cache).
 
-Peer: the same job's commit into the project of the two real stores (the first checkpoint).
+d. On the grown project: ``open_project``, one store's tree and its presentations, with vbzarr's
+   cache of snapshot nodes and with Icechunk's default one (500,000 nodes, fewer than the project
+   holds).
+
+Peers: the same job's commit into the project of the two real stores (the first checkpoint); the
+read of d. with Icechunk's default cache.
 
 Usage (from the repository root)::
 
@@ -53,7 +58,7 @@ NAME = "bench_commits"
 #: behavior sessions, 703 of them ophys sessions); VBN 153 ecephys sessions + 3,271 behavior-only.
 RELEASE_STORES = {"VBO": (1936, 4079), "VBN": (153, 3271)}
 #: Metadata-only stores added per batch commit while filling.
-FILL_BATCH = 500
+FILL_BATCH = 100
 #: Timed commits per checkpoint.
 REPEATS = 3
 
@@ -163,9 +168,24 @@ def child_grow(p: dict) -> dict:
             f"  {stores} stores: commit {median(commits):.3f} s of a {median(jobs):.3f} s job, "
             f"snapshot {snapshot_bytes[-1] / 1e6:.2f} MB, open {open_s:.2f} s (filled in {fill_s:.0f} s)"
         )
+    # The grown project read with vbzarr's cache of snapshot nodes, and with Icechunk's default.
+    import icechunk
+
+    from vbzarr import repository
+
+    default_cache = icechunk.RepositoryConfig(manifest=repository.CONFIG.manifest)
+    reads = {}
+    for name, config in (("vbzarr", repository.CONFIG), ("icechunk default", default_cache)):
+        repository.CONFIG = config
+        t = time.perf_counter()
+        project = vbzarr.open_project(url)
+        tree = project.ophys_experiment(p["ophys_id"])
+        vbzarr.to_dataframe(tree["stimulus_presentations"])
+        reads[name] = time.perf_counter() - t
+        log(f"  {name} cache: open_project + one store's tree + its presentations {reads[name]:.2f} s")
     nodes = {k: len(v) for k, v in templates.items()}
     shutil.rmtree(dst.parent, ignore_errors=True)
-    return {"rows": rows, "nodes_per_store": nodes, "disk": os.statvfs("/").f_bsize}
+    return {"rows": rows, "nodes_per_store": nodes, "reads": reads, "disk": os.statvfs("/").f_bsize}
 
 
 CHILDREN = Children(NAME, {"grow": child_grow})
@@ -314,6 +334,14 @@ def render(res: dict) -> str:
         ),
         "",
     ]
+    reads = g["reads"]
+    lines.append(
+        f"Reading the grown project ({rows[-1]['stores'] + len(base['commit_s']):,} stores): "
+        "`open_project`, one store's tree and its presentations as a DataFrame took "
+        f"{reads['vbzarr']:.2f} s with vbzarr's cache of snapshot nodes "
+        f"(`vbzarr.repository.SNAPSHOT_NODES`) and {reads['icechunk default']:.2f} s with Icechunk's "
+        f"default (500,000 nodes): {ratio(reads['vbzarr'], reads['icechunk default'])}.\n"
+    )
     for name, (n_ophys, n_behavior) in RELEASE_STORES.items():
         n = n_ophys + n_behavior
         one = per_file(rows, n)

@@ -17,7 +17,7 @@ import zarr
 
 from vbzarr.errors import ConcurrentConversionError, DestinationError, ProjectNotFoundError
 from vbzarr.manifest import open_manifest
-from vbzarr.repository import BRANCH, open_repository, storage
+from vbzarr.repository import BRANCH, SNAPSHOT_NODES, open_repository, storage
 from vbzarr.schema import SCHEMA_VERSION, STORE_FOLDERS
 from vbzarr.store import check_schema
 from vbzarr.urls import filesystem, is_local
@@ -30,7 +30,10 @@ from .release import encode_table, write_manifest
 #: container change-mean from S3 takes 124 GETs with it, 162 without, 127 with plain stores:
 #: benchmarks/results/bench_icechunk.md).
 INLINE_CHUNK_BYTES = 65535
-NEW_REPOSITORY = icechunk.RepositoryConfig(inline_chunk_threshold_bytes=INLINE_CHUNK_BYTES)
+NEW_REPOSITORY = icechunk.RepositoryConfig(
+    inline_chunk_threshold_bytes=INLINE_CHUNK_BYTES,
+    caching=icechunk.CachingConfig(num_snapshot_nodes=SNAPSHOT_NODES),
+)
 
 #: What an Icechunk repository writes at its root.
 REPOSITORY_ENTRIES = {"config.yaml", "refs", "snapshots", "manifests", "chunks", "transactions", "repo"}

@@ -6,9 +6,9 @@ an Icechunk repository (:mod:`vbzarr.repository`): the manifest (the release's t
 first commit, and each NWB file (an ecephys session with its per-probe LFP files) becomes the
 group tree ``<kind folder>/<id>/`` with its index record (the tree's root attributes), written
 into a fork of the run's session and committed with the other files finished meanwhile
-(:class:`~vbzarr.convert.commits.Batches`). A kill loses only the files not committed yet; a re-run converts only files not committed
-yet or whose content (sha256) changed; a file that fails is reported with its error and the rest
-of the batch still converts.
+(:class:`~vbzarr.convert.commits.Batches`). A kill loses only the files not committed yet; a
+re-run converts only files not committed yet or whose content (sha256) changed; a file that fails
+is reported with its error and the rest of the batch still converts.
 """
 
 from __future__ import annotations
@@ -221,8 +221,8 @@ def convert_project(
 
     The project is an Icechunk repository. Its first commit holds the manifest (the release's
     tables); then the files are converted and committed in batches, so a kill loses only the
-    files not committed yet, readers never see a partial store, and a re-run converts only what is not committed
-    yet or whose source content changed.
+    files not committed yet, readers never see a partial store, and a re-run converts only what
+    is not committed yet or whose source content changed.
 
     Parameters
     ----------
