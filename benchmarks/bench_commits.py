@@ -106,7 +106,9 @@ def child_grow(p: dict) -> dict:
 
     def fill(n: int) -> None:
         nonlocal next_id
-        session = repo.writable_session(BRANCH)
+        # A new repository object per commit, as Batches opens one per batch: a long-lived one
+        # caches every snapshot it committed.
+        session = open_repository(url, None).writable_session(BRANCH)
         buffer = zarr.core.buffer.cpu.Buffer
         writes = []
         for _ in range(n):
@@ -139,7 +141,7 @@ def child_grow(p: dict) -> dict:
         jobs, commits, snapshot_bytes = [], [], []
         for _ in range(p["repeats"]):
             next_id += 1
-            batches = Batches(repo, url)  # as a run starts: its forks' base is the tip
+            batches = Batches(open_repository(url, None), url)  # as a run starts: forks of the tip
             job = Job("ophys_experiment", next_id, p["ophys_source"])
             t = time.perf_counter()
             fork = convert_job(Task(job, batches.fork()), threads=1)

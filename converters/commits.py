@@ -240,6 +240,9 @@ class Batches:
         out: list[tuple[Any, BaseException | None]] = []
         start, pending = time.monotonic(), self._pending
         self._pending = []
+        # A new repository object per batch: its cache holds only the snapshots this batch reads,
+        # not every snapshot the run committed (each a parsed listing of the whole project).
+        self.repo = open_repository(self.dst, self.storage_options)
         for attempt in range(COMMIT_ATTEMPTS):
             session = self.repo.writable_session(BRANCH)
             self._read_commits_up_to(session.snapshot_id)

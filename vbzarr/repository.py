@@ -68,8 +68,8 @@ def storage(url: str | os.PathLike, storage_options: dict[str, Any] | None = Non
 #: Snapshot nodes (groups and arrays) Icechunk keeps parsed. Its default, 500,000, is less than a
 #: release holds (VBO: 6,015 stores of ~100-135 nodes each); past it every node lookup parses the
 #: snapshot again, and adding a store to a project of 4,500 took minutes instead of a second
-#: (``bench_commits``). This holds a few snapshots of a whole release.
-SNAPSHOT_NODES = 5_000_000
+#: (``bench_commits``). This holds three snapshots of a whole release.
+SNAPSHOT_NODES = 2_000_000
 
 #: No chunk manifest is fetched when a session opens: every array of every store has its own
 #: manifest, so a large project has hundreds of thousands, and opening must cost a few requests
