@@ -252,8 +252,8 @@ class Batches:
             pending = [(j, f) for j, f in pending if j.path not in self._touched]
             if not pending:
                 break
-            session.merge(*(f for _, f in pending))
             try:
+                session.merge(*(f for _, f in pending))
                 message, metadata = _describe([j for j, _ in pending])
                 self._ours.add(commit(self.repo, session, self.dst, self.storage_options, message, metadata))
             except ConcurrentConversionError as err:
