@@ -61,6 +61,16 @@ def _committed(project: vbzarr.Project) -> Counter:
     return Counter(path for info in project.history() for path in (info.metadata or {}).get("stores", {}))
 
 
+def _other_values(release: Path, folder: Path) -> Path:
+    """A copy of ``release`` whose ophys files hold other dF/F values (the same ids)."""
+    shutil.copytree(release, folder)
+    for path in (folder / "behavior_ophys_experiments").glob("*.nwb"):
+        with h5py.File(path, "r+") as f:
+            dff = f["processing/ophys/dff/traces/data"]
+            dff[...] = dff[...] * 2.0 + 1.0
+    return folder
+
+
 def _orphans(dst: str) -> icechunk.GCSummary:
     """What a garbage collection would delete now: objects no snapshot references."""
     repo = icechunk.Repository.open(icechunk.local_filesystem_storage(dst))
@@ -145,12 +155,7 @@ def test_kills_on_s3(small_release):
 def test_a_reader_sees_old_or_new_values_while_a_reconversion_commits(tmp_path, small_release):
     """A reader pinned at open keeps its values; a reader opening the tip sees whole stores of
     one version or the other, never a mix, NaN or an error."""
-    other = tmp_path / "v2"  # the same files with other dF/F values
-    shutil.copytree(small_release.root, other)
-    for path in (other / "behavior_ophys_experiments").glob("*.nwb"):
-        with h5py.File(path, "r+") as f:
-            dff = f["processing/ophys/dff/traces/data"]
-            dff[...] = dff[...] * 2.0 + 1.0
+    other = _other_values(small_release.root, tmp_path / "v2")
     dst = str(tmp_path / "project")
     assert not convert_project(str(small_release.root), dst).failed
     pinned = vbzarr.open_project(dst)
@@ -255,12 +260,7 @@ def test_a_batch_drops_a_store_another_run_committed_meanwhile_and_commits_the_r
     """Forks are merged into a session of the tip, newer than their base, which Icechunk does not
     check: a store another run committed since is dropped from the batch (never mixed with that
     run's version), and the batch's other stores are committed."""
-    other = tmp_path / "v2"  # the same files with other dF/F values
-    shutil.copytree(small_release.root, other)
-    for path in (other / "behavior_ophys_experiments").glob("*.nwb"):
-        with h5py.File(path, "r+") as f:
-            dff = f["processing/ophys/dff/traces/data"]
-            dff[...] = dff[...] * 2.0 + 1.0
+    other = _other_values(small_release.root, tmp_path / "v2")
     dst = str(tmp_path / "project")
     assert not convert_project(str(small_release.root), dst).failed
     _, jobs, _ = discover(str(small_release.root))
