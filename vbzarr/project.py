@@ -30,6 +30,7 @@ from .repository import open_repository, readonly_session
 from .schema import store_folder
 from .sessions import SessionIds
 from .store import READ_CONFIG, check_schema, concurrently
+from .store_tree import open_store_tree
 
 #: Name of the store index among the project's tables.
 STORES = "stores"
@@ -129,15 +130,7 @@ class Project:
     def store(self, kind: str, store_id: int) -> xr.DataTree:
         """The store of ``kind`` (``ophys_experiment``, ``behavior_session``, ``ecephys_session``)."""
         path = self._store_path(kind, store_id)
-        with zarr.config.set(READ_CONFIG):
-            tree = xr.open_datatree(
-                self.session.store,  # type: ignore[arg-type]  # a zarr Store: accepted, not in xarray's hints
-                group=path,
-                engine="zarr",
-                chunks={},
-                consolidated=False,
-                zarr_format=3,
-            )
+        tree = open_store_tree(self.session.store, path)
         check_schema(tree.attrs, f"{self.url}/{path}")
         return tree
 
