@@ -25,6 +25,7 @@ import pytest
 import zarr
 
 import vbzarr
+from tests.converters.test_bad_input import _corrupt_chunk
 from vbzarr.convert import commits
 from vbzarr.convert.commits import Batches, open_or_create
 from vbzarr.convert.project import Task, convert_job, convert_project, discover
@@ -284,3 +285,22 @@ def test_a_batch_drops_a_store_another_run_committed_meanwhile_and_commits_the_r
     assert _committed(project)[behavior.path] == 2  # the first conversion and this batch
     assert project.store("ophys_experiment", ophys.id).attrs["provenance"]["source"] == other_job.source
     assert validate_store(dst) == []  # every store whole: each equals the NWB it records
+
+
+def test_a_file_failing_half_way_leaves_nothing_in_its_batch(tmp_path, vbo_project):
+    """A file that fails after some of its groups were written (a garbled chunk of its events)
+    is reported failed, and no node of it reaches the project; the other files of the run, in
+    the same batches, are committed whole."""
+    src = tmp_path / "src"
+    shutil.copytree(vbo_project.root, src)
+    ids = [int(i) for i in vbo_project.ophys_experiment_table.index]
+    bad = src / vbo_project.experiment_path(ids[1]).relative_to(vbo_project.root)
+    _corrupt_chunk(tmp_path, bad).replace(bad)
+    dst = str(tmp_path / "project")
+    report = convert_project(str(src), dst, workers=1, threads=1)  # in this process: one session
+    assert list(report.failed) == [str(bad)]
+    assert "could not read the values" in report.failed[str(bad)]
+    project = vbzarr.open_project(dst)
+    folder = zarr.open_group(project.session.store, path="ophys_experiments", mode="r")
+    assert sorted(int(k) for k in folder.group_keys()) == sorted(ids[:1] + ids[2:])
+    assert validate_store(dst) == []
