@@ -237,6 +237,8 @@ class Batches:
     def commit(self) -> list[tuple[Any, BaseException | None]]:
         """Commit the pending files; returns each one's job and None (committed) or the error
         that kept it out (another run committed its store, or the commit failed)."""
+        if not self._pending:  # nothing to commit: no repository opened, no history read
+            return []
         out: list[tuple[Any, BaseException | None]] = []
         start, pending = time.monotonic(), self._pending
         self._pending = []
@@ -246,9 +248,10 @@ class Batches:
         for attempt in range(COMMIT_ATTEMPTS):
             session = self.repo.writable_session(BRANCH)
             self._read_commits_up_to(session.snapshot_id)
-            clash = [(j, f) for j, f in pending if j.path in self._touched]
-            out += [(j, ConcurrentConversionError(f"{self.dst}/{j.path}: another conversion committed "
-                     "this store meanwhile; its version is kept")) for j, _ in clash]  # fmt: skip
+            for job, _ in pending:
+                if job.path in self._touched:
+                    message = f"{self.dst}/{job.path}: another conversion committed this store meanwhile"
+                    out.append((job, ConcurrentConversionError(f"{message}; its version is kept")))
             pending = [(j, f) for j, f in pending if j.path not in self._touched]
             if not pending:
                 break
@@ -279,9 +282,16 @@ class Batches:
             if info.id in self._ours or info.parent_id is None:
                 continue
             diff = self.repo.diff(from_snapshot_id=info.parent_id, to_snapshot_id=info.id)
-            for paths in (diff.new_groups, diff.new_arrays, diff.deleted_groups, diff.deleted_arrays,
-                          diff.updated_groups, diff.updated_arrays, diff.updated_chunks):  # fmt: skip
-                self._touched.update("/".join(p.strip("/").split("/")[:2]) for p in paths)
+            changed = (
+                *diff.new_groups,
+                *diff.new_arrays,
+                *diff.deleted_groups,
+                *diff.deleted_arrays,
+                *diff.updated_groups,
+                *diff.updated_arrays,
+                *diff.updated_chunks,
+            )
+            self._touched.update("/".join(path.strip("/").split("/")[:2]) for path in changed)
         self._checked = tip
 
 
