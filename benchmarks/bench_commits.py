@@ -17,8 +17,11 @@ b. The project is filled with metadata-only stores, copies of the two real store
    the release's proportion of ophys to behavior stores, in batch commits, up to each checkpoint.
 c. At each checkpoint, ``convert_job`` converts the real ophys file into a new store (a fork of
    a new ``Batches``) and the batch of that one file is committed (three times): the seconds of
-   the whole job and of its commit, and the size of the snapshot it wrote. Then ``open_project``
-   and its first table on a new repository object (the snapshot read from disk, not a cache).
+   the whole job and of its commit, and the size of the snapshot it wrote. Then once more as on
+   a dask worker: the fork pickled, converted into in a fresh process (a ``worker`` child, which
+   reports its peak RSS, ``VmHWM``), pickled back, merged and committed; the pickles' sizes are
+   what goes over the network each way. Then ``open_project`` and its first table on a new
+   repository object (the snapshot read from disk, not a cache).
 
 d. On the grown project: ``open_project``, one store's tree and its presentations, with vbzarr's
    cache of snapshot nodes and with Icechunk's default one (500,000 nodes, fewer than the project
@@ -63,7 +66,26 @@ FILL_BATCH = 100
 REPEATS = 3
 
 
+def child_worker(p: dict) -> dict:
+    """One file converted as a dask worker converts it: a pickled fork in, the fork out."""
+    import pickle
+    from pathlib import Path
+
+    from benchmarks.harness import peak_rss_mb
+    from vbzarr.convert.project import Job, Task, convert_job
+
+    fork = pickle.loads(Path(p["fork"]).read_bytes())
+    before = peak_rss_mb()
+    t = time.perf_counter()
+    done = convert_job(Task(Job("ophys_experiment", p["id"], p["source"]), fork), threads=1)
+    seconds = time.perf_counter() - t
+    out = pickle.dumps(done)
+    Path(p["out"]).write_bytes(out)
+    return {"seconds": seconds, "peak_rss_mb": peak_rss_mb(), "before_mb": before, "fork_out_bytes": len(out)}
+
+
 def child_grow(p: dict) -> dict:
+    import pickle
     import shutil
     from pathlib import Path
 
@@ -151,6 +173,25 @@ def child_grow(p: dict) -> dict:
             commits.append(time.perf_counter() - t_commit)
             snapshot_bytes.append(newest_snapshot_bytes())
             filled += 1
+        # Once more as on a dask worker: the fork pickled to a fresh process and back.
+        next_id += 1
+        batches = Batches(open_repository(url, None), url)
+        fork_in = pickle.dumps(batches.fork())
+        (dst.parent / "fork-in.pkl").write_bytes(fork_in)
+        worker = CHILDREN.run(
+            "worker",
+            {
+                "fork": str(dst.parent / "fork-in.pkl"),
+                "out": str(dst.parent / "fork-out.pkl"),
+                "id": next_id,
+                "source": p["ophys_source"],
+            },
+        )
+        job = Job("ophys_experiment", next_id, p["ophys_source"])
+        batches.add(job, pickle.loads((dst.parent / "fork-out.pkl").read_bytes()))
+        assert batches.commit() == [(job, None)]
+        worker["fork_in_bytes"] = len(fork_in)
+        filled += 1
         t = time.perf_counter()
         project = vbzarr.open_project(url)
         project.ophys_experiment_table  # noqa: B018 - the first table, as a user's first step
@@ -163,11 +204,14 @@ def child_grow(p: dict) -> dict:
                 "commit_s": commits,
                 "snapshot_bytes": snapshot_bytes,
                 "open_s": open_s,
+                "worker": worker,
             }
         )
         log(
             f"  {stores} stores: commit {median(commits):.3f} s of a {median(jobs):.3f} s job, "
-            f"snapshot {snapshot_bytes[-1] / 1e6:.2f} MB, open {open_s:.2f} s (filled in {fill_s:.0f} s)"
+            f"snapshot {snapshot_bytes[-1] / 1e6:.2f} MB, open {open_s:.2f} s (filled in {fill_s:.0f} s); "
+            f"a worker's peak RSS {worker['peak_rss_mb']:.0f} MB, forks pickled {len(fork_in) / 1e3:.1f} kB "
+            f"in, {worker['fork_out_bytes'] / 1e3:.1f} kB out"
         )
     # The grown project read with vbzarr's cache of snapshot nodes, and with Icechunk's default.
     import icechunk
@@ -189,7 +233,7 @@ def child_grow(p: dict) -> dict:
     return {"rows": rows, "nodes_per_store": nodes, "reads": reads}
 
 
-CHILDREN = Children(NAME, {"grow": child_grow})
+CHILDREN = Children(NAME, {"grow": child_grow, "worker": child_worker})
 
 
 def release(seed: int = 41) -> dict:
@@ -312,9 +356,18 @@ def render(res: dict) -> str:
             f"{median(r['commit_s']) / median(r['job_s']):.0%}",
             f"{median(r['snapshot_bytes']) / 1e6:.2f}",
             f"{r['open_s']:.2f}",
+            *(
+                [
+                    f"{r['worker']['peak_rss_mb']:.0f} ({r['worker']['before_mb']:.0f} before)",
+                    f"{r['worker']['fork_in_bytes'] / 1e3:.1f} / {r['worker']['fork_out_bytes'] / 1e3:.1f}",
+                ]
+                if "worker" in r
+                else []
+            ),
         ]
         for r in rows
     ]
+    worker = "worker" in base
     lines = [
         *report_head(NAME, res),
         f"A local project grown with metadata-only stores ({g['nodes_per_store']['ophys_experiments']} "
@@ -330,14 +383,22 @@ def render(res: dict) -> str:
                 "commit's share",
                 "snapshot MB",
                 "open_project + first table s",
+                *(["a worker's peak RSS MB", "fork pickled in / out kB"] if worker else []),
             ],
             table,
         ),
         "",
     ]
+    if worker:
+        lines.append(
+            "A worker's figures: one more job per row, converted as on a dask worker (the fork "
+            "pickled to a fresh process, converted into there, pickled back, merged and committed): "
+            "the process's peak RSS (`VmHWM`; before: after its imports and unpickling the fork) and "
+            "the pickles' sizes.\n"
+        )
     reads = g["reads"]
     lines.append(
-        f"Reading the grown project ({rows[-1]['stores'] + len(base['commit_s']):,} stores): "
+        f"Reading the grown project ({rows[-1]['stores'] + len(base['commit_s']) + worker:,} stores): "
         "`open_project`, one store's tree and its presentations as a DataFrame took "
         f"{reads['vbzarr']:.2f} s with vbzarr's cache of snapshot nodes "
         f"(`vbzarr.repository.SNAPSHOT_NODES`) and {reads['icechunk default']:.2f} s with Icechunk's "

@@ -470,12 +470,16 @@ class Children:
         self.functions = {"machine": lambda _: machine(), **functions}
         self.detailed = detailed
 
-    def argv(self, kind: str, payload: dict, code: Path | None = None) -> list[str]:
-        """The child's command line; with ``code``, it imports the package code from there."""
+    def argv(
+        self, kind: str, payload: dict, code: Path | None = None, python: str | None = None
+    ) -> list[str]:
+        """The child's command line; with ``code``, it imports the package code from there; with
+        ``python``, it runs on that interpreter (a peer's venv) instead of this one."""
         flags = ["-P"] if code else []  # -P: not the checkout's vbzarr/ from the working directory
         if not self.detailed:
             flags += ["-W", "ignore"]
-        return [sys.executable, *flags, "-m", self.module, "--child", kind, json.dumps(payload)]
+        argv = [python or sys.executable, *flags, "-m", self.module, "--child", kind]
+        return [*argv, json.dumps(payload)]
 
     def run(
         self,
@@ -485,16 +489,21 @@ class Children:
         env: dict | None = None,
         timeout: float | None = None,
         code: str | os.PathLike | None = None,
+        python: str | os.PathLike | None = None,
     ) -> dict:
         """Run child ``kind`` with ``payload``; ``env`` adds environment variables; ``code`` is a
-        folder of package code to import (default: the snapshot of :func:`snapshot_code`, if any).
+        folder of package code to import (default: the snapshot of :func:`snapshot_code`, if any);
+        ``python`` is the interpreter (default: this one; a peer's venv: only this package, which
+        needs nothing but the standard library, is put on its path).
         With :func:`guard_children` on, waits for quiet first and redoes a run that another
         benchmark overlapped (``disturbed_retries`` counts the redone runs)."""
         code = Path(code) if code else _CODE.get("root")
         env = {**os.environ, **(env or {})}
         if code:
             env["PYTHONPATH"] = os.pathsep.join([str(code), str(REPO)])
-        argv = self.argv(kind, payload, code)
+        elif python:
+            env.pop("PYTHONPATH", None)
+        argv = self.argv(kind, payload, code, str(python) if python else None)
         if not _GUARD["on"]:
             return self._account(*_spawn(argv, env, timeout, watch=False)[:3])
         retries = 0

@@ -26,8 +26,10 @@ From the repository root:
 
     pip install -e ".[bench]"
 
-Two peers run in virtual environments of their own, created on first use: hdmf-zarr 0.13 (it
-needs zarr 2; `benchmarks/peers/hdmf_zarr_env.py`) and pcodec (`spike_compression`).
+Three peers run in virtual environments of their own, created on first use: the AllenSDK 2.16.2
+(it pins numpy 1.23 and pandas 1.5; `benchmarks/peers/allensdk_env.py`, about 0.8 GB), hdmf-zarr
+0.13 (it needs zarr 2; `benchmarks/peers/hdmf_zarr_env.py`) and pcodec (`spike_compression`).
+Every package of the first two is pinned (`benchmarks/peers/venvs.py`).
 
 ## Run
 

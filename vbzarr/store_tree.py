@@ -6,15 +6,20 @@ the store's groups are listed level by level, each level's listings and metadata
 concurrently, and the tree is opened from a view of the store whose root metadata holds them all
 (Zarr's consolidated metadata, made in memory: nothing is written). The view reads everything else
 (array chunks) from the session's store.
+
+Each dask task reads a trace's rows over the whole recording where that stays small
+(:func:`task_chunks`), rather than one stored chunk per task.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import math
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
+import numpy as np
 import xarray as xr
 import zarr
 from zarr.abc.store import ByteRequest, Store
@@ -25,6 +30,9 @@ from zarr.storage import WrapperStore
 from .store import READ_CONFIG
 
 ROOT = "zarr.json"
+
+#: Bytes a dask task of a store's tree reads at most when it reads a dim whole (see task_chunks).
+TASK_BYTES = 64 * 2**20
 
 
 class StoreView(WrapperStore[Store]):
@@ -69,8 +77,9 @@ class StoreView(WrapperStore[Store]):
             yield key
 
 
-async def _consolidated(store: Store, path: str) -> bytes:
-    """The ``zarr.json`` of the group at ``path`` with every descendant's metadata inlined."""
+async def read_metadata(store: Store, path: str) -> dict[str, Any]:
+    """The ``zarr.json`` of the group at ``path`` with every descendant's metadata inlined (as
+    consolidated metadata), read level by level, each level at once."""
     proto = default_buffer_prototype()
 
     async def document(key: str) -> dict[str, Any] | None:
@@ -95,24 +104,55 @@ async def _consolidated(store: Store, path: str) -> bytes:
             if doc.get("node_type") == "group":
                 level.append(key)
     root["consolidated_metadata"] = {"kind": "inline", "must_understand": False, "metadata": metadata}
-    return json.dumps(root).encode()
+    return root
+
+
+def task_chunks(metadata: dict[str, dict[str, Any]]) -> dict[str, int]:
+    """The dask chunks of a store's tree, by dim, from its arrays' metadata: ``-1`` (whole) for
+    each dim that is the last dim of every array stored in several chunks along it, when each of
+    these arrays' stored chunks of its other dims, times the whole dim, hold at most
+    :data:`TASK_BYTES`; every other dim keeps its stored chunks.
+
+    A task then reads its cells' whole trace (nine stored chunks of dF/F) in one call into the
+    store, which fetches and decodes them concurrently, instead of one task and one round trip
+    per stored chunk. A slice still reads only the stored chunks it covers: dask fuses it into
+    the read.
+    """
+    whole: dict[str, bool] = {}
+    for doc in metadata.values():
+        if doc.get("node_type") != "array":
+            continue
+        dims, shape = doc.get("dimension_names") or [], doc["shape"]
+        chunks = doc["chunk_grid"]["configuration"]["chunk_shape"]
+        try:  # text and structured types have no fixed item size: their dims keep stored chunks
+            dtype = np.dtype(doc["data_type"])
+        except TypeError:
+            dtype = np.dtype(object)
+        for i, dim in enumerate(dims):
+            if shape[i] <= chunks[i]:
+                continue
+            last = i == len(dims) - 1 and dtype.kind in "biufc"
+            fits = last and dtype.itemsize * math.prod(chunks[:-1]) * shape[-1] <= TASK_BYTES
+            whole[dim] = whole.get(dim, True) and fits
+    return {dim: -1 for dim, fits in whole.items() if fits}
 
 
 def open_store_tree(store: Store, path: str) -> xr.DataTree:
     """The group at ``path`` of ``store`` (a project session's) as a lazy DataTree, every variable
-    a dask array on the stored chunks.
+    a dask array on whole stored chunks (:func:`task_chunks`).
 
     Raises
     ------
     FileNotFoundError
         No group at ``path``.
     """
-    view = StoreView(store, path, sync(_consolidated(store, path.strip("/"))))
+    root = sync(read_metadata(store, path.strip("/")))
+    view = StoreView(store, path, json.dumps(root).encode())
     with zarr.config.set(READ_CONFIG):
         return xr.open_datatree(
             view,  # type: ignore[arg-type]  # a zarr Store: accepted, not in xarray's hints
             engine="zarr",
-            chunks={},
+            chunks=task_chunks(root["consolidated_metadata"]["metadata"]),
             consolidated=True,
             zarr_format=3,
         )

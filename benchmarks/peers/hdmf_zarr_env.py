@@ -33,6 +33,7 @@ import tempfile
 from pathlib import Path
 
 from benchmarks.harness import du_bytes
+from benchmarks.peers.venvs import PeerVenv, PeerVenvError, tail
 
 PathLike = str | os.PathLike
 
@@ -67,19 +68,13 @@ PINS: tuple = (
 )
 
 CHILD_SCRIPT = Path(__file__).with_name("_hdmf_zarr_export_child.py")
-_MARKER = "hdmf-zarr-pins.txt"  # written into the venv once the install succeeded
 
-
-class HdmfZarrExportError(RuntimeError):
-    """The hdmf-zarr child process failed; the message carries its stderr."""
-
-
-def _venv_python(path: Path) -> Path:
-    return path / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
-
-
-def _pins_text() -> str:
-    return "\n".join(PINS) + "\n"
+VENV = PeerVenv(
+    "hdmf-zarr",
+    PINS,
+    check="import hdmf_zarr.nwb, pynwb, zarr; assert zarr.__version__.startswith('2.')",
+    env={"NUMCODECS_ALLOW_UNSAFE_PICKLE_DECODE": "1"},  # the export needs it anyway
+)
 
 
 def ensure_venv(
@@ -87,49 +82,9 @@ def ensure_venv(
     base_python: PathLike | None = None,
     quiet: bool = True,
 ) -> Path:
-    """Create (if missing) the hdmf-zarr venv at ``path``; return its python.
-
-    Idempotent: a venv whose marker file lists exactly :data:`PINS` is reused
-    as is; otherwise the pins are (re)installed into it.  ``base_python``
-    defaults to the interpreter running this code (must be >= 3.10; 3.11 here).
-    """
-    path = Path(path).absolute()
-    py = _venv_python(path)
-    marker = path / _MARKER
-    if py.exists() and marker.exists() and marker.read_text() == _pins_text():
-        return py
-
-    if not py.exists():
-        base = str(base_python or sys.executable)
-        _run([base, "-m", "venv", str(path)], "create the venv")
-    cmd = [str(py), "-m", "pip", "install", "--disable-pip-version-check"]
-    if quiet:
-        cmd.append("-q")
-    _run(cmd + list(PINS), "pip-install the hdmf-zarr pins")
-    # Import check (with the numcodecs switch the export needs anyway).
-    env = dict(os.environ, NUMCODECS_ALLOW_UNSAFE_PICKLE_DECODE="1")
-    _run(
-        [str(py), "-c", "import hdmf_zarr.nwb, pynwb, zarr; assert zarr.__version__.startswith('2.')"],
-        "import hdmf_zarr in the venv",
-        env=env,
-    )
-    marker.write_text(_pins_text())
-    return py
-
-
-def _run(cmd: list, what: str, env: dict | None = None, timeout: float | None = None):
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
-    if proc.returncode != 0:
-        raise HdmfZarrExportError(
-            f"failed to {what} (exit {proc.returncode}): {' '.join(map(str, cmd))}\n"
-            f"--- stderr ---\n{_tail(proc.stderr)}\n--- stdout ---\n{_tail(proc.stdout)}"
-        )
-    return proc
-
-
-def _tail(text: str, n: int = 8000) -> str:
-    text = text or ""
-    return text if len(text) <= n else "...[truncated]...\n" + text[-n:]
+    """Create (if missing) the hdmf-zarr venv at ``path``; return its python (see
+    :meth:`benchmarks.peers.venvs.PeerVenv.ensure`)."""
+    return VENV.ensure(path, base_python, quiet)
 
 
 def _is_zarr_dir(p: Path) -> bool:
@@ -157,7 +112,7 @@ def export_nwb_to_zarr(
     opening the source to closing the Zarr store; ``peak_rss_mb`` is the
     child's ``ru_maxrss`` (includes the interpreter and imports).
 
-    Raises :class:`HdmfZarrExportError` with the child's stderr if it fails.
+    Raises :class:`PeerVenvError` with the child's stderr if it fails.
     """
     nwb_path = Path(nwb_path).absolute()
     zarr_path = Path(zarr_path).absolute()
@@ -172,10 +127,7 @@ def export_nwb_to_zarr(
             raise FileExistsError(f"{zarr_path} exists and does not look like a Zarr store; not removing it")
     zarr_path.parent.mkdir(parents=True, exist_ok=True)
 
-    env = dict(os.environ, NUMCODECS_ALLOW_UNSAFE_PICKLE_DECODE="1")
-    # Do not leak the main environment's packages into the child.
-    env.pop("PYTHONPATH", None)
-    env.pop("PYTHONHOME", None)
+    env = VENV.environ()
     with tempfile.TemporaryDirectory(prefix="hdmf-zarr-export-") as tmp:
         result_file = Path(tmp) / "result.json"
         cmd = [str(python), str(CHILD_SCRIPT), str(nwb_path), str(zarr_path), str(result_file)]
@@ -183,18 +135,18 @@ def export_nwb_to_zarr(
             proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout, cwd=tmp)
         except subprocess.TimeoutExpired as e:
             stderr = e.stderr if isinstance(e.stderr, str) else (e.stderr or b"").decode(errors="replace")
-            raise HdmfZarrExportError(
-                f"hdmf-zarr export of {nwb_path} timed out after {timeout}s\n--- stderr ---\n{_tail(stderr)}"
+            raise PeerVenvError(
+                f"hdmf-zarr export of {nwb_path} timed out after {timeout}s\n--- stderr ---\n{tail(stderr)}"
             ) from None
         if proc.returncode != 0 or not result_file.exists():
-            raise HdmfZarrExportError(
+            raise PeerVenvError(
                 f"hdmf-zarr export of {nwb_path} -> {zarr_path} failed (exit {proc.returncode}); "
                 f"partial output may remain at {zarr_path}\n"
-                f"--- child stderr ---\n{_tail(proc.stderr)}\n--- child stdout ---\n{_tail(proc.stdout)}"
+                f"--- child stderr ---\n{tail(proc.stderr)}\n--- child stdout ---\n{tail(proc.stdout)}"
             )
         result = json.loads(result_file.read_text())
     result["bytes"], result["n_files"] = du_bytes(zarr_path)
-    result["stderr"] = _tail(proc.stderr, 4000)
+    result["stderr"] = tail(proc.stderr, 4000)
     return result
 
 
