@@ -385,9 +385,10 @@ def session(args) -> dict:
 
 def hdmf_python() -> Path:
     from benchmarks.peers.hdmf_zarr_env import ensure_venv
+    from benchmarks.peers.venvs import MARKER
 
     for venv in HDMF_VENVS:
-        if (venv / "bin" / "python").exists() and (venv / "hdmf-zarr-pins.txt").exists():
+        if (venv / "bin" / "python").exists() and (venv / MARKER).exists():
             return ensure_venv(venv)
     return ensure_venv(HDMF_VENVS[-1])
 

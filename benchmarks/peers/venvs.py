@@ -14,7 +14,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-_MARKER = "peer-pins.txt"  # written into the venv once the install and its check succeeded
+MARKER = "peer-pins.txt"  # written into the venv once the install and its check succeeded
 
 
 class PeerVenvError(RuntimeError):
@@ -45,7 +45,7 @@ class PeerVenv:
         code.
         """
         path = Path(path).absolute()
-        py, marker, pins = venv_python(path), path / _MARKER, "\n".join(self.pins) + "\n"
+        py, marker, pins = venv_python(path), path / MARKER, "\n".join(self.pins) + "\n"
         if py.exists() and marker.exists() and marker.read_text() == pins:
             return py
         if not py.exists():
