@@ -34,7 +34,7 @@ import threading
 import time
 from pathlib import Path
 
-from benchmarks import bench_commits
+from benchmarks import bench_commits, bench_lfp
 from benchmarks.harness import (
     RESULTS,
     SCRATCH,
@@ -493,6 +493,14 @@ def release_plan(res: dict) -> str:
             f"{b['snapshot_bytes'] / 1e9:.1f} GB of snapshots"
         )
 
+    def worker_memory(converting_mb: float, n_stores: int) -> str:
+        """A worker's peak converting a file (MiB), plus what forks of a project of ``n_stores``
+        add to it (bench_commits' worker children)."""
+        growth = bench_commits.worker_growth_mb(commits, n_stores) if commits else None
+        if growth is None:
+            return f"{converting_mb / 1024:.2f} GiB (+ the project's snapshot: not measured)"
+        return f"{(converting_mb + growth) / 1024:.2f} GiB ({growth / 1024:.2f} of it the snapshot)"
+
     rows = []
     for name, (count, unit, size) in RELEASES.items():
         rate, memory, store_ratio = rates[name]
@@ -503,7 +511,7 @@ def release_plan(res: dict) -> str:
                     f"{name}: {count:,} {unit}, {size / 1e12:.1f} TB of NWB",
                     str(workers),
                     f"{size / rate / workers / 60:.0f} min",
-                    f"{memory / 1024:.2f} GiB",
+                    worker_memory(memory, sum(bench_commits.RELEASE_STORES[name])),
                     f"{counted[0] / 1e6:.2f} M PUT, {counted[1] / 1e3:.0f} k GET"
                     if counted
                     else "not measured",
@@ -513,6 +521,31 @@ def release_plan(res: dict) -> str:
                     committing(name, size / rate / workers),
                 ]
             )
+    lfp_text = "VBN's LFP at its released rate (`lfp` not run), "
+    if (RESULTS / "bench_lfp.json").exists():
+        # VBN's LFP files: a released probe's recording measured by `lfp` (one writer thread), for
+        # every probe of every session; requests per MB as VBN's.
+        lfp = bench_lfp.released(read_results("bench_lfp"))
+        count = RELEASES["VBN"][0] * bench_lfp.RELEASED_PROBES
+        size = count * lfp["probe_bytes"]
+        counted = requests("VBN", count, size)
+        for workers in (16, 64):
+            rows.append(
+                [
+                    f"VBN LFP: {count:,} probe files at 2500 Hz, {size / 1e12:.1f} TB",
+                    str(workers),
+                    f"{count * lfp['probe_seconds'] / workers / 60:.0f} min",
+                    worker_memory(lfp["peak_rss_mb"], sum(bench_commits.RELEASE_STORES["VBN"])),
+                    f"{counted[0] / 1e6:.2f} M PUT, {counted[1] / 1e3:.0f} k GET"
+                    if counted
+                    else "not measured",
+                    f"${counted[0] * PRICE_PUT + counted[1] * PRICE_GET:.2f}" if counted else "-",
+                    f"{size * lfp['store_ratio'] / 1e9:,.0f} GB, "
+                    f"${size * lfp['store_ratio'] / 1e9 * PRICE_GB_MONTH:,.0f}/month",
+                    "in the sessions' (one store each)",
+                ]
+            )
+        lfp_text = ""
     vbo = RELEASES["VBO"][0]
     return "\n".join(
         [
@@ -542,10 +575,15 @@ def release_plan(res: dict) -> str:
             f"VBN rows: the rate and peak memory of `ecephys_conversion`'s full-size session "
             f"({ecephys['nwb_bytes'] / 1e9:.2f} GB in {cpu:.1f} CPU-seconds, in one process); its "
             "requests from `vbn_requests` (per file + per MB through two small synthetic sessions "
-            "with LFP, 12 and 84 MB: an extrapolation to 3 GB sessions). Not in the table: reading "
-            "the sources from S3 (each worker reads its files once), VBN's LFP at its released "
-            "rate (the synthetic LFP: 96 channels at 250 Hz), "
-            "and the conversion time of the behavior-only sessions (their files count in the "
+            "with LFP, 12 and 84 MB: an extrapolation to 3 GB sessions). VBN LFP rows: `lfp`'s "
+            "one-thread conversion of a released probe's recording (2.1 h at 2500 Hz on 96 "
+            "channels, float32), for 6 probes per session (the release's probes A to F; sessions "
+            "with fewer probes make it less). Memory per worker: a file's peak while converting, "
+            "plus what the fork of a release-size project adds (its snapshot, decompressed, in "
+            "Icechunk: `commits`' worker children, a line through a 2-store and a 6,017-store "
+            "project). Not in the table: reading "
+            f"the sources from S3 (each worker reads its files once), {lfp_text}"
+            "the conversion time of the behavior-only sessions (their files count in the "
             "commits column: VBO 4,079, VBN 3,271). Commits: every commit writes a snapshot "
             "listing every node of the project, which grows with it (`bench_commits`); "
             "`convert_project` commits finished files in batches, waiting "

@@ -25,7 +25,8 @@ c. At each checkpoint, ``convert_job`` converts the real ophys file into a new s
 
 d. On the grown project: ``open_project``, one store's tree and its presentations, with vbzarr's
    cache of snapshot nodes and with Icechunk's default one (500,000 nodes, fewer than the project
-   holds).
+   holds), each read in a fresh process (its seconds and peak RSS), alternating, ``--repeats``
+   processes each (medians); and the size of the project's snapshot decompressed.
 
 Peers: the same job's commit into the project of the two real stores (the first checkpoint); the
 read of d. with Icechunk's default cache.
@@ -84,12 +85,46 @@ def child_worker(p: dict) -> dict:
     return {"seconds": seconds, "peak_rss_mb": peak_rss_mb(), "before_mb": before, "fork_out_bytes": len(out)}
 
 
+ZSTD_MAGIC = bytes([0x28, 0xB5, 0x2F, 0xFD])  # a zstd frame's first bytes (after Icechunk's header)
+
+
+def child_read(p: dict) -> dict:
+    """``open_project``, one store's tree and its presentations, in a fresh process: seconds of
+    each and the peak RSS, with vbzarr's cache of snapshot nodes or Icechunk's default."""
+    import icechunk
+
+    import vbzarr
+    from benchmarks.harness import peak_rss_mb
+    from vbzarr import repository
+
+    if p["cache"] == "icechunk default":
+        repository.CONFIG = icechunk.RepositoryConfig(manifest=repository.CONFIG.manifest)
+    before = peak_rss_mb()
+    t0 = time.perf_counter()
+    project = vbzarr.open_project(p["url"])
+    project.ophys_experiment_table  # noqa: B018 - the first table, as a user's first step
+    t1 = time.perf_counter()
+    tree = project.ophys_experiment(p["ophys_id"])
+    t2 = time.perf_counter()
+    vbzarr.to_dataframe(tree["stimulus_presentations"])
+    t3 = time.perf_counter()
+    return {
+        "open_s": t1 - t0,
+        "tree_s": t2 - t1,
+        "table_s": t3 - t2,
+        "seconds": t3 - t0,
+        "peak_rss_mb": peak_rss_mb(),
+        "before_mb": before,
+    }
+
+
 def child_grow(p: dict) -> dict:
     import pickle
     import shutil
     from pathlib import Path
 
     import zarr
+    from numcodecs import Zstd
     from zarr.core.buffer import default_buffer_prototype
 
     import vbzarr
@@ -145,9 +180,14 @@ def child_grow(p: dict) -> dict:
         concurrently(writes)
         session.commit(f"fill: {n} metadata-only stores")
 
-    def newest_snapshot_bytes() -> int:
-        snaps = list((dst / "snapshots").iterdir())
-        return max(snaps, key=lambda f: f.stat().st_mtime_ns).stat().st_size
+    def newest_snapshot_bytes(decompressed: bool = False) -> int:
+        """The newest snapshot file's size; or its zstd frame's, decompressed (what a reader of
+        the project holds in memory)."""
+        newest = max((dst / "snapshots").iterdir(), key=lambda f: f.stat().st_mtime_ns)
+        if not decompressed:
+            return newest.stat().st_size
+        data = newest.read_bytes()
+        return len(Zstd().decode(data[data.index(ZSTD_MAGIC) :]))
 
     rows = []
     filled = 0
@@ -213,27 +253,30 @@ def child_grow(p: dict) -> dict:
             f"a worker's peak RSS {worker['peak_rss_mb']:.0f} MB, forks pickled {len(fork_in) / 1e3:.1f} kB "
             f"in, {worker['fork_out_bytes'] / 1e3:.1f} kB out"
         )
-    # The grown project read with vbzarr's cache of snapshot nodes, and with Icechunk's default.
-    import icechunk
-
-    from vbzarr import repository
-
-    default_cache = icechunk.RepositoryConfig(manifest=repository.CONFIG.manifest)
-    reads = {}
-    for name, config in (("vbzarr", repository.CONFIG), ("icechunk default", default_cache)):
-        repository.CONFIG = config
-        t = time.perf_counter()
-        project = vbzarr.open_project(url)
-        tree = project.ophys_experiment(p["ophys_id"])
-        vbzarr.to_dataframe(tree["stimulus_presentations"])
-        reads[name] = time.perf_counter() - t
-        log(f"  {name} cache: open_project + one store's tree + its presentations {reads[name]:.2f} s")
+    # The grown project read as a user opens it (a fresh process each time), with vbzarr's cache
+    # of snapshot nodes and with Icechunk's default; alternating, so neither is always second.
+    rounds: dict[str, list[dict]] = {"vbzarr": [], "icechunk default": []}
+    for name in ["icechunk default", "vbzarr"] * p["repeats"]:
+        read = CHILDREN.run("read", {"url": url, "ophys_id": p["ophys_id"], "cache": name})
+        rounds[name].append(read)
+        log(
+            f"  {name} cache: open_project {read['open_s']:.2f} s, one store's tree {read['tree_s']:.2f} s, "
+            f"its presentations {read['table_s']:.2f} s; peak RSS {read['peak_rss_mb']:.0f} MB"
+        )
+    reads = {name: median([r["seconds"] for r in rs]) for name, rs in rounds.items()}
+    snapshot = newest_snapshot_bytes(decompressed=True)
     nodes = {k: len(v) for k, v in templates.items()}
     shutil.rmtree(dst.parent, ignore_errors=True)
-    return {"rows": rows, "nodes_per_store": nodes, "reads": reads}
+    return {
+        "rows": rows,
+        "nodes_per_store": nodes,
+        "reads": reads,
+        "read_rounds": rounds,
+        "snapshot_decompressed_bytes": snapshot,
+    }
 
 
-CHILDREN = Children(NAME, {"grow": child_grow, "worker": child_worker})
+CHILDREN = Children(NAME, {"grow": child_grow, "worker": child_worker, "read": child_read})
 
 
 def release(seed: int = 41) -> dict:
@@ -314,6 +357,17 @@ def per_file(rows: list[dict], n_stores: int) -> dict:
         out[key] = base * n_stores + slope * n_stores * (n_stores + 1) / 2
     out["commits"] = n_stores
     return out
+
+
+def worker_growth_mb(rows: list[dict], n_stores: int) -> float | None:
+    """A worker's peak RSS above its peak in a 2-store project, converting into a project of
+    ``n_stores`` (the fork's base snapshot read into Icechunk's caches): a line through the first
+    and last checkpoints' worker children; None when the run had no worker children."""
+    if "worker" not in rows[0]:
+        return None
+    first, last = rows[0], rows[-1]
+    a, b = first["worker"]["peak_rss_mb"], last["worker"]["peak_rss_mb"]
+    return (b - a) / (last["stores"] - first["stores"]) * (n_stores - first["stores"])
 
 
 def batched(rows: list[dict], n_stores: int, seconds: float) -> dict:
@@ -397,13 +451,27 @@ def render(res: dict) -> str:
             "the pickles' sizes.\n"
         )
     reads = g["reads"]
-    lines.append(
+    text = (
         f"Reading the grown project ({rows[-1]['stores'] + len(base['commit_s']) + worker:,} stores): "
-        "`open_project`, one store's tree and its presentations as a DataFrame took "
-        f"{reads['vbzarr']:.2f} s with vbzarr's cache of snapshot nodes "
+        "`open_project` and its first table, one store's tree and its presentations as a DataFrame "
+        f"took {reads['vbzarr']:.2f} s with vbzarr's cache of snapshot nodes "
         f"(`vbzarr.repository.SNAPSHOT_NODES`) and {reads['icechunk default']:.2f} s with Icechunk's "
-        f"default (500,000 nodes): {ratio(reads['vbzarr'], reads['icechunk default'])}.\n"
+        f"default (500,000 nodes): {ratio(reads['vbzarr'], reads['icechunk default'])}"
     )
+    if isinstance(next(iter(g["read_rounds"].values()))[0], dict):  # fresh processes
+        ours = g["read_rounds"]["vbzarr"]
+        text += (
+            f" (medians of {len(ours)} fresh processes each, alternating; with vbzarr's cache: "
+            f"open_project {median([r['open_s'] for r in ours]):.2f} s, the tree "
+            f"{median([r['tree_s'] for r in ours]):.2f} s, the presentations "
+            f"{median([r['table_s'] for r in ours]):.2f} s, peak RSS "
+            f"{median([r['peak_rss_mb'] for r in ours]):.0f} MB against "
+            f"{median([r['before_mb'] for r in ours]):.0f} MB after imports). The project's "
+            f"snapshot is {median(rows[-1]['snapshot_bytes']) / 1e6:.1f} MB on disk and "
+            f"{g['snapshot_decompressed_bytes'] / 1e6:.0f} MB decompressed, which every reader and "
+            "every worker's fork holds once it opens the project"
+        )
+    lines.append(text + ".\n")
     for name, (n_ophys, n_behavior) in RELEASE_STORES.items():
         n = n_ophys + n_behavior
         one = per_file(rows, n)

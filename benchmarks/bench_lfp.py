@@ -3,16 +3,17 @@
 hdmf-zarr's export of the LFP file; seconds, MB/s and peak RSS, and what they give for a released
 session.
 
-Why: the release stores every probe's LFP at 2500 Hz (~7 GB per probe, 6 probes per session), and
+Why: the release stores every probe's LFP at 2500 Hz (float32 on 96 channels: 3.5 GB per
+probe-hour, up to 6 probes per session), and
 the factory's ``realistic`` preset writes 250 Hz, so the release plan (``bench_cluster``) had no
-measured LFP rate or memory at the released rate. A full-length file per probe does not fit this
-machine's disk with its conversions; two lengths show how time and memory grow with it.
+measured LFP rate or memory at the released rate. Three lengths, the longest a released probe's
+(about 2.1 h, 7.4 GB), show how time and memory grow with it.
 
 What runs (one run; each conversion in a fresh process, the sources warm in the page cache):
 
 a. Inputs: two one-session VBN releases (``make_vbn_project``), each one probe of 384 channels with
-   LFP on 96 of them at 2500 Hz (float32, as released), few units, recordings of about 14 and 25
-   minutes (``EcephysSize.task_minutes`` 5 and 10).
+   LFP on 96 of them at 2500 Hz (float32, as released), few units, recordings of about 13, 23
+   and 128 minutes (``EcephysSize.task_minutes`` 5, 10 and 62).
 b. vbzarr: ``convert_project`` of each release into a new project with one writer thread (as each
    file on a cluster worker): seconds (hashing the sources included), peak RSS (``VmHWM``).
 c. The peer: hdmf-zarr 0.13's ``NWBZarrIO.export`` of the LFP file, in its own venv: seconds, peak
@@ -21,7 +22,7 @@ d. Values: the project's ``lfp`` equals the NWB's dataset (h5py), compared slab 
 
 Usage (from the repository root)::
 
-    python -m benchmarks run lfp [--task-minutes 5,10] [--skip-hdmf]
+    python -m benchmarks run lfp [--task-minutes 5,10,62] [--skip-hdmf]
 """
 
 from __future__ import annotations
@@ -48,14 +49,15 @@ from benchmarks.harness import (
 
 NAME = "bench_lfp"
 RATE, CHANNELS = 2500.0, 96
-#: A released session's probes with LFP.
+#: A released session's probes with LFP (probeA to probeF).
 RELEASED_PROBES = 6
+PROBE_HOUR_BYTES = RATE * CHANNELS * 4 * 3600
 
 
 def child_convert(p: dict) -> dict:
     import shutil
 
-    from benchmarks.harness import peak_rss_mb
+    from benchmarks.harness import du_bytes, peak_rss_mb
     from vbzarr.convert.project import convert_project
 
     shutil.rmtree(p["project"], ignore_errors=True)
@@ -64,7 +66,12 @@ def child_convert(p: dict) -> dict:
     report = convert_project(p["release"], p["project"], threads=1)
     seconds = time.perf_counter() - t
     assert not report.failed, report.failed
-    return {"seconds": seconds, "peak_rss_mb": peak_rss_mb(), "before_mb": before}
+    return {
+        "seconds": seconds,
+        "peak_rss_mb": peak_rss_mb(),
+        "before_mb": before,
+        "project_bytes": du_bytes(p["project"])[0],
+    }
 
 
 def child_check(p: dict) -> dict:
@@ -134,7 +141,7 @@ def release(task_minutes: float, seed: int = 5) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks run lfp", description=__doc__.split("\n")[0])
-    parser.add_argument("--task-minutes", default="5,10")
+    parser.add_argument("--task-minutes", default="5,10,62")
     parser.add_argument("--skip-hdmf", action="store_true")
     parser.add_argument("--hdmf-venv", default=str(SCRATCH / "venv-hdmf-zarr"))
     parser.add_argument("--no-wait", action="store_true")
@@ -177,6 +184,28 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def released(res: dict) -> dict:
+    """vbzarr's seconds and peak RSS on a line through the shortest and longest recordings, at a
+    released probe's (``released_recording_s``); used by ``bench_cluster``'s release plan."""
+    first, last = res["rows"][0], res["rows"][-1]
+    hours = [r["info"]["recording_s"] / 3600 for r in (first, last)]
+
+    def at(key: str, h: float) -> float:
+        a, b = first["vbzarr"][key], last["vbzarr"][key]
+        return a + (b - a) / (hours[1] - hours[0]) * (h - hours[0])
+
+    h = res["released_recording_s"] / 3600
+    return {
+        "hours": h,
+        "probe_bytes": PROBE_HOUR_BYTES * h,
+        "probe_seconds": at("seconds", h),
+        "peak_rss_mb": at("peak_rss_mb", h),
+        "seconds_per_hour": at("seconds", 1.0) - at("seconds", 0.0),
+        "rss_mb_per_hour": at("peak_rss_mb", 1.0) - at("peak_rss_mb", 0.0),
+        "store_ratio": last["vbzarr"]["project_bytes"] / last["info"]["session_bytes"],
+    }
+
+
 def render(res: dict) -> str:
     rows = res["rows"]
     table = []
@@ -195,17 +224,7 @@ def render(res: dict) -> str:
                 "yes" if r["check"]["equal"] else "NO",
             ]
         )
-    first, last = rows[0], rows[-1]
-    hours = [r["info"]["recording_s"] / 3600 for r in (first, last)]
-
-    def at(key: str, h: float) -> float:
-        """``key`` of vbzarr's run on a line through the two lengths, at a recording of ``h`` hours."""
-        a, b = first["vbzarr"][key], last["vbzarr"][key]
-        return a + (b - a) / (hours[1] - hours[0]) * (h - hours[0])
-
-    released = res["released_recording_s"] / 3600
-    per_hour = at("seconds", 1.0) - at("seconds", 0.0)
-    rss_per_hour = at("peak_rss_mb", 1.0) - at("peak_rss_mb", 0.0)
+    fit = released(res)
     return "\n".join(
         [
             *report_head(NAME, res),
@@ -227,13 +246,15 @@ def render(res: dict) -> str:
                 table,
             ),
             "",
-            f"Through the two lengths, vbzarr's time grows {per_hour:.0f} s and its peak RSS "
-            f"{rss_per_hour:.0f} MB per hour of recording ({RATE * CHANNELS * 4 * 3600 / 1e9:.2f} GB of "
-            f"LFP per probe-hour). A released probe's recording ({released:.1f} h, the factory's "
-            f"`realistic` session): about {at('seconds', released) / 60:.1f} min and "
-            f"{at('peak_rss_mb', released):.0f} MB with one writer thread; a session's "
-            f"{RELEASED_PROBES} probes about {RELEASED_PROBES * at('seconds', released) / 60:.0f} min of "
-            "one worker (a session is one file of the release plan: its LFP files convert with it).\n",
+            "Through the shortest and longest recordings, vbzarr's time grows "
+            f"{fit['seconds_per_hour']:.0f} s and its peak RSS {fit['rss_mb_per_hour']:.0f} MB per hour "
+            f"of recording ({PROBE_HOUR_BYTES / 1e9:.2f} GB "
+            f"of LFP per probe-hour). A released probe's recording ({fit['hours']:.1f} h, the factory's "
+            f"`realistic` session, {fit['probe_bytes'] / 1e9:.1f} GB of LFP): about "
+            f"{fit['probe_seconds'] / 60:.1f} min and {fit['peak_rss_mb']:.0f} MB with one writer "
+            f"thread; a session's {RELEASED_PROBES} probes about "
+            f"{RELEASED_PROBES * fit['probe_seconds'] / 60:.0f} min of one worker (a session is one "
+            "file of the release plan: its LFP files convert with it).\n",
         ]
     )
 

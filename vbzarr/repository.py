@@ -66,9 +66,10 @@ def storage(url: str | os.PathLike, storage_options: dict[str, Any] | None = Non
 
 
 #: Snapshot nodes (groups and arrays) Icechunk keeps parsed. Its default, 500,000, is less than a
-#: release holds (VBO: 6,015 stores of ~100-135 nodes each); past it every node lookup parses the
-#: snapshot again, and adding a store to a project of 4,500 took minutes instead of a second
-#: (``bench_commits``). This holds three snapshots of a whole release.
+#: release holds (VBO: 6,015 stores of ~100-135 nodes each). A repository object kept across many
+#: commits stalled for minutes past 4,500 stores with the default; in fresh processes, reading and
+#: committing a release-size project measure the same with either (``bench_commits``). This holds
+#: three snapshots of a whole release.
 SNAPSHOT_NODES = 2_000_000
 
 #: No chunk manifest is fetched when a session opens: every array of every store has its own
