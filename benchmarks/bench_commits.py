@@ -49,6 +49,7 @@ from benchmarks.harness import (
     factory_hash,
     git_state,
     guard_children,
+    line,
     log,
     md_table,
     median,
@@ -344,9 +345,7 @@ def main(argv: list[str] | None = None) -> int:
 def fit(rows: list[dict], key: str) -> tuple[float, float]:
     """``(intercept, per store)`` of a line through the first and last checkpoints' medians."""
     first, last = rows[0], rows[-1]
-    a, b = median(first[key]), median(last[key])
-    slope = (b - a) / (last["stores"] - first["stores"])
-    return a - slope * first["stores"], slope
+    return line(first["stores"], median(first[key]), last["stores"], median(last[key]))
 
 
 def per_file(rows: list[dict], n_stores: int) -> dict:
@@ -366,8 +365,9 @@ def worker_growth_mb(rows: list[dict], n_stores: int) -> float | None:
     if "worker" not in rows[0]:
         return None
     first, last = rows[0], rows[-1]
-    a, b = first["worker"]["peak_rss_mb"], last["worker"]["peak_rss_mb"]
-    return (b - a) / (last["stores"] - first["stores"]) * (n_stores - first["stores"])
+    peaks = first["worker"]["peak_rss_mb"], last["worker"]["peak_rss_mb"]
+    _, slope = line(first["stores"], peaks[0], last["stores"], peaks[1])
+    return slope * (n_stores - first["stores"])
 
 
 def batched(rows: list[dict], n_stores: int, seconds: float) -> dict:

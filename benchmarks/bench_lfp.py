@@ -39,6 +39,7 @@ from benchmarks.harness import (
     factory_hash,
     git_state,
     guard_children,
+    line,
     log,
     md_table,
     publish,
@@ -188,20 +189,23 @@ def released(res: dict) -> dict:
     """vbzarr's seconds and peak RSS on a line through the shortest and longest recordings, at a
     released probe's (``released_recording_s``); used by ``bench_cluster``'s release plan."""
     first, last = res["rows"][0], res["rows"][-1]
-    hours = [r["info"]["recording_s"] / 3600 for r in (first, last)]
-
-    def at(key: str, h: float) -> float:
-        a, b = first["vbzarr"][key], last["vbzarr"][key]
-        return a + (b - a) / (hours[1] - hours[0]) * (h - hours[0])
-
+    seconds, rss = (
+        line(
+            first["info"]["recording_s"] / 3600,
+            first["vbzarr"][key],
+            last["info"]["recording_s"] / 3600,
+            last["vbzarr"][key],
+        )
+        for key in ("seconds", "peak_rss_mb")
+    )
     h = res["released_recording_s"] / 3600
     return {
         "hours": h,
         "probe_bytes": PROBE_HOUR_BYTES * h,
-        "probe_seconds": at("seconds", h),
-        "peak_rss_mb": at("peak_rss_mb", h),
-        "seconds_per_hour": at("seconds", 1.0) - at("seconds", 0.0),
-        "rss_mb_per_hour": at("peak_rss_mb", 1.0) - at("peak_rss_mb", 0.0),
+        "probe_seconds": seconds[0] + seconds[1] * h,
+        "peak_rss_mb": rss[0] + rss[1] * h,
+        "seconds_per_hour": seconds[1],
+        "rss_mb_per_hour": rss[1],
         "store_ratio": last["vbzarr"]["project_bytes"] / last["info"]["session_bytes"],
     }
 

@@ -27,6 +27,7 @@ from benchmarks.harness import (
     factory_hash,
     git_state,
     guard_children,
+    line,
     log,
     md_table,
     publish,
@@ -98,8 +99,10 @@ def fit(runs: dict) -> dict:
     (a, b) = (runs[s] for s in SIZES)
     out = {}
     for method in ("PUT", "GET"):
-        per_mb = (b["requests"][method] - a["requests"][method]) / ((b["nwb_bytes"] - a["nwb_bytes"]) / 1e6)
-        out[method] = {"per_file": a["requests"][method] - per_mb * a["nwb_bytes"] / 1e6, "per_mb": per_mb}
+        per_file, per_mb = line(
+            a["nwb_bytes"] / 1e6, a["requests"][method], b["nwb_bytes"] / 1e6, b["requests"][method]
+        )
+        out[method] = {"per_file": per_file, "per_mb": per_mb}
     return out
 
 

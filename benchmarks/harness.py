@@ -612,6 +612,13 @@ def median(xs: list[float]) -> float:
     return float(statistics.median(xs))
 
 
+def line(x0: float, y0: float, x1: float, y1: float) -> tuple[float, float]:
+    """``(intercept, slope)`` of the line through ``(x0, y0)`` and ``(x1, y1)``: how a benchmark
+    extrapolates two measured sizes to a release's."""
+    slope = (y1 - y0) / (x1 - x0)
+    return y0 - slope * x0, slope
+
+
 def fmt_s(x: float | None) -> str:
     if x is None:
         return "-"
