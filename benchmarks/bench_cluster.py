@@ -32,6 +32,7 @@ import os
 import shutil
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from benchmarks import bench_commits, bench_lfp
@@ -502,25 +503,48 @@ def release_plan(res: dict) -> str:
         return f"{(converting_mb + growth) / 1024:.2f} GiB ({growth / 1024:.2f} of it the snapshot)"
 
     rows = []
-    for name, (count, unit, size) in RELEASES.items():
-        rate, memory, store_ratio = rates[name]
+
+    def add_rows(
+        label: str,
+        name: str,
+        count: int,
+        size: float,
+        worker_s: float,
+        memory_mb: float,
+        stored: float,
+        commits_cell: Callable[[float], str],
+    ) -> None:
+        """The table's rows of ``count`` files of ``size`` NWB bytes in all, ``worker_s``
+        one-thread worker-seconds, on 16 and 64 workers; ``commits_cell(seconds)`` the commits'."""
         counted = requests(name, count, size)
         for workers in (16, 64):
             rows.append(
                 [
-                    f"{name}: {count:,} {unit}, {size / 1e12:.1f} TB of NWB",
+                    label,
                     str(workers),
-                    f"{size / rate / workers / 60:.0f} min",
-                    worker_memory(memory, sum(bench_commits.RELEASE_STORES[name])),
+                    f"{worker_s / workers / 60:.0f} min",
+                    worker_memory(memory_mb, sum(bench_commits.RELEASE_STORES[name])),
                     f"{counted[0] / 1e6:.2f} M PUT, {counted[1] / 1e3:.0f} k GET"
                     if counted
                     else "not measured",
                     f"${counted[0] * PRICE_PUT + counted[1] * PRICE_GET:.2f}" if counted else "-",
-                    f"{size * store_ratio / 1e9:.0f} GB, "
-                    f"${size * store_ratio / 1e9 * PRICE_GB_MONTH:.0f}/month",
-                    committing(name, size / rate / workers),
+                    f"{stored / 1e9:,.0f} GB, ${stored / 1e9 * PRICE_GB_MONTH:,.0f}/month",
+                    commits_cell(worker_s / workers),
                 ]
             )
+
+    for name, (count, unit, size) in RELEASES.items():
+        rate, memory, store_ratio = rates[name]
+        add_rows(
+            f"{name}: {count:,} {unit}, {size / 1e12:.1f} TB of NWB",
+            name,
+            count,
+            size,
+            size / rate,
+            memory,
+            size * store_ratio,
+            lambda seconds, name=name: committing(name, seconds),
+        )
     lfp_text = "VBN's LFP at its released rate (`lfp` not run), "
     if (RESULTS / "bench_lfp.json").exists():
         # VBN's LFP files: a released probe's recording measured by `lfp` (one writer thread), for
@@ -528,23 +552,16 @@ def release_plan(res: dict) -> str:
         lfp = bench_lfp.released(read_results("bench_lfp"))
         count = RELEASES["VBN"][0] * bench_lfp.RELEASED_PROBES
         size = count * lfp["probe_bytes"]
-        counted = requests("VBN", count, size)
-        for workers in (16, 64):
-            rows.append(
-                [
-                    f"VBN LFP: {count:,} probe files at 2500 Hz, {size / 1e12:.1f} TB",
-                    str(workers),
-                    f"{count * lfp['probe_seconds'] / workers / 60:.0f} min",
-                    worker_memory(lfp["peak_rss_mb"], sum(bench_commits.RELEASE_STORES["VBN"])),
-                    f"{counted[0] / 1e6:.2f} M PUT, {counted[1] / 1e3:.0f} k GET"
-                    if counted
-                    else "not measured",
-                    f"${counted[0] * PRICE_PUT + counted[1] * PRICE_GET:.2f}" if counted else "-",
-                    f"{size * lfp['store_ratio'] / 1e9:,.0f} GB, "
-                    f"${size * lfp['store_ratio'] / 1e9 * PRICE_GB_MONTH:,.0f}/month",
-                    "in the sessions' (one store each)",
-                ]
-            )
+        add_rows(
+            f"VBN LFP: {count:,} probe files at 2500 Hz, {size / 1e12:.1f} TB",
+            "VBN",
+            count,
+            size,
+            count * lfp["probe_seconds"],
+            lfp["peak_rss_mb"],
+            size * lfp["store_ratio"],
+            lambda seconds: "in the sessions' (one store each)",
+        )
         lfp_text = ""
     vbo = RELEASES["VBO"][0]
     return "\n".join(
