@@ -458,19 +458,18 @@ def render(res: dict) -> str:
         f"(`vbzarr.repository.SNAPSHOT_NODES`) and {reads['icechunk default']:.2f} s with Icechunk's "
         f"default (500,000 nodes): {ratio(reads['vbzarr'], reads['icechunk default'])}"
     )
-    if isinstance(next(iter(g["read_rounds"].values()))[0], dict):  # fresh processes
-        ours = g["read_rounds"]["vbzarr"]
-        text += (
-            f" (medians of {len(ours)} fresh processes each, alternating; with vbzarr's cache: "
-            f"open_project {median([r['open_s'] for r in ours]):.2f} s, the tree "
-            f"{median([r['tree_s'] for r in ours]):.2f} s, the presentations "
-            f"{median([r['table_s'] for r in ours]):.2f} s, peak RSS "
-            f"{median([r['peak_rss_mb'] for r in ours]):.0f} MB against "
-            f"{median([r['before_mb'] for r in ours]):.0f} MB after imports). The project's "
-            f"snapshot is {median(rows[-1]['snapshot_bytes']) / 1e6:.1f} MB on disk and "
-            f"{g['snapshot_decompressed_bytes'] / 1e6:.0f} MB decompressed, which every reader and "
-            "every worker's fork holds once it opens the project"
-        )
+    ours = g["read_rounds"]["vbzarr"]
+    text += (
+        f" (medians of {len(ours)} fresh processes each, alternating; with vbzarr's cache: "
+        f"open_project {median([r['open_s'] for r in ours]):.2f} s, the tree "
+        f"{median([r['tree_s'] for r in ours]):.2f} s, the presentations "
+        f"{median([r['table_s'] for r in ours]):.2f} s, peak RSS "
+        f"{median([r['peak_rss_mb'] for r in ours]):.0f} MB against "
+        f"{median([r['before_mb'] for r in ours]):.0f} MB after imports). The project's "
+        f"snapshot is {median(rows[-1]['snapshot_bytes']) / 1e6:.1f} MB on disk and "
+        f"{g['snapshot_decompressed_bytes'] / 1e6:.0f} MB decompressed, which every reader and "
+        "every worker's fork holds once it opens the project"
+    )
     lines.append(text + ".\n")
     for name, (n_ophys, n_behavior) in RELEASE_STORES.items():
         n = n_ophys + n_behavior

@@ -1,5 +1,5 @@
 """VBN's LFP at the released rate: a session with one probe's LFP file at 2500 Hz on 96 channels
-(the release's rate and channel count), converted into a project at two recording lengths, against
+(the release's rate and channel count), converted into a project at three recording lengths, against
 hdmf-zarr's export of the LFP file; seconds, MB/s and peak RSS, and what they give for a released
 session.
 
@@ -11,7 +11,7 @@ measured LFP rate or memory at the released rate. Three lengths, the longest a r
 
 What runs (one run; each conversion in a fresh process, the sources warm in the page cache):
 
-a. Inputs: two one-session VBN releases (``make_vbn_project``), each one probe of 384 channels with
+a. Inputs: three one-session VBN releases (``make_vbn_project``), each one probe of 384 channels with
    LFP on 96 of them at 2500 Hz (float32, as released), few units, recordings of about 13, 23
    and 128 minutes (``EcephysSize.task_minutes`` 5, 10 and 62).
 b. vbzarr: ``convert_project`` of each release into a new project with one writer thread (as each
@@ -56,8 +56,6 @@ PROBE_HOUR_BYTES = RATE * CHANNELS * 4 * 3600
 
 
 def child_convert(p: dict) -> dict:
-    import shutil
-
     from benchmarks.harness import du_bytes, peak_rss_mb
     from vbzarr.convert.project import convert_project
 
