@@ -241,6 +241,28 @@ def test_cross_session_times_are_lazy_and_not_held_by_an_aligned_graph(project_u
     np.testing.assert_array_equal(resp.values, expected.values)
 
 
+def test_aligned_cells_keep_their_own_stored_coordinates_under_a_selection(project_url):
+    """A reordered subset of a store's cells, aligned: every cell coordinate (read lazily from the
+    store, all at once) is the selected cells' own, and the values equal aligning the same cells
+    loaded into memory first."""
+    project = vbzarr.open_project(project_url)
+    eid = project.ophys_experiment_table.index[1]
+    dff = project.ophys_experiment(eid)["ophys"]["dff"]
+    cells = dff.cell_specimen_id.values[::-2]  # every other cell, last first
+    picked = dff.sel(cell_specimen_id=cells)
+    lazy = [k for k, v in picked.coords.items() if v.dims == ("cell_specimen_id",) and v.chunks is not None]
+    assert lazy  # the stored cell-table columns
+    changes = project.events_table([eid], query="is_change")
+    resp = vbzarr.align(picked, changes, window=(-0.5, 1.0), rate=20.0)
+    loaded = picked.compute()
+    for k in lazy:
+        np.testing.assert_array_equal(resp[k].values, loaded[k].values)
+        one = dff.sel(cell_specimen_id=cells[-1])[k].values  # a cell's value, read alone
+        np.testing.assert_array_equal(resp[k].sel(cell_specimen_id=cells[-1]).values, one)
+    expected = vbzarr.align(loaded, changes, window=(-0.5, 1.0), rate=20.0)
+    np.testing.assert_array_equal(resp.values, expected.values)
+
+
 def test_cross_session_alignment_equals_each_session_alone(project_url):
     """Aligning the container view equals aligning each store alone, cell by cell; a cell an
     experiment lacks is NaN for that experiment's events."""
